@@ -1,0 +1,73 @@
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Row, func, literal, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.alignment.models import AlignmentLink
+from service.key_results.models import KeyResult
+from service.kit.repository import rows_grouped_by
+from service.okr.enums import AlignmentKind
+
+
+async def lock_alignment_graph(db: AsyncSession, organization_id: UUID) -> None:
+    """Serialise CONTRIBUTES_TO changes of one organization until commit, so two concurrent
+    links cannot close a cycle that neither saw alone."""
+    await db.execute(
+        select(func.pg_advisory_xact_lock(func.hashtextextended(text("'alignment:' || :org"), 0))),
+        {"org": str(organization_id)},
+    )
+
+
+async def contributes_to(db: AsyncSession, organization_id: UUID, start: UUID, goal: UUID) -> bool:
+    """Whether objective `start` already contributes, directly or not, to objective `goal`.
+
+    Walks up CONTRIBUTES_TO links (a link to a key result leads to that KR's objective) in
+    one recursive statement.
+    """
+    parent_objective = func.coalesce(AlignmentLink.target_objective_id, KeyResult.objective_id)
+    edges = (
+        select(AlignmentLink.source_objective_id.label("child"), parent_objective.label("parent"))
+        .outerjoin(
+            KeyResult,
+            (KeyResult.organization_id == AlignmentLink.organization_id)
+            & (KeyResult.id == AlignmentLink.target_key_result_id),
+        )
+        .where(
+            AlignmentLink.organization_id == organization_id,
+            AlignmentLink.kind == AlignmentKind.CONTRIBUTES_TO,
+        )
+        .cte("edges")
+    )
+    reachable = select(literal(start).label("objective_id")).cte("reachable", recursive=True)
+    reachable = reachable.union(
+        select(edges.c.parent).where(edges.c.child == reachable.c.objective_id)
+    )
+    found = await db.execute(
+        select(literal(True)).where(reachable.c.objective_id == goal).limit(1)
+    )
+    return found.scalar_one_or_none() is not None
+
+
+async def links_from(
+    db: AsyncSession, organization_id: UUID, objective_ids: list[UUID]
+) -> dict[UUID, list[Row[Any]]]:
+    return await rows_grouped_by(
+        db, AlignmentLink, organization_id, "source_objective_id", objective_ids
+    )
+
+
+async def links_to_objective(
+    db: AsyncSession, organization_id: UUID, objective_ids: list[UUID]
+) -> dict[UUID, list[Row[Any]]]:
+    return await rows_grouped_by(
+        db, AlignmentLink, organization_id, "target_objective_id", objective_ids
+    )
+
+
+async def links_to_key_result(
+    db: AsyncSession, organization_id: UUID, key_result_ids: list[UUID]
+) -> dict[UUID, list[Row[Any]]]:
+    return await rows_grouped_by(
+        db, AlignmentLink, organization_id, "target_key_result_id", key_result_ids
+    )

@@ -1,0 +1,75 @@
+from typing import Any
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry import relay
+
+from service.alignment import service
+from service.alignment.models import AlignmentLink as AlignmentLinkModel
+from service.alignment.types import (
+    AlignmentLink,
+    CreateAlignmentInput,
+    CreateAlignmentPayload,
+    DeleteAlignmentInput,
+    DeleteAlignmentPayload,
+)
+from service.auth.service import Principal
+from service.graphql.context import Info
+from service.graphql.mutations import mutate
+from service.graphql.nodes import connection
+from service.kit.ids import optional_id, parse_global_id
+from service.okr.enums import AlignmentKind
+
+
+@strawberry.type
+class AlignmentQuery:
+    @strawberry.field(description="Alignment links in creation order, optionally of one kind.")
+    async def alignment_links(
+        self,
+        info: Info,
+        kind: AlignmentKind | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> relay.Connection[AlignmentLink]:
+        filters = [] if kind is None else [AlignmentLinkModel.kind == kind]
+        return await connection(info, AlignmentLink, first=first, after=after, filters=filters)
+
+
+@strawberry.type
+class AlignmentMutation:
+    @strawberry.mutation(
+        description="Link an objective to an objective or key result it contributes to, "
+        "relates to or depends on."
+    )
+    async def create_alignment(
+        self, info: Info, input: CreateAlignmentInput
+    ) -> CreateAlignmentPayload:
+        async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
+            link = await service.create_alignment(
+                db, actor,
+                kind=input.kind,
+                source_objective_id=parse_global_id(
+                    input.source_objective_id, "Objective", field="sourceObjectiveId"
+                ),
+                target_objective_id=optional_id(
+                    input.target_objective_id, "Objective", field="targetObjectiveId"
+                ),
+                target_key_result_id=optional_id(
+                    input.target_key_result_id, "KeyResult", field="targetKeyResultId"
+                ),
+            )
+            return {"alignment": AlignmentLink.from_row(link)}
+
+        return await mutate(info, CreateAlignmentPayload, action)
+
+    @strawberry.mutation
+    async def delete_alignment(
+        self, info: Info, input: DeleteAlignmentInput
+    ) -> DeleteAlignmentPayload:
+        async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
+            link = await service.delete_alignment(
+                db, actor, parse_global_id(input.id, "AlignmentLink", field="id")
+            )
+            return {"alignment": AlignmentLink.from_row(link), "deleted_alignment_id": input.id}
+
+        return await mutate(info, DeleteAlignmentPayload, action)

@@ -1,0 +1,123 @@
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.alignment import repository
+from service.alignment.models import AlignmentLink
+from service.auth.service import Principal, Scope
+from service.events import service as events
+from service.key_results.models import KeyResult
+from service.kit.errors import DomainError, ErrorCode
+from service.kit.repository import get_owned
+from service.objectives.models import Objective
+from service.okr.enums import AlignmentKind
+
+TYPE_NAME = "AlignmentLink"
+
+
+async def create_alignment(
+    db: AsyncSession,
+    actor: Principal,
+    *,
+    kind: AlignmentKind,
+    source_objective_id: UUID,
+    target_objective_id: UUID | None,
+    target_key_result_id: UUID | None,
+) -> AlignmentLink:
+    actor.require(Scope.WRITE)
+    check_shape(kind, source_objective_id, target_objective_id, target_key_result_id)
+    org = actor.organization_id
+    await get_owned(db, Objective, org, source_objective_id, field="sourceObjectiveId")
+    if target_objective_id is not None:
+        await get_owned(db, Objective, org, target_objective_id, field="targetObjectiveId")
+        parent_objective_id = target_objective_id
+    else:
+        assert target_key_result_id is not None
+        key_result = await get_owned(
+            db, KeyResult, org, target_key_result_id, field="targetKeyResultId"
+        )
+        parent_objective_id = key_result.objective_id
+    if parent_objective_id == source_objective_id:
+        raise DomainError.single(
+            "targetKeyResultId",
+            "An objective cannot align to its own key result.",
+            ErrorCode.SELF_REFERENCE,
+        )
+    if kind is AlignmentKind.CONTRIBUTES_TO:
+        await repository.lock_alignment_graph(db, org)
+        if await repository.contributes_to(db, org, parent_objective_id, source_objective_id):
+            raise DomainError.single(
+                "sourceObjectiveId",
+                "This link would make the objective contribute to itself.",
+                ErrorCode.ALIGNMENT_CYCLE,
+            )
+    if await find_duplicate(db, org, kind, source_objective_id, target_objective_id, target_key_result_id):
+        raise DomainError.single(None, "This link already exists.", ErrorCode.DUPLICATE)
+    link = AlignmentLink(
+        organization_id=org,
+        kind=kind,
+        source_objective_id=source_objective_id,
+        target_objective_id=target_objective_id,
+        target_key_result_id=target_key_result_id,
+    )
+    db.add(link)
+    await db.flush()
+    await events.record(db, actor, "alignment.created", link, TYPE_NAME)
+    return link
+
+
+def check_shape(
+    kind: AlignmentKind,
+    source_objective_id: UUID,
+    target_objective_id: UUID | None,
+    target_key_result_id: UUID | None,
+) -> None:
+    if (target_objective_id is None) == (target_key_result_id is None):
+        raise DomainError.single(
+            None,
+            "Give exactly one of targetObjectiveId and targetKeyResultId.",
+            ErrorCode.INVALID_TARGET,
+        )
+    if target_key_result_id is not None and kind is not AlignmentKind.CONTRIBUTES_TO:
+        raise DomainError.single(
+            "targetKeyResultId",
+            f"A {kind} link connects two objectives.",
+            ErrorCode.INVALID_TARGET,
+        )
+    if target_objective_id == source_objective_id:
+        raise DomainError.single(
+            "targetObjectiveId", "An objective cannot align to itself.", ErrorCode.SELF_REFERENCE
+        )
+
+
+async def find_duplicate(
+    db: AsyncSession,
+    organization_id: UUID,
+    kind: AlignmentKind,
+    source_objective_id: UUID,
+    target_objective_id: UUID | None,
+    target_key_result_id: UUID | None,
+) -> bool:
+    found = await db.execute(
+        select(AlignmentLink.id).where(
+            AlignmentLink.organization_id == organization_id,
+            AlignmentLink.kind == kind,
+            AlignmentLink.source_objective_id == source_objective_id,
+            AlignmentLink.target_objective_id.is_not_distinct_from(target_objective_id),
+            AlignmentLink.target_key_result_id.is_not_distinct_from(target_key_result_id),
+        )
+    )
+    return found.first() is not None
+
+
+async def delete_alignment(db: AsyncSession, actor: Principal, link_id: UUID) -> AlignmentLink:
+    actor.require(Scope.WRITE)
+    link = await get_owned(
+        db, AlignmentLink, actor.organization_id, link_id, field="id", for_update=True
+    )
+    state = events.snapshot(link, TYPE_NAME)
+    await db.delete(link)
+    await db.flush()
+    await events.record(db, actor, "alignment.deleted", link, TYPE_NAME, object_state=state)
+    return link

@@ -1,0 +1,128 @@
+"""The ASGI application: GraphQL at /graphql, health probes, and the request's transaction."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from strawberry.fastapi import GraphQLRouter
+
+from service.auth.service import authenticate
+from service.graphql.context import Context
+from service.graphql.schema import schema
+from service.kit.db import create_engine, create_sessionmaker
+from service.kit.errors import Unauthenticated
+from service.kit.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+
+class Unauthorized(Exception):
+    """Answered as 401 with a JSON body, before any GraphQL runs."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def bearer_token(request: Request) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
+    return token.strip()
+
+
+def is_graphiql_page(request: Request) -> bool:
+    return request.method == "GET" and "text/html" in request.headers.get("accept", "")
+
+
+async def graphql_context(request: Request) -> AsyncIterator[Context | None]:
+    """One session per request; the key is checked in the request's own transaction."""
+    if is_graphiql_page(request):
+        yield None  # the IDE's page runs nothing; its queries come back with a key
+        return
+    token = bearer_token(request)
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with sessionmaker() as db:
+        try:
+            principal = await authenticate(db, token)
+        except Unauthenticated:
+            raise Unauthorized("Unknown, expired or revoked API key.") from None
+        yield Context(db, principal)
+
+
+async def unauthorized_response(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, Unauthorized)
+    return JSONResponse(
+        status_code=401,
+        content={"error": {"code": "UNAUTHENTICATED", "message": error.message}},
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
+    """The application; the engine is made at start-up (lifespan), never at import."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = database_url or resolve_database_url(settings)
+        engine = create_engine(url, settings)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="okr-service",
+        version="0.1.0",
+        description="GraphQL API for OKRs at /graphql; these are the REST routes around it.",
+        lifespan=lifespan,
+    )
+    app.add_exception_handler(Unauthorized, unauthorized_response)
+    graphql: GraphQLRouter[Any, None] = GraphQLRouter(
+        schema,
+        context_getter=graphql_context,
+        graphql_ide="graphiql" if settings.graphiql else None,
+    )
+    app.include_router(graphql, prefix="/graphql", include_in_schema=False)
+
+    @app.get("/healthz", summary="Liveness: the process is up.", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        summary="Readiness: the database answers.",
+        tags=["health"],
+        responses={503: {"description": "The database is unreachable."}},
+    )
+    async def readyz(request: Request) -> JSONResponse:
+        engine: AsyncEngine = request.app.state.engine
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:
+            logger.warning("Readiness check failed", exc_info=True)
+            return JSONResponse(
+                status_code=503,
+                content={"status": "unavailable", "error": {"code": "DATABASE_UNAVAILABLE"}},
+            )
+        return JSONResponse({"status": "ok"})
+
+    return app
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """The configured server, or an embedded one started in `data_dir`."""
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    from service.kit.embedded import start_embedded_postgres
+
+    return start_embedded_postgres(settings.data_dir)

@@ -1,0 +1,132 @@
+"""`okr-service` (also `python -m service`): serve, migrate, create-org, export-contracts."""
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+from service.kit.settings import get_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA_PATH = ROOT / "schema" / "schema.graphql"
+OPENAPI_PATH = ROOT / "openapi" / "openapi.json"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="okr-service", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP API (migrates first)")
+    serve.add_argument("--demo", action="store_true", help="load a demo organisation")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    commands.add_parser("migrate", help="apply database migrations")
+    create_org = commands.add_parser("create-org", help="create an organization and admin key")
+    create_org.add_argument("name")
+    commands.add_parser("export-contracts", help="write schema/ and openapi/")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=get_settings().log_level, format="%(levelname)s %(name)s: %(message)s")
+
+    if args.command == "serve":
+        serve_api(args.host, args.port, demo=args.demo, workers=args.workers)
+    elif args.command == "migrate":
+        asyncio.run(with_database(lambda url: migrate(url)))
+        print("Database is up to date.")
+    elif args.command == "create-org":
+        print(json.dumps(asyncio.run(with_database(lambda url: create_org_with_key(url, args.name)))))
+    elif args.command == "export-contracts":
+        export_contracts()
+
+
+async def with_database(action):  # type: ignore[no-untyped-def]
+    from service.app import resolve_database_url
+
+    url = resolve_database_url(get_settings())
+    await migrate(url)
+    return await action(url)
+
+
+async def migrate(url: str) -> None:
+    from service.kit.db import create_engine
+    from service.kit.migrate import upgrade_to_head
+
+    engine = create_engine(url, get_settings())
+    try:
+        await upgrade_to_head(engine)
+    finally:
+        await engine.dispose()
+
+
+async def create_org_with_key(url: str, name: str) -> dict[str, str]:
+    from service.kit.db import create_engine, create_sessionmaker, transaction
+    from service.kit.ids import global_id
+    from service.organizations.service import create_organization
+
+    engine = create_engine(url, get_settings())
+    try:
+        async with transaction(create_sessionmaker(engine)) as db:
+            organization, secret = await create_organization(db, name)
+        return {"organizationId": global_id("Organization", organization.id), "apiKey": secret}
+    finally:
+        await engine.dispose()
+
+
+async def load_demo_data(url: str) -> str:
+    from service.demo import load_demo
+    from service.kit.db import create_engine, create_sessionmaker, transaction
+
+    engine = create_engine(url, get_settings())
+    try:
+        async with transaction(create_sessionmaker(engine)) as db:
+            return await load_demo(db)
+    finally:
+        await engine.dispose()
+
+
+def serve_api(host: str, port: int, *, demo: bool, workers: int) -> None:
+    import os
+
+    import uvicorn
+
+    from service.app import resolve_database_url
+
+    url = resolve_database_url(get_settings())
+    asyncio.run(migrate(url))
+    if demo:
+        key = asyncio.run(load_demo_data(url))
+        print(
+            f"\nDemo organisation ready. Admin API key:\n\n    {key}\n\n"
+            f"GraphiQL: http://{host}:{port}/graphql  (header Authorization: Bearer {key})\n",
+            flush=True,
+        )
+    # Workers started by uvicorn import the app afresh; they find the database here.
+    os.environ["OKR_DATABASE_URL"] = url
+    get_settings.cache_clear()
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_level=get_settings().log_level.lower(),
+        proxy_headers=True,
+    )
+
+
+def export_contracts() -> None:
+    from service.app import create_app
+    from service.graphql.schema import schema
+
+    SCHEMA_PATH.parent.mkdir(exist_ok=True)
+    SCHEMA_PATH.write_text(schema.as_str() + "\n")
+    OPENAPI_PATH.parent.mkdir(exist_ok=True)
+    OPENAPI_PATH.write_text(json.dumps(create_app().openapi(), indent=2, sort_keys=True) + "\n")
+    print(f"Wrote {SCHEMA_PATH.relative_to(ROOT)} and {OPENAPI_PATH.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

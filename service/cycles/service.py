@@ -1,0 +1,106 @@
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.auth.service import Principal, Scope
+from service.cycles.models import Cycle
+from service.events import service as events
+from service.kit.errors import DomainError, ErrorCode
+from service.kit.repository import get_owned
+from service.kit.validation import Problems
+from service.okr.enums import CycleState
+
+TYPE_NAME = "Cycle"
+
+# Closing freezes scores, so it has its own mutation (closeCycle), not a plain state change.
+ALLOWED_TRANSITIONS = {
+    CycleState.PLANNING: {CycleState.ACTIVE},
+    CycleState.ACTIVE: {CycleState.REVIEW, CycleState.PLANNING},
+    CycleState.REVIEW: {CycleState.ACTIVE},
+    CycleState.CLOSED: set(),
+}
+
+
+async def create_cycle(
+    db: AsyncSession,
+    actor: Principal,
+    *,
+    name: str,
+    starts_on: date,
+    ends_on: date,
+    parent_id: UUID | None,
+) -> Cycle:
+    actor.require(Scope.WRITE)
+    problems = Problems()
+    name = problems.name("name", name) or ""
+    problems.raise_if_any()
+    parent = (
+        await get_owned(db, Cycle, actor.organization_id, parent_id, field="parentId")
+        if parent_id
+        else None
+    )
+    check_dates(starts_on, ends_on, parent)
+    cycle = Cycle(
+        organization_id=actor.organization_id,
+        name=name,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        parent_id=parent_id,
+        state=CycleState.PLANNING,
+    )
+    db.add(cycle)
+    await db.flush()
+    await events.record_created(db, actor, cycle, TYPE_NAME)
+    return cycle
+
+
+async def update_cycle(
+    db: AsyncSession, actor: Principal, cycle_id: UUID, changes: dict[str, Any]
+) -> Cycle:
+    actor.require(Scope.WRITE)
+    problems = Problems()
+    if "name" in changes:
+        changes["name"] = problems.name("name", changes["name"])
+    problems.raise_if_any()
+    cycle = await get_owned(db, Cycle, actor.organization_id, cycle_id, field="id", for_update=True)
+    if cycle.state is CycleState.CLOSED:
+        raise DomainError.single("id", "A closed cycle cannot change.", ErrorCode.ALREADY_CLOSED)
+    new_state = changes.get("state")
+    if new_state is not None and new_state != cycle.state:
+        if new_state not in ALLOWED_TRANSITIONS[cycle.state]:
+            raise DomainError.single(
+                "state",
+                f"A cycle cannot go from {cycle.state} to {new_state}"
+                + (" (use closeCycle)." if new_state is CycleState.CLOSED else "."),
+                ErrorCode.INVALID_STATE,
+            )
+    parent_id = changes.get("parent_id", cycle.parent_id)
+    if parent_id == cycle.id:
+        raise DomainError.single(
+            "parentId", "A cycle cannot contain itself.", ErrorCode.SELF_REFERENCE
+        )
+    parent = (
+        await get_owned(db, Cycle, actor.organization_id, parent_id, field="parentId")
+        if parent_id
+        else None
+    )
+    check_dates(changes.get("starts_on", cycle.starts_on), changes.get("ends_on", cycle.ends_on), parent)
+    await events.apply_update(
+        db, actor, cycle, TYPE_NAME, changes, status_fields={"state": "cycle.state_changed"}
+    )
+    return cycle
+
+
+def check_dates(starts_on: date, ends_on: date, parent: Cycle | None) -> None:
+    if ends_on < starts_on:
+        raise DomainError.single(
+            "endsOn", "A cycle cannot end before it starts.", ErrorCode.INVALID_DATE_RANGE
+        )
+    if parent is not None and not (parent.starts_on <= starts_on and ends_on <= parent.ends_on):
+        raise DomainError.single(
+            "parentId",
+            f"A cycle must lie within its parent ({parent.starts_on} to {parent.ends_on}).",
+            ErrorCode.INVALID_DATE_RANGE,
+        )

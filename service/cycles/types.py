@@ -1,0 +1,93 @@
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated, Any, Self
+from uuid import UUID
+
+import strawberry
+from strawberry import relay
+
+from service.cycles import repository
+from service.cycles.models import Cycle as CycleModel
+from service.graphql.context import Info
+from service.graphql.mutations import Payload
+from service.graphql.nodes import ModelNode
+from service.okr.enums import CycleState
+
+if TYPE_CHECKING:
+    from service.objectives.types import Objective
+
+strawberry.enum(CycleState)
+
+
+@strawberry.type(description="The period OKRs live in; a year holds its quarters.")
+class Cycle(ModelNode):
+    model = CycleModel
+
+    id: relay.NodeID[UUID]
+    name: str
+    starts_on: date
+    ends_on: date
+    state: CycleState
+    created_at: datetime
+    updated_at: datetime
+    parent_id: strawberry.Private[UUID | None]
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        return cls(
+            id=row.id,
+            name=row.name,
+            starts_on=row.starts_on,
+            ends_on=row.ends_on,
+            state=row.state,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            parent_id=row.parent_id,
+        )
+
+    @strawberry.field
+    async def parent(self, info: Info) -> "Cycle | None":
+        return await Cycle.load(info, self.parent_id)
+
+    @strawberry.field(description="Cycles nested in this one.")
+    async def children(self, info: Info) -> list["Cycle"]:
+        rows = await info.context.loader(repository.children, default=list).load(self.id)
+        return [Cycle.from_row(row) for row in rows]
+
+    @strawberry.field(description="Objectives of this cycle, in creation order.")
+    async def objectives(
+        self, info: Info
+    ) -> list[Annotated["Objective", strawberry.lazy("service.objectives.types")]]:
+        from service.objectives.types import Objective
+
+        rows = await info.context.loader(repository.objectives_of_cycles, default=list).load(
+            self.id
+        )
+        return [Objective.from_row(row) for row in rows]
+
+
+@strawberry.input
+class CreateCycleInput:
+    name: str
+    starts_on: date
+    ends_on: date
+    parent_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class UpdateCycleInput:
+    id: strawberry.ID
+    name: str | None = strawberry.UNSET
+    starts_on: date | None = strawberry.UNSET
+    ends_on: date | None = strawberry.UNSET
+    parent_id: strawberry.ID | None = strawberry.UNSET
+    state: CycleState | None = strawberry.UNSET
+
+
+@strawberry.type
+class CreateCyclePayload(Payload):
+    cycle: Cycle | None = None
+
+
+@strawberry.type
+class UpdateCyclePayload(Payload):
+    cycle: Cycle | None = None

@@ -1,0 +1,28 @@
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Index, Integer, String
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.kit.models import Base, TenantMixin, tenant_table_args
+
+
+class Event(TenantMixin, Base):
+    """The outbox: one domain event, written in the transaction of the change it describes."""
+
+    __tablename__ = "events"
+    __table_args__ = tenant_table_args(
+        Index(None, "organization_id", "subject_id", "sequence", unique=True),
+        Index(None, "organization_id", "type", "id"),
+    )
+
+    type: Mapped[str] = mapped_column(String(60))
+    subject_type: Mapped[str] = mapped_column(String(40))
+    subject_id: Mapped[UUID]
+    # Grows by one with each event of the subject: consumers drop stale, late events.
+    sequence: Mapped[int] = mapped_column(Integer)
+    occurred_at: Mapped[datetime]
+    actor: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)

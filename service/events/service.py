@@ -1,0 +1,165 @@
+"""Domain events, appended to the outbox in the transaction of the change they describe."""
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.auth.service import Principal
+from service.events.models import Event
+from service.kit.ids import global_id
+from service.kit.models import Base
+
+# Columns holding references, and the type their global ID names.
+_REFERENCE_TYPES = {
+    "team_id": "Team",
+    "cycle_id": "Cycle",
+    "objective_id": "Objective",
+    "key_result_id": "KeyResult",
+    "initiative_id": "Initiative",
+    "source_objective_id": "Objective",
+    "target_objective_id": "Objective",
+    "target_key_result_id": "KeyResult",
+    "origin_id": "Objective",
+}
+# Internal columns no consumer needs.
+_HIDDEN_COLUMNS = {"organization_id", "id"}
+
+
+def camel_case(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def json_value(value: Any) -> Any:
+    """A column value as JSON: numbers as floats, dates as ISO 8601, enums by name."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, UUID):
+        return str(value)
+    return value
+
+
+def snapshot(obj: Base, type_name: str) -> dict[str, Any]:
+    """The full current state of `obj` as consumers see it, with global IDs."""
+    state: dict[str, Any] = {"id": global_id(type_name, obj.id), "typename": type_name}  # type: ignore[attr-defined]
+    for column in obj.__table__.columns:
+        name = column.key
+        if name in _HIDDEN_COLUMNS:
+            continue
+        value = getattr(obj, name)
+        if name in _REFERENCE_TYPES:
+            reference_type = type_name if name == "parent_id" else _REFERENCE_TYPES[name]
+            state[camel_case(name)] = global_id(reference_type, value) if value else None
+        elif name == "parent_id":
+            state["parentId"] = global_id(type_name, value) if value else None
+        else:
+            state[camel_case(name)] = json_value(value)
+    return state
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """`{field: {from, to}}` for every field whose value differs."""
+    return {
+        field: {"from": before.get(field), "to": value}
+        for field, value in after.items()
+        if before.get(field) != value and field != "updatedAt"
+    }
+
+
+async def record(
+    db: AsyncSession,
+    actor: Principal,
+    event_type: str,
+    subject: Base,
+    type_name: str,
+    *,
+    changes: dict[str, dict[str, Any]] | None = None,
+    object_state: dict[str, Any] | None = None,
+) -> None:
+    """Append one event. The subject's row must already be written (so it is locked):
+    that serialises events of one subject and keeps `sequence` gap-free and unique."""
+    subject_id: UUID = subject.id  # type: ignore[attr-defined]
+    next_sequence = (
+        select(func.coalesce(func.max(Event.sequence), 0) + 1)
+        .where(Event.organization_id == actor.organization_id, Event.subject_id == subject_id)
+        .scalar_subquery()
+    )
+    await db.execute(
+        insert(Event).values(
+            organization_id=actor.organization_id,
+            type=event_type,
+            subject_type=type_name,
+            subject_id=subject_id,
+            sequence=next_sequence,
+            occurred_at=datetime.now(UTC),
+            actor=actor.as_actor(),
+            data={
+                "object": object_state or snapshot(subject, type_name),
+                "changes": changes or {},
+            },
+        )
+    )
+
+
+def event_prefix(type_name: str) -> str:
+    """`KeyResult` -> `key_result`: the first half of an event type."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in type_name).lstrip("_")
+
+
+async def record_created(db: AsyncSession, actor: Principal, obj: Base, type_name: str) -> None:
+    await record(db, actor, f"{event_prefix(type_name)}.created", obj, type_name)
+
+
+async def record_deleted(
+    db: AsyncSession, actor: Principal, obj: Base, type_name: str, state: dict[str, Any]
+) -> None:
+    await record(
+        db, actor, f"{event_prefix(type_name)}.deleted", obj, type_name, object_state=state
+    )
+
+
+async def apply_update(
+    db: AsyncSession,
+    actor: Principal,
+    obj: Base,
+    type_name: str,
+    changes: dict[str, Any],
+    *,
+    status_fields: dict[str, str] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Apply `changes` to a locked row and record what really changed.
+
+    Emits `<type>.updated` with every changed field, then a dedicated event for each changed
+    status field (`status_fields` maps attribute -> event type). Nothing changed: no event.
+    """
+    before = snapshot(obj, type_name)
+    for field, value in changes.items():
+        setattr(obj, field, value)
+    changed = diff(before, snapshot(obj, type_name))
+    if not changed:
+        return changed
+    if hasattr(obj, "version"):
+        obj.version += 1
+    await db.flush()  # row lock, new updated_at and version
+    after = snapshot(obj, type_name)
+    await record(
+        db, actor, f"{event_prefix(type_name)}.updated", obj, type_name,
+        changes=changed, object_state=after,
+    )
+    for field, event_type in (status_fields or {}).items():
+        key = camel_case(field)
+        if key in changed:
+            await record(
+                db, actor, event_type, obj, type_name,
+                changes={key: changed[key]}, object_state=after,
+            )
+    return changed

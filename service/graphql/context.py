@@ -1,0 +1,66 @@
+"""The per-request context: one session, the caller, and that request's DataLoaders."""
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Any, TypeAlias, TypeVar
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.dataloader import DataLoader
+from strawberry.fastapi import BaseContext
+from strawberry.types import Info as StrawberryInfo
+
+from service.auth.service import Principal
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+BatchLoad: TypeAlias = Callable[[AsyncSession, UUID, list[Any]], Awaitable[dict[Any, Any]]]
+
+
+class Context(BaseContext):
+    def __init__(self, db: AsyncSession, principal: Principal) -> None:
+        super().__init__()
+        self.db = db
+        self.principal = principal
+        # Loaders of one request dispatch concurrently; an AsyncSession is not safe to use
+        # concurrently, so their statements take turns on the request's one connection.
+        self.db_lock = asyncio.Lock()
+        self._loaders: dict[Hashable, DataLoader[Any, Any]] = {}
+        # Set when a mutation reported user errors: the request's transaction rolls back.
+        self.rollback_only = False
+
+    def loader(
+        self, batch: BatchLoad, *, default: Any = None, name: Hashable | None = None
+    ) -> DataLoader[Any, Any]:
+        """The request's DataLoader for `batch`: keys -> one statement -> values by key.
+
+        `batch(db, organization_id, keys)` returns a mapping; missing keys get `default`
+        (None, or a fresh empty list when `default` is `list`).
+        """
+        key = name or batch
+        found = self._loaders.get(key)
+        if found is None:
+            found = DataLoader(load_fn=self._batched(batch, default))
+            self._loaders[key] = found
+        return found
+
+    def _batched(
+        self, batch: BatchLoad, default: Any
+    ) -> Callable[[list[Any]], Awaitable[Sequence[Any]]]:
+        async def load(keys: list[Any]) -> list[Any]:
+            async with self.db_lock:
+                found = await batch(self.db, self.principal.organization_id, keys)
+            if default is list:
+                return [found.get(key) or [] for key in keys]
+            return [found.get(key, default) for key in keys]
+
+        return load
+
+    async def run(self, statement: Callable[[AsyncSession], Awaitable[V]]) -> V:
+        """Run a non-batched statement, taking its turn with the loaders."""
+        async with self.db_lock:
+            return await statement(self.db)
+
+
+Info: TypeAlias = StrawberryInfo[Context, None]

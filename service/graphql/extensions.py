@@ -1,0 +1,64 @@
+"""Request-wide GraphQL behaviour: the transaction boundary and error masking."""
+
+import logging
+from collections.abc import AsyncIterator
+from uuid import uuid4
+
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, SchemaExtension
+
+from service.kit.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+
+class RequestTransaction(SchemaExtension):
+    """The request owns the transaction: commit once after a clean operation, else roll back.
+
+    Services only flush; this is the one place that commits.
+    """
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        yield
+        context = self.execution_context.context
+        result = self.execution_context.result
+        failed = result is None or bool(getattr(result, "errors", None))
+        if failed or context.rollback_only:
+            await context.db.rollback()
+        else:
+            await context.db.commit()
+
+
+def is_expected(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is None or isinstance(original, GraphQLError | DomainError)
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """Expected errors keep their message and get a stable `code`; anything else is logged
+    with an id and reaches the client as that id only, never as a stack trace."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=lambda error: not is_expected(error))
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        return [self._expected(error) if is_expected(error) else self.anonymise_error(error) for error in errors]
+
+    @staticmethod
+    def _expected(error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        if isinstance(original, DomainError):
+            first = original.errors[0]
+            error.extensions = {"code": str(first.code), "field": first.field}
+        elif error.extensions is None or "code" not in error.extensions:
+            error.extensions = {**(error.extensions or {}), "code": "GRAPHQL_VALIDATION_FAILED"}
+        return error
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        error_id = uuid4().hex
+        logger.error(
+            "Unexpected error %s at %s", error_id, error.path, exc_info=error.original_error
+        )
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": "INTERNAL_SERVER_ERROR", "errorId": error_id}
+        return masked

@@ -1,0 +1,7 @@
+import strawberry
+from strawberry import relay
+
+
+@strawberry.interface(description="What an objective can contribute to: an objective or a key result.")
+class AlignmentTarget(relay.Node):
+    title: str

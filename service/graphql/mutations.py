@@ -1,0 +1,74 @@
+"""How every mutation runs: the service call, its user errors, and the transaction."""
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.auth.service import Principal
+from service.graphql.context import Info
+from service.graphql.nodes import UserError
+from service.events.service import camel_case
+from service.kit.errors import DomainError, ErrorCode
+from service.kit.ids import optional_id
+from service.kit.models import Base
+from service.kit.validation import Problems
+
+PayloadT = TypeVar("PayloadT")
+
+
+@strawberry.type
+class Payload:
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+async def mutate(
+    info: Info,
+    payload: Callable[..., PayloadT],
+    action: Callable[[AsyncSession, Principal], Awaitable[dict[str, Any]]],
+) -> PayloadT:
+    """Run `action` and wrap its result (payload field -> value) or its user errors.
+
+    A mutation reporting user errors writes nothing: alone in its request it marks the
+    transaction for rollback; beside other mutations it runs in a savepoint so theirs stand.
+    """
+    context = info.context
+    alone = len(info.operation.selection_set.selections) == 1
+    try:
+        async with context.db_lock:
+            if alone:
+                fields = await action(context.db, context.principal)
+            else:
+                async with context.db.begin_nested():
+                    fields = await action(context.db, context.principal)
+    except DomainError as error:
+        if alone:
+            context.rollback_only = True
+        return payload(user_errors=[UserError(field=e.field and list(e.field), message=e.message, code=e.code) for e in error.errors])
+    return payload(**fields)
+
+
+def changes_of(
+    input_: object, model: type[Base], references: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The fields a partial update input actually sets (UNSET ones are left out).
+
+    Global IDs of `references` (field -> node type) become UUIDs; null for a column that
+    cannot be null is a REQUIRED user error.
+    """
+    changes = {
+        name: value
+        for name, value in vars(input_).items()
+        if value is not strawberry.UNSET and name != "id"
+    }
+    columns = model.__table__.columns
+    problems = Problems()
+    for name, value in changes.items():
+        if value is None and name in columns and not columns[name].nullable:
+            problems.add(camel_case(name), "This field cannot be null.", ErrorCode.REQUIRED)
+    problems.raise_if_any()
+    for name, type_name in (references or {}).items():
+        if name in changes:
+            changes[name] = optional_id(changes[name], type_name, field=camel_case(name))
+    return changes

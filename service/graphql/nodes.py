@@ -1,0 +1,127 @@
+"""Relay plumbing shared by every node type: lookups by ID, cursor connections, user errors."""
+
+from collections.abc import Callable, Iterable, Sequence
+from functools import cache
+from typing import Any, ClassVar, Self, TypeVar
+from uuid import UUID
+
+import strawberry
+from sqlalchemy import ColumnElement, Row
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry import relay
+
+from service.graphql.context import BatchLoad, Info
+from service.kit.errors import DomainError, ErrorCode
+from service.kit.ids import decode_cursor, encode_cursor
+from service.kit.models import TenantMixin
+from service.kit.repository import page, rows_by_ids
+from service.kit.settings import get_settings
+
+ErrorCodeType = strawberry.enum(ErrorCode, name="UserErrorCode", description="Stable codes.")
+
+
+@strawberry.type(description="An expected problem with the input: nothing was written.")
+class UserError:
+    field: list[str] | None = strawberry.field(description="Path to the input field at fault.")
+    message: str
+    code: ErrorCode
+
+
+@cache
+def by_ids(model: type[TenantMixin]) -> BatchLoad:
+    """The batch function loading rows of `model` by ID (one per model, so loaders are shared)."""
+
+    async def load(db: AsyncSession, organization_id: UUID, ids: list[UUID]) -> dict[UUID, Row[Any]]:
+        return await rows_by_ids(db, model, organization_id, ids)
+
+    return load
+
+
+class ModelNode(relay.Node):
+    """A node backed by one table row."""
+
+    model: ClassVar[type[TenantMixin]]
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        raise NotImplementedError
+
+    @classmethod
+    async def load(cls, info: Info, id_: UUID | None) -> Self | None:
+        if id_ is None:
+            return None
+        row = await info.context.loader(by_ids(cls.model)).load(id_)
+        return None if row is None else cls.from_row(row)
+
+    @classmethod
+    async def load_many(cls, info: Info, ids: Iterable[UUID | None]) -> list[Self]:
+        """The rows of `ids` that exist, in order, each once (one batched statement)."""
+        unique = [id_ for id_ in dict.fromkeys(ids) if id_ is not None]
+        rows = await info.context.loader(by_ids(cls.model)).load_many(unique)
+        return [cls.from_row(row) for row in rows if row is not None]
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        ids = [parse_uuid(node_id) for node_id in node_ids]
+        loader = info.context.loader(by_ids(cls.model))
+        rows = await loader.load_many([id_ for id_ in ids if id_ is not None])
+        found = {row.id: cls.from_row(row) for row in rows if row is not None}
+        return [found.get(id_) if id_ else None for id_ in ids]
+
+
+def parse_uuid(value: str) -> UUID | None:
+    try:
+        return UUID(value)
+    except ValueError:
+        return None
+
+
+NodeT = TypeVar("NodeT", bound=ModelNode)
+
+
+def page_size(first: int | None) -> int:
+    limit = get_settings().max_page_size
+    if first is None:
+        return min(25, limit)
+    if not 0 <= first <= limit:
+        raise DomainError.single("first", f"Must be between 0 and {limit}.", ErrorCode.OUT_OF_RANGE)
+    return first
+
+
+async def connection(
+    info: Info,
+    node_type: type[NodeT],
+    *,
+    first: int | None,
+    after: str | None,
+    filters: Sequence[ColumnElement[bool]] = (),
+) -> relay.Connection[NodeT]:
+    """A keyset page of `node_type` in creation order."""
+    size = page_size(first)
+    after_id = decode_cursor(after) if after else None
+    rows, has_next = await info.context.run(
+        lambda db: page(
+            db, node_type.model, info.context.principal.organization_id,
+            first=size, after=after_id, filters=filters,
+        )
+    )
+    edges = [relay.Edge(node=node_type.from_row(row), cursor=encode_cursor(row.id)) for row in rows]
+    return relay.Connection(
+        edges=edges,
+        page_info=relay.PageInfo(
+            has_next_page=has_next,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )
+
+
+def to_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def rows_to(node_type: Callable[[Any], NodeT], rows: Iterable[Any]) -> list[NodeT]:
+    return [node_type(row) for row in rows]

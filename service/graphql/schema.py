@@ -1,0 +1,53 @@
+"""The GraphQL schema: every domain's queries and mutations, merged."""
+
+import strawberry
+from strawberry import relay
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+
+from service.alignment.resolvers import AlignmentMutation, AlignmentQuery
+from service.auth.service import Scope
+from service.cycles.resolvers import CycleMutation, CycleQuery
+from service.graphql.context import Info
+from service.graphql.extensions import MaskUnexpectedErrors, RequestTransaction
+from service.initiatives.resolvers import InitiativeMutation, InitiativeQuery
+from service.key_results.resolvers import KeyResultMutation, KeyResultQuery
+from service.key_results.types import CheckIn
+from service.objectives.resolvers import ObjectiveMutation, ObjectiveQuery
+from service.organizations.types import Viewer, load_viewer
+from service.teams.resolvers import TeamMutation, TeamQuery
+
+strawberry.enum(Scope, name="Scope")
+
+
+@strawberry.type
+class CoreQuery:
+    node: relay.Node | None = relay.node(description="Any object by its global ID.")
+
+    @strawberry.field(description="The caller: its organization and what its key may do.")
+    async def viewer(self, info: Info) -> Viewer:
+        return await load_viewer(info)
+
+
+Query = merge_types(
+    "Query",
+    (CoreQuery, TeamQuery, CycleQuery, ObjectiveQuery, KeyResultQuery, InitiativeQuery, AlignmentQuery),
+)
+Mutation = merge_types(
+    "Mutation",
+    (TeamMutation, CycleMutation, ObjectiveMutation, KeyResultMutation, InitiativeMutation, AlignmentMutation),
+)
+
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    types=[CheckIn],
+    config=StrawberryConfig(relay_max_results=100),
+    extensions=[
+        RequestTransaction,
+        MaskUnexpectedErrors(),
+        QueryDepthLimiter(max_depth=10),
+        MaxAliasesLimiter(max_alias_count=15),
+    ],
+)

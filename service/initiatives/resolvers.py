@@ -1,0 +1,139 @@
+from typing import Any
+
+import strawberry
+from sqlalchemy import ColumnElement
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry import relay
+
+from service.auth.service import Principal
+from service.graphql.context import Info
+from service.graphql.mutations import changes_of, mutate
+from service.graphql.nodes import connection
+from service.initiatives import service
+from service.initiatives.models import Initiative as InitiativeModel
+from service.initiatives.types import (
+    CreateInitiativeInput,
+    CreateInitiativePayload,
+    ExternalRefInput,
+    Initiative,
+    InitiativeLink,
+    LinkInitiativeInput,
+    LinkInitiativePayload,
+    UnlinkInitiativeInput,
+    UnlinkInitiativePayload,
+    UpdateInitiativeInput,
+    UpdateInitiativePayload,
+)
+from service.kit.ids import parse_global_id
+from service.okr.enums import InitiativeStatus
+
+
+@strawberry.input
+class InitiativeFilter:
+    team_id: strawberry.ID | None = None
+    status: InitiativeStatus | None = None
+    external_system: str | None = None
+    external_key: str | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.team_id is not None:
+            found.append(
+                InitiativeModel.team_id == parse_global_id(self.team_id, "Team", field="teamId")
+            )
+        for column, value in (
+            (InitiativeModel.status, self.status),
+            (InitiativeModel.external_system, self.external_system),
+            (InitiativeModel.external_key, self.external_key),
+        ):
+            if value is not None:
+                found.append(column == value)
+        return found
+
+
+def external_ref_columns(ref: ExternalRefInput | None) -> dict[str, Any]:
+    ref = ref or ExternalRefInput()
+    return {"external_system": ref.system, "external_key": ref.key, "external_url": ref.url}
+
+
+@strawberry.type
+class InitiativeQuery:
+    @strawberry.field(description="Initiatives in creation order, filtered.")
+    async def initiatives(
+        self,
+        info: Info,
+        filter: InitiativeFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> relay.Connection[Initiative]:
+        filters = filter.conditions() if filter else []
+        return await connection(info, Initiative, first=first, after=after, filters=filters)
+
+
+@strawberry.type
+class InitiativeMutation:
+    @strawberry.mutation
+    async def create_initiative(
+        self, info: Info, input: CreateInitiativeInput
+    ) -> CreateInitiativePayload:
+        async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
+            fields = changes_of(input, InitiativeModel)
+            del fields["team_id"]
+            fields |= external_ref_columns(fields.pop("external_ref"))
+            initiative = await service.create_initiative(
+                db, actor,
+                team_id=parse_global_id(input.team_id, "Team", field="teamId"),
+                fields=fields,
+            )
+            return {"initiative": Initiative.from_row(initiative)}
+
+        return await mutate(info, CreateInitiativePayload, action)
+
+    @strawberry.mutation
+    async def update_initiative(
+        self, info: Info, input: UpdateInitiativeInput
+    ) -> UpdateInitiativePayload:
+        async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
+            changes = changes_of(input, InitiativeModel, {"team_id": "Team"})
+            if "external_ref" in changes:
+                changes |= external_ref_columns(changes.pop("external_ref"))
+            initiative = await service.update_initiative(
+                db, actor, parse_global_id(input.id, "Initiative", field="id"), changes
+            )
+            return {"initiative": Initiative.from_row(initiative)}
+
+        return await mutate(info, UpdateInitiativePayload, action)
+
+    @strawberry.mutation(
+        description="Link an initiative to a key result, or change the link's expected impact."
+    )
+    async def link_initiative(
+        self, info: Info, input: LinkInitiativeInput
+    ) -> LinkInitiativePayload:
+        async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
+            link, initiative = await service.link_initiative(
+                db, actor,
+                initiative_id=parse_global_id(input.initiative_id, "Initiative", field="initiativeId"),
+                key_result_id=parse_global_id(input.key_result_id, "KeyResult", field="keyResultId"),
+                expected_impact=input.expected_impact,
+            )
+            return {
+                "initiative": Initiative.from_row(initiative),
+                "link": InitiativeLink.from_row(link),
+            }
+
+        return await mutate(info, LinkInitiativePayload, action)
+
+    @strawberry.mutation
+    async def unlink_initiative(
+        self, info: Info, input: UnlinkInitiativeInput
+    ) -> UnlinkInitiativePayload:
+        async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
+            initiative = await service.unlink_initiative(
+                db, actor,
+                initiative_id=parse_global_id(input.initiative_id, "Initiative", field="initiativeId"),
+                key_result_id=parse_global_id(input.key_result_id, "KeyResult", field="keyResultId"),
+            )
+            return {"initiative": Initiative.from_row(initiative)}
+
+        return await mutate(info, UnlinkInitiativePayload, action)

@@ -1,0 +1,139 @@
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.auth.service import Principal, Scope
+from service.events import service as events
+from service.initiatives.models import Initiative, InitiativeKeyResult
+from service.key_results.models import KeyResult
+from service.key_results.service import to_decimal
+from service.kit.errors import DomainError, ErrorCode
+from service.kit.repository import get_owned
+from service.kit.validation import Problems
+from service.teams.models import Team
+
+TYPE_NAME = "Initiative"
+STATUS_EVENTS = {"status": "initiative.status_changed"}
+ICE_FIELDS = ("impact", "confidence", "ease")
+
+
+def check_fields(problems: Problems, fields: dict[str, Any]) -> None:
+    if "title" in fields:
+        fields["title"] = problems.name("title", fields["title"])
+    problems.text("description", fields.get("description"))
+    for field in ICE_FIELDS:
+        problems.in_range(field, fields.get(field), 1, 10)
+    problems.name("externalRef.system", fields.get("external_system"), required=False)
+    problems.name("externalRef.key", fields.get("external_key"), required=False)
+    url = fields.get("external_url")
+    if url is not None:
+        problems.text("externalRef.url", url, max_length=2000)
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            problems.add("externalRef.url", "Must be an http(s) URL.", ErrorCode.INVALID_VALUE)
+
+
+async def create_initiative(
+    db: AsyncSession, actor: Principal, *, team_id: UUID, fields: dict[str, Any]
+) -> Initiative:
+    actor.require(Scope.WRITE)
+    problems = Problems()
+    check_fields(problems, fields)
+    problems.raise_if_any()
+    await get_owned(db, Team, actor.organization_id, team_id, field="teamId")
+    initiative = Initiative(organization_id=actor.organization_id, team_id=team_id, **fields)
+    db.add(initiative)
+    await db.flush()
+    await events.record_created(db, actor, initiative, TYPE_NAME)
+    return initiative
+
+
+async def update_initiative(
+    db: AsyncSession, actor: Principal, initiative_id: UUID, changes: dict[str, Any]
+) -> Initiative:
+    actor.require(Scope.WRITE)
+    problems = Problems()
+    check_fields(problems, changes)
+    problems.raise_if_any()
+    initiative = await get_owned(
+        db, Initiative, actor.organization_id, initiative_id, field="id", for_update=True
+    )
+    if changes.get("team_id") is not None:
+        await get_owned(db, Team, actor.organization_id, changes["team_id"], field="teamId")
+    await events.apply_update(
+        db, actor, initiative, TYPE_NAME, changes, status_fields=STATUS_EVENTS
+    )
+    return initiative
+
+
+async def link_initiative(
+    db: AsyncSession,
+    actor: Principal,
+    *,
+    initiative_id: UUID,
+    key_result_id: UUID,
+    expected_impact: float | None,
+) -> tuple[InitiativeKeyResult, Initiative]:
+    """Link an initiative to a key result, or change the expected impact of the link."""
+    actor.require(Scope.WRITE)
+    problems = Problems()
+    problems.finite("expectedImpact", expected_impact)
+    problems.raise_if_any()
+    initiative = await get_owned(
+        db, Initiative, actor.organization_id, initiative_id, field="initiativeId", for_update=True
+    )
+    await get_owned(db, KeyResult, actor.organization_id, key_result_id, field="keyResultId")
+    link = await find_link(db, actor.organization_id, initiative_id, key_result_id)
+    if link is None:
+        link = InitiativeKeyResult(
+            organization_id=actor.organization_id,
+            initiative_id=initiative_id,
+            key_result_id=key_result_id,
+        )
+        db.add(link)
+    link.expected_impact = to_decimal(expected_impact)
+    await db.flush()
+    await events.record(
+        db, actor, "initiative.linked", initiative, TYPE_NAME,
+        changes={"keyResultLinks": {"from": None, "to": events.snapshot(link, "InitiativeLink")}},
+    )
+    return link, initiative
+
+
+async def unlink_initiative(
+    db: AsyncSession, actor: Principal, *, initiative_id: UUID, key_result_id: UUID
+) -> Initiative:
+    actor.require(Scope.WRITE)
+    initiative = await get_owned(
+        db, Initiative, actor.organization_id, initiative_id, field="initiativeId", for_update=True
+    )
+    link = await find_link(db, actor.organization_id, initiative_id, key_result_id)
+    if link is None:
+        raise DomainError.single(
+            "keyResultId", "This initiative is not linked to that key result.", ErrorCode.NOT_FOUND
+        )
+    state = events.snapshot(link, "InitiativeLink")
+    await db.delete(link)
+    await db.flush()
+    await events.record(
+        db, actor, "initiative.unlinked", initiative, TYPE_NAME,
+        changes={"keyResultLinks": {"from": state, "to": None}},
+    )
+    return initiative
+
+
+async def find_link(
+    db: AsyncSession, organization_id: UUID, initiative_id: UUID, key_result_id: UUID
+) -> InitiativeKeyResult | None:
+    return (
+        await db.execute(
+            select(InitiativeKeyResult).where(
+                InitiativeKeyResult.organization_id == organization_id,
+                InitiativeKeyResult.initiative_id == initiative_id,
+                InitiativeKeyResult.key_result_id == key_result_id,
+            )
+        )
+    ).scalar_one_or_none()

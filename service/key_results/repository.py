@@ -1,0 +1,103 @@
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Row, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.cycles.models import Cycle
+from service.initiatives.models import InitiativeKeyResult
+from service.key_results.models import CheckIn, KeyResult
+from service.kit.errors import DomainError, ErrorCode
+from service.kit.repository import rows_grouped_by
+from service.objectives.models import Objective
+
+
+async def lock_with_cycle(
+    db: AsyncSession, organization_id: UUID, key_result_id: UUID, *, field: str
+) -> tuple[KeyResult, Cycle]:
+    """The key result, locked for update, and the cycle it lives in: one statement."""
+    row = (
+        await db.execute(
+            select(KeyResult, Cycle)
+            .join(
+                Objective,
+                (Objective.organization_id == KeyResult.organization_id)
+                & (Objective.id == KeyResult.objective_id),
+            )
+            .join(
+                Cycle,
+                (Cycle.organization_id == Objective.organization_id)
+                & (Cycle.id == Objective.cycle_id),
+            )
+            .where(KeyResult.organization_id == organization_id, KeyResult.id == key_result_id)
+            .with_for_update(of=KeyResult)
+        )
+    ).one_or_none()
+    if row is None:
+        raise DomainError.single(field, "Not found.", ErrorCode.NOT_FOUND)
+    return row[0], row[1]
+
+
+async def latest_check_in_time(
+    db: AsyncSession, organization_id: UUID, key_result_id: UUID
+) -> datetime | None:
+    return (
+        await db.execute(
+            select(func.max(CheckIn.checked_at)).where(
+                CheckIn.organization_id == organization_id,
+                CheckIn.key_result_id == key_result_id,
+            )
+        )
+    ).scalar_one()
+
+
+async def latest_check_ins(
+    db: AsyncSession, organization_id: UUID, key_result_ids: list[UUID]
+) -> dict[UUID, Row[Any]]:
+    """The newest check-in of each key result, in one statement."""
+    table = CheckIn.__table__
+    result = await db.execute(
+        select(table)
+        .distinct(table.c.key_result_id)
+        .where(table.c.organization_id == organization_id, table.c.key_result_id.in_(key_result_ids))
+        .order_by(table.c.key_result_id, table.c.checked_at.desc(), table.c.id.desc())
+    )
+    return {row.key_result_id: row for row in result}
+
+
+async def recent_check_ins(
+    db: AsyncSession, organization_id: UUID, key_result_ids: list[UUID], limit: int
+) -> dict[UUID, list[Row[Any]]]:
+    """Up to `limit` newest check-ins per key result, newest first, in one statement."""
+    table = CheckIn.__table__
+    ranked = (
+        select(
+            table,
+            func.row_number()
+            .over(
+                partition_by=table.c.key_result_id,
+                order_by=(table.c.checked_at.desc(), table.c.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(table.c.organization_id == organization_id, table.c.key_result_id.in_(key_result_ids))
+        .subquery()
+    )
+    result = await db.execute(
+        select(ranked)
+        .where(ranked.c.rank <= limit)
+        .order_by(ranked.c.key_result_id, ranked.c.rank)
+    )
+    groups: dict[UUID, list[Row[Any]]] = {key: [] for key in key_result_ids}
+    for row in result:
+        groups[row.key_result_id].append(row)
+    return groups
+
+
+async def initiative_links_of(
+    db: AsyncSession, organization_id: UUID, key_result_ids: list[UUID]
+) -> dict[UUID, list[Row[Any]]]:
+    return await rows_grouped_by(
+        db, InitiativeKeyResult, organization_id, "key_result_id", key_result_ids
+    )

@@ -1,0 +1,143 @@
+from typing import Any
+
+import strawberry
+from sqlalchemy import ColumnElement
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry import relay
+
+from service.auth.service import Principal
+from service.graphql.context import Info
+from service.graphql.mutations import changes_of, mutate
+from service.graphql.nodes import connection
+from service.key_results import service
+from service.key_results.models import KeyResult as KeyResultModel
+from service.key_results.types import (
+    CheckIn,
+    CreateKeyResultInput,
+    CreateKeyResultPayload,
+    DeleteKeyResultInput,
+    DeleteKeyResultPayload,
+    KeyResult,
+    RecordCheckInInput,
+    RecordCheckInPayload,
+    UpdateKeyResultInput,
+    UpdateKeyResultPayload,
+)
+from service.kit.ids import optional_id, parse_global_id
+from service.okr.enums import Health
+
+
+@strawberry.input
+class KeyResultFilter:
+    objective_id: strawberry.ID | None = None
+    team_id: strawberry.ID | None = None
+    health: Health | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.objective_id is not None:
+            found.append(
+                KeyResultModel.objective_id
+                == parse_global_id(self.objective_id, "Objective", field="objectiveId")
+            )
+        if self.team_id is not None:
+            found.append(
+                KeyResultModel.team_id == parse_global_id(self.team_id, "Team", field="teamId")
+            )
+        if self.health is not None:
+            found.append(KeyResultModel.health == self.health)
+        return found
+
+
+@strawberry.type
+class KeyResultQuery:
+    @strawberry.field(description="Key results in creation order, filtered.")
+    async def key_results(
+        self,
+        info: Info,
+        filter: KeyResultFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> relay.Connection[KeyResult]:
+        filters = filter.conditions() if filter else []
+        return await connection(info, KeyResult, first=first, after=after, filters=filters)
+
+
+@strawberry.type
+class KeyResultMutation:
+    @strawberry.mutation
+    async def create_key_result(
+        self, info: Info, input: CreateKeyResultInput
+    ) -> CreateKeyResultPayload:
+        async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
+            key_result = await service.create_key_result(
+                db, actor,
+                objective_id=parse_global_id(input.objective_id, "Objective", field="objectiveId"),
+                title=input.title,
+                metric=input.metric,
+                direction=input.direction,
+                start_value=input.start_value,
+                target_value=input.target_value,
+                unit=input.unit,
+                team_id=optional_id(input.team_id, "Team", field="teamId"),
+                weight=input.weight,
+                confidence=input.confidence,
+                indicator=input.indicator,
+            )
+            return {"key_result": KeyResult.from_row(key_result)}
+
+        return await mutate(info, CreateKeyResultPayload, action)
+
+    @strawberry.mutation
+    async def update_key_result(
+        self, info: Info, input: UpdateKeyResultInput
+    ) -> UpdateKeyResultPayload:
+        async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
+            key_result = await service.update_key_result(
+                db, actor,
+                parse_global_id(input.id, "KeyResult", field="id"),
+                changes_of(input, KeyResultModel, {"team_id": "Team"}),
+            )
+            return {"key_result": KeyResult.from_row(key_result)}
+
+        return await mutate(info, UpdateKeyResultPayload, action)
+
+    @strawberry.mutation(description="Delete a key result with its check-ins and links.")
+    async def delete_key_result(
+        self, info: Info, input: DeleteKeyResultInput
+    ) -> DeleteKeyResultPayload:
+        async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
+            key_result = await service.delete_key_result(
+                db, actor, parse_global_id(input.id, "KeyResult", field="id")
+            )
+            return {
+                "key_result": KeyResult.from_row(key_result),
+                "deleted_key_result_id": input.id,
+            }
+
+        return await mutate(info, DeleteKeyResultPayload, action)
+
+    @strawberry.mutation(
+        description="Append a check-in; the key result takes its value, health and confidence."
+    )
+    async def record_check_in(
+        self, info: Info, input: RecordCheckInInput
+    ) -> RecordCheckInPayload:
+        async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
+            check_in, key_result = await service.record_check_in(
+                db, actor,
+                key_result_id=parse_global_id(input.key_result_id, "KeyResult", field="keyResultId"),
+                value=input.value,
+                health=input.health,
+                confidence=input.confidence,
+                note=input.note,
+                blockers=input.blockers,
+                support_needed=input.support_needed,
+                checked_at=input.checked_at,
+            )
+            return {
+                "check_in": CheckIn.from_row(check_in),
+                "key_result": KeyResult.from_row(key_result),
+            }
+
+        return await mutate(info, RecordCheckInPayload, action)

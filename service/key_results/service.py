@@ -1,0 +1,272 @@
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.auth.service import Principal, Scope
+from service.cycles.models import Cycle
+from service.events import service as events
+from service.key_results import repository
+from service.key_results.models import CheckIn, KeyResult
+from service.kit.errors import DomainError, ErrorCode
+from service.kit.repository import get_owned
+from service.kit.validation import Problems
+from service.objectives.models import Objective
+from service.objectives.service import ensure_open
+from service.okr.arithmetic import key_result_achieved
+from service.okr.enums import Direction, Health, Indicator, Metric
+from service.teams.models import Team
+
+TYPE_NAME = "KeyResult"
+STATUS_EVENTS = {"health": "key_result.health_changed"}
+MAX_WEIGHT = 100.0
+
+
+def check_values(problems: Problems, values: dict[str, Any]) -> None:
+    """Numeric rules shared by create and update; `values` holds the complete new state."""
+    for field in ("start_value", "target_value", "current_value"):
+        problems.finite(events.camel_case(field), values.get(field))
+    problems.in_range("weight", values.get("weight"), 0, MAX_WEIGHT)
+    problems.in_range("confidence", values.get("confidence"), 0, 1)
+    start, target = values.get("start_value"), values.get("target_value")
+    if start is None or target is None or problems.errors:
+        return
+    direction = values["direction"]
+    if direction is Direction.INCREASE and not target > start:
+        problems.add(
+            "targetValue",
+            "An INCREASE key result needs a target above its start value.",
+            ErrorCode.TARGET_NOT_BEYOND_START,
+        )
+    elif direction is Direction.DECREASE and not target < start:
+        problems.add(
+            "targetValue",
+            "A DECREASE key result needs a target below its start value.",
+            ErrorCode.TARGET_NOT_BEYOND_START,
+        )
+
+
+def check_texts(problems: Problems, changes: dict[str, Any]) -> None:
+    if "title" in changes:
+        changes["title"] = problems.name("title", changes["title"])
+    if changes.get("unit") is not None and len(changes["unit"]) > 40:
+        problems.add("unit", "At most 40 characters are allowed.", ErrorCode.TOO_LONG)
+
+
+def current_values(key_result: KeyResult) -> dict[str, Any]:
+    return {
+        "direction": key_result.direction,
+        "start_value": to_float(key_result.start_value),
+        "target_value": float(key_result.target_value),
+        "weight": float(key_result.weight),
+        "confidence": to_float(key_result.confidence),
+    }
+
+
+def to_float(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def to_decimal(value: float | None) -> Decimal | None:
+    # Through str: the decimal the client typed, not the binary float's expansion.
+    return None if value is None else Decimal(str(value))
+
+
+NUMERIC_FIELDS = ("start_value", "target_value", "current_value", "weight", "confidence")
+
+
+def as_decimals(changes: dict[str, Any]) -> dict[str, Any]:
+    return {
+        field: to_decimal(value) if field in NUMERIC_FIELDS else value
+        for field, value in changes.items()
+    }
+
+
+async def create_key_result(
+    db: AsyncSession,
+    actor: Principal,
+    *,
+    objective_id: UUID,
+    title: str,
+    metric: Metric,
+    direction: Direction,
+    start_value: float | None,
+    target_value: float,
+    unit: str | None,
+    team_id: UUID | None,
+    weight: float = 1.0,
+    confidence: float | None = None,
+    indicator: Indicator | None = None,
+) -> KeyResult:
+    actor.require(Scope.WRITE)
+    fields: dict[str, Any] = {
+        "title": title,
+        "metric": metric,
+        "direction": direction,
+        "start_value": start_value,
+        "target_value": target_value,
+        "unit": unit,
+        "weight": weight,
+        "confidence": confidence,
+        "indicator": indicator,
+    }
+    problems = Problems()
+    check_texts(problems, fields)
+    check_values(problems, fields)
+    problems.raise_if_any()
+    objective = await get_owned(
+        db, Objective, actor.organization_id, objective_id, field="objectiveId"
+    )
+    if team_id is not None:
+        await get_owned(db, Team, actor.organization_id, team_id, field="teamId")
+    cycle = await get_owned(db, Cycle, actor.organization_id, objective.cycle_id, field="objectiveId")
+    ensure_open(cycle, "objectiveId")
+    key_result = KeyResult(
+        organization_id=actor.organization_id,
+        objective_id=objective.id,
+        team_id=team_id or objective.team_id,
+        **as_decimals(fields),
+    )
+    db.add(key_result)
+    await db.flush()
+    await events.record_created(db, actor, key_result, TYPE_NAME)
+    return key_result
+
+
+async def update_key_result(
+    db: AsyncSession, actor: Principal, key_result_id: UUID, changes: dict[str, Any]
+) -> KeyResult:
+    actor.require(Scope.WRITE)
+    problems = Problems()
+    check_texts(problems, changes)
+    problems.raise_if_any()
+    key_result, cycle = await repository.lock_with_cycle(
+        db, actor.organization_id, key_result_id, field="id"
+    )
+    ensure_open(cycle, "id")
+    check_values(problems, current_values(key_result) | changes)
+    problems.raise_if_any()
+    if changes.get("team_id") is not None:
+        await get_owned(db, Team, actor.organization_id, changes["team_id"], field="teamId")
+    was_achieved = is_achieved(key_result)
+    await events.apply_update(
+        db, actor, key_result, TYPE_NAME, as_decimals(changes), status_fields=STATUS_EVENTS
+    )
+    await record_if_newly_achieved(db, actor, key_result, was_achieved)
+    return key_result
+
+
+async def delete_key_result(db: AsyncSession, actor: Principal, key_result_id: UUID) -> KeyResult:
+    actor.require(Scope.WRITE)
+    key_result, cycle = await repository.lock_with_cycle(
+        db, actor.organization_id, key_result_id, field="id"
+    )
+    ensure_open(cycle, "id")
+    state = events.snapshot(key_result, TYPE_NAME)
+    await db.delete(key_result)
+    await db.flush()
+    await events.record_deleted(db, actor, key_result, TYPE_NAME, state)
+    return key_result
+
+
+async def record_check_in(
+    db: AsyncSession,
+    actor: Principal,
+    *,
+    key_result_id: UUID,
+    value: float,
+    health: Health | None,
+    confidence: float | None,
+    note: str | None,
+    blockers: str | None,
+    support_needed: str | None,
+    checked_at: datetime | None = None,
+) -> tuple[CheckIn, KeyResult]:
+    """Append a check-in; the key result takes its value unless a later one exists."""
+    actor.require(Scope.WRITE)
+    problems = Problems()
+    problems.finite("value", value)
+    problems.in_range("confidence", confidence, 0, 1)
+    for field, text in (("note", note), ("blockers", blockers), ("supportNeeded", support_needed)):
+        problems.text(field, text)
+    if checked_at is not None and checked_at.tzinfo is None:
+        problems.add("checkedAt", "A time zone is required.", ErrorCode.INVALID_VALUE)
+    now = datetime.now(UTC)
+    if checked_at is not None and checked_at.tzinfo is not None and checked_at > now:
+        problems.add("checkedAt", "A check-in cannot be in the future.", ErrorCode.INVALID_VALUE)
+    problems.raise_if_any()
+    key_result, cycle = await repository.lock_with_cycle(
+        db, actor.organization_id, key_result_id, field="keyResultId"
+    )
+    ensure_open(cycle, "keyResultId")
+    is_latest = checked_at is None or await is_latest_check_in(db, key_result, checked_at)
+    check_in = CheckIn(
+        organization_id=actor.organization_id,
+        key_result_id=key_result.id,
+        value=to_decimal(value),
+        health=health,
+        confidence=to_decimal(confidence),
+        note=note,
+        blockers=blockers,
+        support_needed=support_needed,
+        author=actor.actor_name,
+        checked_at=checked_at or now,
+    )
+    db.add(check_in)
+    if is_latest:
+        await apply_check_in(db, actor, key_result, check_in)
+    else:
+        await db.flush()
+    return check_in, key_result
+
+
+async def is_latest_check_in(db: AsyncSession, key_result: KeyResult, checked_at: datetime) -> bool:
+    latest = await repository.latest_check_in_time(db, key_result.organization_id, key_result.id)
+    return latest is None or checked_at >= latest
+
+
+async def apply_check_in(
+    db: AsyncSession, actor: Principal, key_result: KeyResult, check_in: CheckIn
+) -> None:
+    """Move the key result to the check-in's value and record what that changed."""
+    was_achieved = is_achieved(key_result)
+    before = events.snapshot(key_result, TYPE_NAME)
+    key_result.current_value = check_in.value
+    if check_in.health is not None:
+        key_result.health = check_in.health
+    if check_in.confidence is not None:
+        key_result.confidence = check_in.confidence
+    key_result.version += 1
+    await db.flush()
+    after = events.snapshot(key_result, TYPE_NAME)
+    changes = events.diff(before, after)
+    changes.pop("version", None)
+    await events.record(
+        db, actor, "key_result.checked_in", key_result, TYPE_NAME,
+        changes=changes, object_state=after | {"checkIn": events.snapshot(check_in, "CheckIn")},
+    )
+    if "health" in changes:
+        await events.record(
+            db, actor, "key_result.health_changed", key_result, TYPE_NAME,
+            changes={"health": changes["health"]}, object_state=after,
+        )
+    await record_if_newly_achieved(db, actor, key_result, was_achieved)
+
+
+def is_achieved(key_result: KeyResult) -> bool:
+    return key_result_achieved(
+        metric=key_result.metric,
+        direction=key_result.direction,
+        start=float(key_result.start_value or 0),
+        target=float(key_result.target_value),
+        current=to_float(key_result.current_value),
+    )
+
+
+async def record_if_newly_achieved(
+    db: AsyncSession, actor: Principal, key_result: KeyResult, was_achieved: bool
+) -> None:
+    if not was_achieved and is_achieved(key_result):
+        await events.record(db, actor, "key_result.achieved", key_result, TYPE_NAME)

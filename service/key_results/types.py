@@ -1,0 +1,239 @@
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Self
+from uuid import UUID
+
+import strawberry
+from strawberry import relay
+
+from service.alignment.types import links_to_key_result
+from service.graphql.context import Info
+from service.graphql.interfaces import AlignmentTarget
+from service.graphql.mutations import Payload
+from service.graphql.nodes import ModelNode, to_float
+from service.key_results import repository
+from service.key_results.models import CheckIn as CheckInModel
+from service.key_results.models import KeyResult as KeyResultModel
+from service.okr.enums import AlignmentKind, Direction, Health, Indicator, Metric
+from service.teams.types import Team
+
+if TYPE_CHECKING:
+    from service.initiatives.types import Initiative, InitiativeLink
+    from service.objectives.types import Objective
+
+for enum in (Direction, Indicator, Metric):
+    strawberry.enum(enum)
+
+ObjectiveRef = Annotated["Objective", strawberry.lazy("service.objectives.types")]
+InitiativeRef = Annotated["Initiative", strawberry.lazy("service.initiatives.types")]
+InitiativeLinkRef = Annotated["InitiativeLink", strawberry.lazy("service.initiatives.types")]
+MAX_CHECK_INS = 100
+
+
+@strawberry.type(description="One update of a key result; history, never changed.")
+class CheckIn(ModelNode):
+    model = CheckInModel
+
+    id: relay.NodeID[UUID]
+    value: float
+    health: Health | None
+    confidence: float | None
+    note: str | None
+    blockers: str | None
+    support_needed: str | None
+    author: str | None
+    checked_at: datetime
+    created_at: datetime
+    key_result_id: strawberry.Private[UUID]
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        return cls(
+            id=row.id,
+            value=float(row.value),
+            health=row.health,
+            confidence=to_float(row.confidence),
+            note=row.note,
+            blockers=row.blockers,
+            support_needed=row.support_needed,
+            author=row.author,
+            checked_at=row.checked_at,
+            created_at=row.created_at,
+            key_result_id=row.key_result_id,
+        )
+
+    @strawberry.field
+    async def key_result(self, info: Info) -> "KeyResult":
+        found = await KeyResult.load(info, self.key_result_id)
+        assert found is not None  # the foreign key guarantees it
+        return found
+
+
+@strawberry.type(description="How we know an objective is met: a value moving from start to target.")
+class KeyResult(ModelNode, AlignmentTarget):
+    model = KeyResultModel
+
+    id: relay.NodeID[UUID]
+    title: str
+    metric: Metric
+    unit: str | None
+    direction: Direction
+    start_value: float | None
+    target_value: float
+    current_value: float | None
+    weight: float
+    confidence: float | None
+    indicator: Indicator | None
+    health: Health
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    objective_id: strawberry.Private[UUID]
+    team_id: strawberry.Private[UUID]
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        return cls(
+            id=row.id,
+            title=row.title,
+            metric=row.metric,
+            unit=row.unit,
+            direction=row.direction,
+            start_value=to_float(row.start_value),
+            target_value=float(row.target_value),
+            current_value=to_float(row.current_value),
+            weight=float(row.weight),
+            confidence=to_float(row.confidence),
+            indicator=row.indicator,
+            health=row.health,
+            version=row.version,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            objective_id=row.objective_id,
+            team_id=row.team_id,
+        )
+
+    @strawberry.field
+    async def objective(self, info: Info) -> ObjectiveRef:
+        from service.objectives.types import Objective
+
+        found = await Objective.load(info, self.objective_id)
+        assert found is not None  # the foreign key guarantees it
+        return found
+
+    @strawberry.field(description="The owning team; differs from the objective's for a shared OKR.")
+    async def team(self, info: Info) -> Team:
+        found = await Team.load(info, self.team_id)
+        assert found is not None  # the foreign key guarantees it
+        return found
+
+    @strawberry.field(description="The newest check-ins first.")
+    async def check_ins(self, info: Info, first: int = 20) -> list[CheckIn]:
+        limit = max(0, min(first, MAX_CHECK_INS))
+
+        async def recent(db: Any, organization_id: UUID, keys: list[UUID]) -> dict[UUID, Any]:
+            return await repository.recent_check_ins(db, organization_id, keys, limit)
+
+        loader = info.context.loader(recent, default=list, name=("check_ins", limit))
+        return [CheckIn.from_row(row) for row in await loader.load(self.id)]
+
+    @strawberry.field
+    async def latest_check_in(self, info: Info) -> CheckIn | None:
+        row = await info.context.loader(repository.latest_check_ins).load(self.id)
+        return None if row is None else CheckIn.from_row(row)
+
+    @strawberry.field(description="Initiatives expected to move this key result, with their impact.")
+    async def initiative_links(self, info: Info) -> list[InitiativeLinkRef]:
+        from service.initiatives.types import InitiativeLink
+
+        rows = await info.context.loader(repository.initiative_links_of, default=list).load(self.id)
+        return [InitiativeLink.from_row(row) for row in rows]
+
+    @strawberry.field
+    async def initiatives(self, info: Info) -> list[InitiativeRef]:
+        from service.initiatives.types import Initiative
+
+        links = await self.initiative_links(info)
+        return await Initiative.load_many(info, [link.initiative_id for link in links])
+
+    @strawberry.field(description="Objectives contributing to this key result.")
+    async def contributors(self, info: Info) -> list[ObjectiveRef]:
+        from service.objectives.types import Objective
+
+        links = await links_to_key_result(info, self.id)
+        return await Objective.load_many(
+            info, [link.source_id for link in links if link.kind is AlignmentKind.CONTRIBUTES_TO]
+        )
+
+
+@strawberry.input
+class CreateKeyResultInput:
+    objective_id: strawberry.ID
+    title: str
+    target_value: float
+    metric: Metric = Metric.NUMBER
+    direction: Direction = Direction.INCREASE
+    start_value: float | None = None
+    unit: str | None = None
+    team_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Owning team, when another than the objective's (shared OKR)."
+    )
+    weight: float = 1.0
+    confidence: float | None = None
+    indicator: Indicator | None = None
+
+
+@strawberry.input
+class UpdateKeyResultInput:
+    id: strawberry.ID
+    title: str | None = strawberry.UNSET
+    metric: Metric | None = strawberry.UNSET
+    direction: Direction | None = strawberry.UNSET
+    start_value: float | None = strawberry.UNSET
+    target_value: float | None = strawberry.UNSET
+    unit: str | None = strawberry.UNSET
+    team_id: strawberry.ID | None = strawberry.UNSET
+    weight: float | None = strawberry.UNSET
+    confidence: float | None = strawberry.UNSET
+    indicator: Indicator | None = strawberry.UNSET
+    health: Health | None = strawberry.UNSET
+
+
+@strawberry.input
+class DeleteKeyResultInput:
+    id: strawberry.ID
+
+
+@strawberry.input
+class RecordCheckInInput:
+    key_result_id: strawberry.ID
+    value: float
+    health: Health | None = None
+    confidence: float | None = None
+    note: str | None = None
+    blockers: str | None = None
+    support_needed: str | None = None
+    checked_at: datetime | None = strawberry.field(
+        default=None, description="When the value was measured; defaults to now."
+    )
+
+
+@strawberry.type
+class CreateKeyResultPayload(Payload):
+    key_result: KeyResult | None = None
+
+
+@strawberry.type
+class UpdateKeyResultPayload(Payload):
+    key_result: KeyResult | None = None
+
+
+@strawberry.type
+class DeleteKeyResultPayload(Payload):
+    key_result: KeyResult | None = None
+    deleted_key_result_id: strawberry.ID | None = None
+
+
+@strawberry.type
+class RecordCheckInPayload(Payload):
+    check_in: CheckIn | None = None
+    key_result: KeyResult | None = None

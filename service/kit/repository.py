@@ -1,0 +1,82 @@
+"""Queries every domain shares: tenant-scoped lookups and keyset pages."""
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, Row, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.kit.errors import DomainError, ErrorCode
+from service.kit.models import TenantMixin
+
+ModelT = TypeVar("ModelT", bound=TenantMixin)
+
+
+async def get_owned(
+    db: AsyncSession,
+    model: type[ModelT],
+    organization_id: UUID,
+    id_: UUID,
+    *,
+    field: str,
+    for_update: bool = False,
+) -> ModelT:
+    """The row `id_` of this organization, or NOT_FOUND (also for another tenant's row)."""
+    statement = select(model).where(model.organization_id == organization_id, model.id == id_)
+    if for_update:
+        statement = statement.with_for_update()
+    found = (await db.execute(statement)).scalar_one_or_none()
+    if found is None:
+        raise DomainError.single(field, "Not found.", ErrorCode.NOT_FOUND)
+    return found
+
+
+async def rows_by_ids(
+    db: AsyncSession, model: type[TenantMixin], organization_id: UUID, ids: Sequence[UUID]
+) -> dict[UUID, Row[Any]]:
+    table = model.__table__  # type: ignore[attr-defined]
+    result = await db.execute(
+        select(table).where(table.c.organization_id == organization_id, table.c.id.in_(ids))
+    )
+    return {row.id: row for row in result}
+
+
+async def rows_grouped_by(
+    db: AsyncSession,
+    model: type[TenantMixin],
+    organization_id: UUID,
+    column: str,
+    keys: Sequence[UUID],
+    *,
+    order_by: str = "id",
+) -> dict[UUID, list[Row[Any]]]:
+    """Rows whose `column` is in `keys`, grouped by it: one statement for a whole batch."""
+    table = model.__table__  # type: ignore[attr-defined]
+    result = await db.execute(
+        select(table)
+        .where(table.c.organization_id == organization_id, table.c[column].in_(keys))
+        .order_by(table.c[order_by])
+    )
+    groups: dict[UUID, list[Row[Any]]] = {key: [] for key in keys}
+    for row in result:
+        groups[getattr(row, column)].append(row)
+    return groups
+
+
+async def page(
+    db: AsyncSession,
+    model: type[TenantMixin],
+    organization_id: UUID,
+    *,
+    first: int,
+    after: UUID | None,
+    filters: Sequence[ColumnElement[bool]] = (),
+) -> tuple[list[Row[Any]], bool]:
+    """A keyset page in creation order (UUIDv7 keys) and whether more rows follow."""
+    table = model.__table__  # type: ignore[attr-defined]
+    statement = select(table).where(table.c.organization_id == organization_id, *filters)
+    if after is not None:
+        statement = statement.where(table.c.id > after)
+    rows = list(await db.execute(statement.order_by(table.c.id).limit(first + 1)))
+    return rows[:first], len(rows) > first

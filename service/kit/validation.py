@@ -1,0 +1,52 @@
+"""Checks on input values shared by every domain, collecting every problem at once."""
+
+from collections.abc import Sequence
+
+from service.kit.errors import DomainError, ErrorCode, UserError
+
+TITLE_MAX_LENGTH = 200
+TEXT_MAX_LENGTH = 10_000
+
+
+class Problems:
+    """Collects user errors so a caller learns of every bad field in one answer."""
+
+    def __init__(self) -> None:
+        self.errors: list[UserError] = []
+
+    def add(self, field: str | Sequence[str], message: str, code: ErrorCode) -> None:
+        path = [field] if isinstance(field, str) else list(field)
+        self.errors.append(UserError(path, message, code))
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise DomainError(*self.errors)
+
+    def name(self, field: str, value: str | None, *, required: bool = True) -> str | None:
+        """A title or name: trimmed, not empty, not too long."""
+        if value is None:
+            if required:
+                self.add(field, "This field is required.", ErrorCode.REQUIRED)
+            return None
+        value = value.strip()
+        if not value:
+            self.add(field, "This field cannot be empty.", ErrorCode.REQUIRED)
+        elif len(value) > TITLE_MAX_LENGTH:
+            self.add(
+                field, f"At most {TITLE_MAX_LENGTH} characters are allowed.", ErrorCode.TOO_LONG
+            )
+        return value
+
+    def text(self, field: str, value: str | None, max_length: int = TEXT_MAX_LENGTH) -> None:
+        if value is not None and len(value) > max_length:
+            self.add(field, f"At most {max_length} characters are allowed.", ErrorCode.TOO_LONG)
+
+    def in_range(self, field: str, value: float | None, low: float, high: float) -> None:
+        if value is None:
+            return
+        if value != value or not low <= value <= high:  # value != value: NaN
+            self.add(field, f"Must be between {low:g} and {high:g}.", ErrorCode.OUT_OF_RANGE)
+
+    def finite(self, field: str, value: float | None) -> None:
+        if value is not None and (value != value or value in (float("inf"), float("-inf"))):
+            self.add(field, "Must be a finite number.", ErrorCode.INVALID_VALUE)

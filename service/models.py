@@ -1,0 +1,27 @@
+"""Every table, imported in one place for Alembic and the metadata."""
+
+from service.alignment.models import AlignmentLink
+from service.auth.models import ApiKey
+from service.cycles.models import Cycle
+from service.events.models import Event
+from service.initiatives.models import Initiative, InitiativeKeyResult
+from service.key_results.models import CheckIn, KeyResult
+from service.kit.models import Base
+from service.objectives.models import Objective
+from service.organizations.models import Organization
+from service.teams.models import Team
+
+__all__ = [
+    "AlignmentLink",
+    "ApiKey",
+    "Base",
+    "CheckIn",
+    "Cycle",
+    "Event",
+    "Initiative",
+    "InitiativeKeyResult",
+    "KeyResult",
+    "Objective",
+    "Organization",
+    "Team",
+]

@@ -1,0 +1,45 @@
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Row, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.initiatives.models import Initiative, InitiativeKeyResult
+from service.key_results.models import KeyResult
+from service.kit.repository import rows_grouped_by
+
+
+async def key_results_of(
+    db: AsyncSession, organization_id: UUID, objective_ids: list[UUID]
+) -> dict[UUID, list[Row[Any]]]:
+    return await rows_grouped_by(db, KeyResult, organization_id, "objective_id", objective_ids)
+
+
+async def initiatives_of(
+    db: AsyncSession, organization_id: UUID, objective_ids: list[UUID]
+) -> dict[UUID, list[Row[Any]]]:
+    """Initiatives linked to any key result of each objective, each listed once."""
+    initiative = Initiative.__table__
+    statement = (
+        select(KeyResult.objective_id.label("objective_id"), initiative)
+        .distinct(KeyResult.objective_id, initiative.c.id)
+        .join(
+            InitiativeKeyResult,
+            (InitiativeKeyResult.organization_id == initiative.c.organization_id)
+            & (InitiativeKeyResult.initiative_id == initiative.c.id),
+        )
+        .join(
+            KeyResult,
+            (KeyResult.organization_id == InitiativeKeyResult.organization_id)
+            & (KeyResult.id == InitiativeKeyResult.key_result_id),
+        )
+        .where(
+            initiative.c.organization_id == organization_id,
+            KeyResult.objective_id.in_(objective_ids),
+        )
+        .order_by(KeyResult.objective_id, initiative.c.id)
+    )
+    groups: dict[UUID, list[Row[Any]]] = {key: [] for key in objective_ids}
+    for row in await db.execute(statement):
+        groups[row.objective_id].append(row)
+    return groups

@@ -1,0 +1,117 @@
+from typing import Any
+
+import strawberry
+from sqlalchemy import ColumnElement
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry import relay
+
+from service.auth.service import Principal
+from service.graphql.context import Info
+from service.graphql.mutations import changes_of, mutate
+from service.graphql.nodes import connection
+from service.kit.ids import parse_global_id
+from service.objectives import service
+from service.objectives.models import Objective as ObjectiveModel
+from service.objectives.types import (
+    CreateObjectiveInput,
+    CreateObjectivePayload,
+    DeleteObjectiveInput,
+    DeleteObjectivePayload,
+    Objective,
+    UpdateObjectiveInput,
+    UpdateObjectivePayload,
+)
+from service.okr.enums import Health, ObjectiveKind, ObjectiveState
+
+REFERENCES = {"team_id": "Team", "cycle_id": "Cycle"}
+
+
+@strawberry.input
+class ObjectiveFilter:
+    cycle_id: strawberry.ID | None = None
+    team_id: strawberry.ID | None = None
+    state: ObjectiveState | None = None
+    health: Health | None = None
+    kind: ObjectiveKind | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.cycle_id is not None:
+            found.append(
+                ObjectiveModel.cycle_id == parse_global_id(self.cycle_id, "Cycle", field="cycleId")
+            )
+        if self.team_id is not None:
+            found.append(
+                ObjectiveModel.team_id == parse_global_id(self.team_id, "Team", field="teamId")
+            )
+        for column, value in (
+            (ObjectiveModel.state, self.state),
+            (ObjectiveModel.health, self.health),
+            (ObjectiveModel.kind, self.kind),
+        ):
+            if value is not None:
+                found.append(column == value)
+        return found
+
+
+@strawberry.type
+class ObjectiveQuery:
+    @strawberry.field(description="Objectives in creation order, filtered.")
+    async def objectives(
+        self,
+        info: Info,
+        filter: ObjectiveFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> relay.Connection[Objective]:
+        filters = filter.conditions() if filter else []
+        return await connection(info, Objective, first=first, after=after, filters=filters)
+
+
+@strawberry.type
+class ObjectiveMutation:
+    @strawberry.mutation
+    async def create_objective(
+        self, info: Info, input: CreateObjectiveInput
+    ) -> CreateObjectivePayload:
+        async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
+            objective = await service.create_objective(
+                db, actor,
+                title=input.title,
+                description=input.description,
+                team_id=parse_global_id(input.team_id, "Team", field="teamId"),
+                cycle_id=parse_global_id(input.cycle_id, "Cycle", field="cycleId"),
+                kind=input.kind,
+                owner=input.owner,
+                progress_mode=input.progress_mode,
+            )
+            return {"objective": Objective.from_row(objective)}
+
+        return await mutate(info, CreateObjectivePayload, action)
+
+    @strawberry.mutation
+    async def update_objective(
+        self, info: Info, input: UpdateObjectiveInput
+    ) -> UpdateObjectivePayload:
+        async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
+            objective = await service.update_objective(
+                db, actor,
+                parse_global_id(input.id, "Objective", field="id"),
+                changes_of(input, ObjectiveModel, REFERENCES),
+            )
+            return {"objective": Objective.from_row(objective)}
+
+        return await mutate(info, UpdateObjectivePayload, action)
+
+    @strawberry.mutation(description="Delete an objective with its key results and links.")
+    async def delete_objective(
+        self, info: Info, input: DeleteObjectiveInput
+    ) -> DeleteObjectivePayload:
+        async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
+            objective = await service.delete_objective(
+                db, actor, parse_global_id(input.id, "Objective", field="id")
+            )
+            return {"objective": Objective.from_row(objective), "deleted_objective_id": input.id}
+
+        return await mutate(info, DeleteObjectivePayload, action)
+

@@ -1,0 +1,215 @@
+import asyncio
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Self
+from uuid import UUID
+
+import strawberry
+from strawberry import relay
+
+from service.alignment.types import (
+    AlignmentLink,
+    links_from,
+    links_to_key_result,
+    links_to_objective,
+)
+from service.cycles.types import Cycle
+from service.graphql.context import Info
+from service.graphql.interfaces import AlignmentTarget
+from service.graphql.mutations import Payload
+from service.graphql.nodes import ModelNode
+from service.objectives import repository
+from service.objectives.models import Objective as ObjectiveModel
+from service.okr.enums import AlignmentKind, Health, ObjectiveKind, ObjectiveState, ProgressMode
+from service.teams.types import Team
+
+if TYPE_CHECKING:
+    from service.initiatives.types import Initiative
+    from service.key_results.types import KeyResult
+
+for enum in (Health, ObjectiveKind, ObjectiveState, ProgressMode):
+    strawberry.enum(enum)
+
+KeyResultRef = Annotated["KeyResult", strawberry.lazy("service.key_results.types")]
+InitiativeRef = Annotated["Initiative", strawberry.lazy("service.initiatives.types")]
+
+
+@strawberry.type(description="What a team wants to achieve in a cycle: qualitative, no numbers.")
+class Objective(ModelNode, AlignmentTarget):
+    model = ObjectiveModel
+
+    id: relay.NodeID[UUID]
+    title: str
+    description: str | None
+    owner: str | None
+    kind: ObjectiveKind
+    state: ObjectiveState
+    health: Health
+    progress_mode: ProgressMode
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    team_id: strawberry.Private[UUID]
+    cycle_id: strawberry.Private[UUID]
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        return cls(
+            id=row.id,
+            title=row.title,
+            description=row.description,
+            owner=row.owner,
+            kind=row.kind,
+            state=row.state,
+            health=row.health,
+            progress_mode=row.progress_mode,
+            version=row.version,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            team_id=row.team_id,
+            cycle_id=row.cycle_id,
+        )
+
+    @strawberry.field
+    async def team(self, info: Info) -> Team:
+        return await required(Team.load(info, self.team_id))
+
+    @strawberry.field
+    async def cycle(self, info: Info) -> Cycle:
+        return await required(Cycle.load(info, self.cycle_id))
+
+    @strawberry.field
+    async def key_results(self, info: Info) -> list[KeyResultRef]:
+        from service.key_results.types import KeyResult
+
+        rows = await info.context.loader(repository.key_results_of, default=list).load(self.id)
+        return [KeyResult.from_row(row) for row in rows]
+
+    @strawberry.field(description="Initiatives linked to any of this objective's key results.")
+    async def initiatives(self, info: Info) -> list[InitiativeRef]:
+        from service.initiatives.types import Initiative
+
+        rows = await info.context.loader(repository.initiatives_of, default=list).load(self.id)
+        return [Initiative.from_row(row) for row in rows]
+
+    @strawberry.field(description="Links from this objective, of every kind.")
+    async def alignment_links(self, info: Info) -> list[AlignmentLink]:
+        return await links_from(info, self.id)
+
+    @strawberry.field(description="Links pointing at this objective, of every kind.")
+    async def incoming_alignment_links(self, info: Info) -> list[AlignmentLink]:
+        return await links_to_objective(info, self.id)
+
+    @strawberry.field(description="Objectives and key results this objective contributes to.")
+    async def contributes_to(self, info: Info) -> list[AlignmentTarget]:
+        from service.key_results.types import KeyResult
+
+        links = [
+            link
+            for link in await links_from(info, self.id)
+            if link.kind is AlignmentKind.CONTRIBUTES_TO
+        ]
+        objectives, key_results = await asyncio.gather(
+            Objective.load_many(info, [link.target_objective_id for link in links]),
+            KeyResult.load_many(info, [link.target_key_result_id for link in links]),
+        )
+        return [*objectives, *key_results]
+
+    @strawberry.field(
+        description="Objectives contributing to this objective or to one of its key results."
+    )
+    async def contributors(self, info: Info) -> list["Objective"]:
+        key_results = await self.key_results(info)
+        direct, *via_key_results = await asyncio.gather(
+            links_to_objective(info, self.id),
+            *(links_to_key_result(info, key_result.id) for key_result in key_results),
+        )
+        links = [link for group in (direct, *via_key_results) for link in group]
+        return await sources(info, links, AlignmentKind.CONTRIBUTES_TO)
+
+    @strawberry.field(description="Objectives pursuing the same outcome (either direction).")
+    async def related_to(self, info: Info) -> list["Objective"]:
+        outgoing = [
+            link.target_objective_id
+            for link in await links_from(info, self.id)
+            if link.kind is AlignmentKind.RELATES_TO
+        ]
+        incoming = [
+            link.source_id
+            for link in await links_to_objective(info, self.id)
+            if link.kind is AlignmentKind.RELATES_TO
+        ]
+        return await Objective.load_many(info, [*outgoing, *incoming])
+
+    @strawberry.field(description="Objectives whose work this objective needs first.")
+    async def depends_on(self, info: Info) -> list["Objective"]:
+        return await Objective.load_many(
+            info,
+            [
+                link.target_objective_id
+                for link in await links_from(info, self.id)
+                if link.kind is AlignmentKind.DEPENDS_ON
+            ],
+        )
+
+    @strawberry.field(description="Objectives that need this objective's work first.")
+    async def dependents(self, info: Info) -> list["Objective"]:
+        return await sources(
+            info, await links_to_objective(info, self.id), AlignmentKind.DEPENDS_ON
+        )
+
+
+async def required(found: Any) -> Any:
+    """Await a load whose row a foreign key guarantees."""
+    value = await found
+    assert value is not None
+    return value
+
+
+async def sources(info: Info, links: list[AlignmentLink], kind: AlignmentKind) -> list[Objective]:
+    return await Objective.load_many(info, [link.source_id for link in links if link.kind is kind])
+
+
+@strawberry.input
+class CreateObjectiveInput:
+    title: str
+    team_id: strawberry.ID
+    cycle_id: strawberry.ID
+    kind: ObjectiveKind = ObjectiveKind.COMMITTED
+    description: str | None = None
+    owner: str | None = None
+    progress_mode: ProgressMode = ProgressMode.KEY_RESULTS
+
+
+@strawberry.input
+class UpdateObjectiveInput:
+    id: strawberry.ID
+    title: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    owner: str | None = strawberry.UNSET
+    team_id: strawberry.ID | None = strawberry.UNSET
+    cycle_id: strawberry.ID | None = strawberry.UNSET
+    kind: ObjectiveKind | None = strawberry.UNSET
+    state: ObjectiveState | None = strawberry.UNSET
+    health: Health | None = strawberry.UNSET
+    progress_mode: ProgressMode | None = strawberry.UNSET
+
+
+@strawberry.input
+class DeleteObjectiveInput:
+    id: strawberry.ID
+
+
+@strawberry.type
+class CreateObjectivePayload(Payload):
+    objective: Objective | None = None
+
+
+@strawberry.type
+class UpdateObjectivePayload(Payload):
+    objective: Objective | None = None
+
+
+@strawberry.type
+class DeleteObjectivePayload(Payload):
+    objective: Objective | None = None
+    deleted_objective_id: strawberry.ID | None = None

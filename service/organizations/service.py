@@ -1,0 +1,39 @@
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.auth.service import Principal, Scope, create_api_key, effective_scopes
+from service.kit.validation import Problems
+from service.organizations.models import Organization
+
+
+async def create_organization(
+    db: AsyncSession, name: str, *, key_name: str = "admin"
+) -> tuple[Organization, str]:
+    """A new tenant and the clear text of its first admin API key."""
+    problems = Problems()
+    name = problems.name("name", name) or ""
+    problems.raise_if_any()
+    organization = Organization(name=name)
+    db.add(organization)
+    await db.flush()
+    _, secret = await create_api_key(db, organization.id, key_name, [Scope.ADMIN])
+    return organization, secret
+
+
+async def find_by_name(db: AsyncSession, name: str) -> Organization | None:
+    return (
+        await db.execute(select(Organization).where(Organization.name == name).limit(1))
+    ).scalar_one_or_none()
+
+
+def system_principal(organization_id: UUID, name: str) -> Principal:
+    """The actor of changes the service makes itself (demo data, command line)."""
+    return Principal(
+        organization_id=organization_id,
+        scopes=effective_scopes([Scope.ADMIN]),
+        actor_id=organization_id,
+        actor_name=name,
+        actor_type="system",
+    )

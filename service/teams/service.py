@@ -1,0 +1,51 @@
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.auth.service import Principal, Scope
+from service.events import service as events
+from service.kit.errors import ErrorCode
+from service.kit.repository import get_owned
+from service.kit.validation import Problems
+from service.teams.models import Team
+from service.teams.repository import is_ancestor_or_self
+
+TYPE_NAME = "Team"
+
+
+async def create_team(
+    db: AsyncSession, actor: Principal, *, name: str, parent_id: UUID | None
+) -> Team:
+    actor.require(Scope.WRITE)
+    problems = Problems()
+    name = problems.name("name", name) or ""
+    problems.raise_if_any()
+    if parent_id is not None:
+        await get_owned(db, Team, actor.organization_id, parent_id, field="parentId")
+    team = Team(organization_id=actor.organization_id, name=name, parent_id=parent_id)
+    db.add(team)
+    await db.flush()
+    await events.record_created(db, actor, team, TYPE_NAME)
+    return team
+
+
+async def update_team(
+    db: AsyncSession, actor: Principal, team_id: UUID, changes: dict[str, Any]
+) -> Team:
+    actor.require(Scope.WRITE)
+    problems = Problems()
+    if "name" in changes:
+        changes["name"] = problems.name("name", changes["name"])
+    problems.raise_if_any()
+    team = await get_owned(db, Team, actor.organization_id, team_id, field="id", for_update=True)
+    parent_id = changes.get("parent_id")
+    if parent_id is not None:
+        await get_owned(db, Team, actor.organization_id, parent_id, field="parentId")
+        if await is_ancestor_or_self(db, actor.organization_id, team.id, parent_id):
+            problems.add(
+                "parentId", "A team cannot sit below itself.", ErrorCode.SELF_REFERENCE
+            )
+            problems.raise_if_any()
+    await events.apply_update(db, actor, team, TYPE_NAME, changes)
+    return team
