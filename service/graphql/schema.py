@@ -46,8 +46,8 @@ schema = strawberry.Schema(
     config=StrawberryConfig(relay_max_results=100),
     extensions=[
         RequestTransaction,
-        MaskUnexpectedErrors(),
-        QueryDepthLimiter(max_depth=10),
-        MaxAliasesLimiter(max_alias_count=15),
+        MaskUnexpectedErrors,
+        lambda: QueryDepthLimiter(max_depth=10),
+        lambda: MaxAliasesLimiter(max_alias_count=15),
     ],
 )

@@ -1,0 +1,199 @@
+"""Tests run on a real PostgreSQL: `OKR_TEST_DATABASE_URL` when set, else an embedded one.
+
+Each run migrates a fresh database once. Each test gets its own organization: every query is
+tenant-scoped, so tests never see each other's rows, and commits stay real commits.
+"""
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from service.app import create_app
+from service.auth.service import Scope, create_api_key
+from service.kit.db import create_sessionmaker, transaction
+from service.kit.migrate import upgrade_to_head
+from service.kit.settings import Settings
+from service.organizations.service import create_organization
+
+EMBEDDED_DATA_DIR = Path(__file__).resolve().parents[1] / ".okr-data" / "test"
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    configured = os.environ.get("OKR_TEST_DATABASE_URL")
+    if configured:
+        return configured
+    from service.kit.embedded import start_embedded_postgres
+
+    return start_embedded_postgres(EMBEDDED_DATA_DIR)
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_url: str) -> AsyncIterator[str]:
+    """A brand-new database for this run, migrated to head, dropped afterwards."""
+    name = f"okr_test_{uuid4().hex[:12]}"
+    admin_url = make_url(server_url).set(drivername="postgresql+asyncpg")
+    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    engine = create_async_engine(url)
+    await upgrade_to_head(engine)
+    await engine.dispose()
+    yield url
+    async with admin.connect() as connection:
+        await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+async def app(database_url: str) -> AsyncIterator[FastAPI]:
+    application = create_app(Settings(database_url=None), database_url=database_url)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+def engine(app: FastAPI) -> AsyncEngine:
+    found: AsyncEngine = app.state.engine
+    return found
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        self.statements.append(statement)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def sql_statements(engine: AsyncEngine) -> Iterator[StatementCounter]:
+    """Every SQL statement the app sends while the test runs."""
+    counter = StatementCounter()
+    event.listen(engine.sync_engine, "before_cursor_execute", counter)
+    yield counter
+    event.remove(engine.sync_engine, "before_cursor_execute", counter)
+
+
+@dataclass
+class Api:
+    """A client of one organization, speaking GraphQL over HTTP."""
+
+    client: httpx.AsyncClient
+    organization_id: UUID
+    key: str
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> httpx.Response:
+        return await self.client.post(
+            "/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers={"Authorization": f"Bearer {self.key}"},
+            **kwargs,
+        )
+
+    async def query(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Run an operation that must succeed without GraphQL errors; returns `data`."""
+        response = await self.post(query, variables)
+        body = response.json()
+        assert response.status_code == 200, body
+        assert "errors" not in body, body["errors"]
+        data: dict[str, Any] = body["data"]
+        return data
+
+    async def errors(self, query: str, variables: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run an operation that must fail with GraphQL errors; returns them."""
+        body = (await self.post(query, variables)).json()
+        assert body.get("errors"), body
+        errors: list[dict[str, Any]] = body["errors"]
+        return errors
+
+    async def mutate(self, name: str, input_: dict[str, Any], selection: str) -> dict[str, Any]:
+        """Run mutation `name(input:)` and return its payload (object and userErrors)."""
+        data = await self.query(
+            f"mutation($input: {name[0].upper()}{name[1:]}Input!) "
+            f"{{ {name}(input: $input) {{ {selection} userErrors {{ field message code }} }} }}",
+            {"input": input_},
+        )
+        payload: dict[str, Any] = data[name]
+        return payload
+
+    async def ok(self, name: str, input_: dict[str, Any], selection: str = "") -> dict[str, Any]:
+        """A mutation that must succeed; returns its payload."""
+        object_field = OBJECT_FIELDS[name]
+        payload = await self.mutate(name, input_, selection or f"{object_field} {{ id }}")
+        assert payload["userErrors"] == [], payload["userErrors"]
+        return payload
+
+    async def user_errors(self, name: str, input_: dict[str, Any]) -> list[dict[str, Any]]:
+        """A mutation that must be refused; returns its user errors."""
+        object_field = OBJECT_FIELDS[name]
+        payload = await self.mutate(name, input_, f"{object_field} {{ id }}")
+        assert payload[object_field] is None, payload
+        assert payload["userErrors"], payload
+        errors: list[dict[str, Any]] = payload["userErrors"]
+        return errors
+
+
+OBJECT_FIELDS = {
+    "createTeam": "team",
+    "updateTeam": "team",
+    "createCycle": "cycle",
+    "updateCycle": "cycle",
+    "createObjective": "objective",
+    "updateObjective": "objective",
+    "deleteObjective": "objective",
+    "createKeyResult": "keyResult",
+    "updateKeyResult": "keyResult",
+    "deleteKeyResult": "keyResult",
+    "recordCheckIn": "checkIn",
+    "createInitiative": "initiative",
+    "updateInitiative": "initiative",
+    "linkInitiative": "initiative",
+    "unlinkInitiative": "initiative",
+    "createAlignment": "alignment",
+    "deleteAlignment": "alignment",
+}
+
+
+async def new_organization(app: FastAPI, scopes: list[Scope] | None = None) -> tuple[UUID, str]:
+    async with transaction(app.state.sessionmaker) as db:
+        organization, secret = await create_organization(db, f"Org {uuid4().hex[:8]}")
+        if scopes is not None:
+            _, secret = await create_api_key(db, organization.id, "scoped", scopes)
+    return organization.id, secret
+
+
+@pytest.fixture
+async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://okr.test") as client:
+        yield client
+
+
+@pytest.fixture
+async def api(app: FastAPI, http: httpx.AsyncClient) -> Api:
+    """An admin client of a fresh organization."""
+    organization_id, key = await new_organization(app)
+    return Api(http, organization_id, key)
+
+
+@pytest.fixture
+async def other_api(app: FastAPI, http: httpx.AsyncClient) -> Api:
+    """An admin client of another organization, for cross-tenant probes."""
+    organization_id, key = await new_organization(app)
+    return Api(http, organization_id, key)
