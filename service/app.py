@@ -123,6 +123,12 @@ def resolve_database_url(settings: Settings) -> str:
     """The configured server, or an embedded one started in `data_dir`."""
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
-    from service.kit.embedded import start_embedded_postgres
+    try:
+        from service.kit.embedded import start_embedded_postgres
+    except ImportError as missing:
+        raise RuntimeError(
+            "OKR_DATABASE_URL is not set and the embedded PostgreSQL is not installed "
+            "(pip install 'okr-service[embedded]')."
+        ) from missing
 
     return start_embedded_postgres(settings.data_dir)
