@@ -2,7 +2,7 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
-from sqlalchemy import CheckConstraint, Index, Integer, Numeric, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Index, Integer, Numeric, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.kit.models import (
@@ -42,6 +42,9 @@ class KeyResult(TenantMixin, Base):
     confidence: Mapped[Decimal | None] = mapped_column(Numeric)
     indicator: Mapped[Indicator | None] = mapped_column(enum_column(Indicator))
     health: Mapped[Health] = mapped_column(enum_column(Health), default=Health.ON_TRACK)
+    # Health set by a person (an update, or a check-in that named it) rather than derived
+    # from progress against expected progress.
+    health_manual: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Set when the cycle closes: the graded result, no longer moving with later values.
     final_score: Mapped[Decimal | None] = mapped_column(Numeric)
     version: Mapped[int] = mapped_column(Integer, default=1)

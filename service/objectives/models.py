@@ -1,6 +1,6 @@
 from uuid import UUID
 
-from sqlalchemy import Index, Integer, String, Text
+from sqlalchemy import Boolean, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.kit.models import (
@@ -34,6 +34,9 @@ class Objective(TenantMixin, Base):
         enum_column(ObjectiveState), default=ObjectiveState.DRAFT
     )
     health: Mapped[Health] = mapped_column(enum_column(Health), default=Health.ON_TRACK)
+    # Health set by a person (an update, or a check-in that named it) rather than derived
+    # from progress against expected progress.
+    health_manual: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     progress_mode: Mapped[ProgressMode] = mapped_column(
         enum_column(ProgressMode), default=ProgressMode.KEY_RESULTS
     )
