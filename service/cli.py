@@ -4,11 +4,13 @@ import argparse
 import asyncio
 import json
 import logging
-import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from service.kit.settings import get_settings
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_PATH = ROOT / "schema" / "schema.graphql"
 OPENAPI_PATH = ROOT / "openapi" / "openapi.json"
@@ -27,20 +29,25 @@ def main(argv: list[str] | None = None) -> None:
     create_org.add_argument("name")
     commands.add_parser("export-contracts", help="write schema/ and openapi/")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=get_settings().log_level, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=get_settings().log_level, format="%(levelname)s %(name)s: %(message)s"
+    )
 
     if args.command == "serve":
         serve_api(args.host, args.port, demo=args.demo, workers=args.workers)
     elif args.command == "migrate":
-        asyncio.run(with_database(lambda url: migrate(url)))
+        asyncio.run(with_database(migrate))
         print("Database is up to date.")
     elif args.command == "create-org":
-        print(json.dumps(asyncio.run(with_database(lambda url: create_org_with_key(url, args.name)))))
+        print(
+            json.dumps(asyncio.run(with_database(lambda url: create_org_with_key(url, args.name))))
+        )
     elif args.command == "export-contracts":
         export_contracts()
 
 
-async def with_database(action):  # type: ignore[no-untyped-def]
+async def with_database(action: Callable[[str], Awaitable[T]]) -> T:
+    """Resolve the database (embedded if unset), migrate it, then run `action` on it."""
     from service.app import resolve_database_url
 
     url = resolve_database_url(get_settings())
@@ -129,4 +136,4 @@ def export_contracts() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

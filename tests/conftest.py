@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from service.app import create_app
 from service.auth.service import Scope, create_api_key
-from service.kit.db import create_sessionmaker, transaction
+from service.kit.db import transaction
 from service.kit.migrate import upgrade_to_head
 from service.kit.settings import Settings
 from service.organizations.service import create_organization

@@ -43,9 +43,7 @@ async def contributes_to(db: AsyncSession, organization_id: UUID, start: UUID, g
     reachable = reachable.union(
         select(edges.c.parent).where(edges.c.child == reachable.c.objective_id)
     )
-    found = await db.execute(
-        select(literal(True)).where(reachable.c.objective_id == goal).limit(1)
-    )
+    found = await db.execute(select(literal(True)).where(reachable.c.objective_id == goal).limit(1))
     return found.scalar_one_or_none() is not None
 
 

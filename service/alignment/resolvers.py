@@ -46,7 +46,8 @@ class AlignmentMutation:
     ) -> CreateAlignmentPayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             link = await service.create_alignment(
-                db, actor,
+                db,
+                actor,
                 kind=input.kind,
                 source_objective_id=parse_global_id(
                     input.source_objective_id, "Objective", field="sourceObjectiveId"

@@ -52,7 +52,9 @@ async def create_alignment(
                 "This link would make the objective contribute to itself.",
                 ErrorCode.ALIGNMENT_CYCLE,
             )
-    if await find_duplicate(db, org, kind, source_objective_id, target_objective_id, target_key_result_id):
+    if await find_duplicate(
+        db, org, kind, source_objective_id, target_objective_id, target_key_result_id
+    ):
         raise DomainError.single(None, "This link already exists.", ErrorCode.DUPLICATE)
     link = AlignmentLink(
         organization_id=org,

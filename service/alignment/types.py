@@ -22,7 +22,9 @@ ObjectiveRef = Annotated["Objective", strawberry.lazy("service.objectives.types"
 KeyResultRef = Annotated["KeyResult", strawberry.lazy("service.key_results.types")]
 
 
-@strawberry.type(description="How OKRs connect: an objective points at an objective or a key result.")
+@strawberry.type(
+    description="How OKRs connect: an objective points at an objective or a key result."
+)
 class AlignmentLink(ModelNode):
     model = AlignmentLinkModel
 
@@ -48,9 +50,7 @@ class AlignmentLink(ModelNode):
     async def source(self, info: Info) -> ObjectiveRef:
         from service.objectives.types import Objective
 
-        found = await Objective.load(info, self.source_id)
-        assert found is not None  # the foreign key guarantees it
-        return found
+        return await Objective.load_required(info, self.source_id)
 
     @strawberry.field
     async def target_objective(self, info: Info) -> ObjectiveRef | None:

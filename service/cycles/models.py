@@ -30,7 +30,5 @@ class Cycle(TenantMixin, Base):
     starts_on: Mapped[date]
     ends_on: Mapped[date]
     parent_id: Mapped[UUID | None]
-    state: Mapped[CycleState] = mapped_column(
-        enum_column(CycleState), default=CycleState.PLANNING
-    )
+    state: Mapped[CycleState] = mapped_column(enum_column(CycleState), default=CycleState.PLANNING)
     retrospective: Mapped[dict[str, Any] | None] = mapped_column(JSONB)

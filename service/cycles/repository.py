@@ -1,7 +1,8 @@
+from datetime import date
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row
+from sqlalchemy import Row, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.cycles.models import Cycle
@@ -19,3 +20,35 @@ async def objectives_of_cycles(
     db: AsyncSession, organization_id: UUID, cycle_ids: list[UUID]
 ) -> dict[UUID, list[Row[Any]]]:
     return await rows_grouped_by(db, Objective, organization_id, "cycle_id", cycle_ids)
+
+
+async def children_span(
+    db: AsyncSession, organization_id: UUID, cycle_id: UUID
+) -> tuple[date | None, date | None]:
+    """The earliest start and latest end of the cycles nested directly in `cycle_id`."""
+    row = (
+        await db.execute(
+            select(func.min(Cycle.starts_on), func.max(Cycle.ends_on)).where(
+                Cycle.organization_id == organization_id, Cycle.parent_id == cycle_id
+            )
+        )
+    ).one()
+    return row[0], row[1]
+
+
+async def is_ancestor_or_self(
+    db: AsyncSession, organization_id: UUID, candidate: UUID, cycle_id: UUID
+) -> bool:
+    """Whether `candidate` is `cycle_id` or one of the cycles it is nested in."""
+    up = (
+        select(Cycle.id, Cycle.parent_id)
+        .where(Cycle.organization_id == organization_id, Cycle.id == cycle_id)
+        .cte("up", recursive=True)
+    )
+    up = up.union(
+        select(Cycle.id, Cycle.parent_id).where(
+            Cycle.organization_id == organization_id, Cycle.id == up.c.parent_id
+        )
+    )
+    found = await db.execute(select(literal(True)).where(up.c.id == candidate).limit(1))
+    return found.scalar_one_or_none() is not None

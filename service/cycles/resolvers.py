@@ -41,7 +41,8 @@ class CycleMutation:
     async def create_cycle(self, info: Info, input: CreateCycleInput) -> CreateCyclePayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             cycle = await service.create_cycle(
-                db, actor,
+                db,
+                actor,
                 name=input.name,
                 starts_on=input.starts_on,
                 ends_on=input.ends_on,
@@ -55,7 +56,8 @@ class CycleMutation:
     async def update_cycle(self, info: Info, input: UpdateCycleInput) -> UpdateCyclePayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             cycle = await service.update_cycle(
-                db, actor,
+                db,
+                actor,
                 parse_global_id(input.id, "Cycle", field="id"),
                 changes_of(input, CycleModel, {"parent_id": "Cycle"}),
             )

@@ -5,6 +5,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.service import Principal, Scope
+from service.cycles import repository
 from service.cycles.models import Cycle
 from service.events import service as events
 from service.kit.errors import DomainError, ErrorCode
@@ -68,14 +69,13 @@ async def update_cycle(
     if cycle.state is CycleState.CLOSED:
         raise DomainError.single("id", "A closed cycle cannot change.", ErrorCode.ALREADY_CLOSED)
     new_state = changes.get("state")
-    if new_state is not None and new_state != cycle.state:
-        if new_state not in ALLOWED_TRANSITIONS[cycle.state]:
-            raise DomainError.single(
-                "state",
-                f"A cycle cannot go from {cycle.state} to {new_state}"
-                + (" (use closeCycle)." if new_state is CycleState.CLOSED else "."),
-                ErrorCode.INVALID_STATE,
-            )
+    if new_state not in (None, cycle.state, *ALLOWED_TRANSITIONS[cycle.state]):
+        raise DomainError.single(
+            "state",
+            f"A cycle cannot go from {cycle.state} to {new_state}"
+            + (" (use closeCycle)." if new_state is CycleState.CLOSED else "."),
+            ErrorCode.INVALID_STATE,
+        )
     parent_id = changes.get("parent_id", cycle.parent_id)
     if parent_id == cycle.id:
         raise DomainError.single(
@@ -86,7 +86,19 @@ async def update_cycle(
         if parent_id
         else None
     )
-    check_dates(changes.get("starts_on", cycle.starts_on), changes.get("ends_on", cycle.ends_on), parent)
+    if (
+        parent_id
+        and parent_id != cycle.parent_id
+        and await repository.is_ancestor_or_self(db, actor.organization_id, cycle.id, parent_id)
+    ):
+        raise DomainError.single(
+            "parentId", "A cycle cannot sit inside itself.", ErrorCode.SELF_REFERENCE
+        )
+    starts_on = changes.get("starts_on", cycle.starts_on)
+    ends_on = changes.get("ends_on", cycle.ends_on)
+    check_dates(starts_on, ends_on, parent)
+    if "starts_on" in changes or "ends_on" in changes:
+        await check_children_fit(db, actor.organization_id, cycle.id, starts_on, ends_on)
     await events.apply_update(
         db, actor, cycle, TYPE_NAME, changes, status_fields={"state": "cycle.state_changed"}
     )
@@ -104,3 +116,20 @@ def check_dates(starts_on: date, ends_on: date, parent: Cycle | None) -> None:
             f"A cycle must lie within its parent ({parent.starts_on} to {parent.ends_on}).",
             ErrorCode.INVALID_DATE_RANGE,
         )
+
+
+async def check_children_fit(
+    db: AsyncSession, organization_id: UUID, cycle_id: UUID, starts_on: date, ends_on: date
+) -> None:
+    """Re-dating a cycle must keep the cycles nested in it inside."""
+    first_start, last_end = await repository.children_span(db, organization_id, cycle_id)
+    for field, outside in (
+        ("startsOn", first_start is not None and starts_on > first_start),
+        ("endsOn", last_end is not None and ends_on < last_end),
+    ):
+        if outside:
+            raise DomainError.single(
+                field,
+                f"The cycles nested in this one run from {first_start} to {last_end}.",
+                ErrorCode.INVALID_DATE_RANGE,
+            )

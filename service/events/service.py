@@ -152,14 +152,24 @@ async def apply_update(
     await db.flush()  # row lock, new updated_at and version
     after = snapshot(obj, type_name)
     await record(
-        db, actor, f"{event_prefix(type_name)}.updated", obj, type_name,
-        changes=changed, object_state=after,
+        db,
+        actor,
+        f"{event_prefix(type_name)}.updated",
+        obj,
+        type_name,
+        changes=changed,
+        object_state=after,
     )
     for field, event_type in (status_fields or {}).items():
         key = camel_case(field)
         if key in changed:
             await record(
-                db, actor, event_type, obj, type_name,
-                changes={key: changed[key]}, object_state=after,
+                db,
+                actor,
+                event_type,
+                obj,
+                type_name,
+                changes={key: changed[key]},
+                object_state=after,
             )
     return changed

@@ -42,7 +42,10 @@ class MaskUnexpectedErrors(MaskErrors):
         super().__init__(should_mask_error=lambda error: not is_expected(error))
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return [self._expected(error) if is_expected(error) else self.anonymise_error(error) for error in errors]
+        return [
+            self._expected(error) if is_expected(error) else self.anonymise_error(error)
+            for error in errors
+        ]
 
     @staticmethod
     def _expected(error: GraphQLError) -> GraphQLError:

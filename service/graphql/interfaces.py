@@ -2,6 +2,8 @@ import strawberry
 from strawberry import relay
 
 
-@strawberry.interface(description="What an objective can contribute to: an objective or a key result.")
+@strawberry.interface(
+    description="What an objective can contribute to: an objective or a key result."
+)
 class AlignmentTarget(relay.Node):
     title: str

@@ -7,9 +7,9 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.service import Principal
+from service.events.service import camel_case
 from service.graphql.context import Info
 from service.graphql.nodes import UserError
-from service.events.service import camel_case
 from service.kit.errors import DomainError, ErrorCode
 from service.kit.ids import optional_id
 from service.kit.models import Base
@@ -45,7 +45,14 @@ async def mutate(
     except DomainError as error:
         if alone:
             context.rollback_only = True
-        return payload(user_errors=[UserError(field=e.field and list(e.field), message=e.message, code=e.code) for e in error.errors])
+        return payload(
+            user_errors=[
+                UserError(
+                    field=None if e.field is None else list(e.field), message=e.message, code=e.code
+                )
+                for e in error.errors
+            ]
+        )
     return payload(**fields)
 
 

@@ -1,7 +1,6 @@
 """Relay plumbing shared by every node type: lookups by ID, cursor connections, user errors."""
 
 from collections.abc import Callable, Iterable, Sequence
-from functools import cache
 from typing import Any, ClassVar, Self, TypeVar
 from uuid import UUID
 
@@ -27,11 +26,20 @@ class UserError:
     code: ErrorCode
 
 
-@cache
+_BY_IDS: dict[type[TenantMixin], BatchLoad] = {}
+
+
 def by_ids(model: type[TenantMixin]) -> BatchLoad:
     """The batch function loading rows of `model` by ID (one per model, so loaders are shared)."""
+    if model not in _BY_IDS:
+        _BY_IDS[model] = _rows_by_ids_of(model)
+    return _BY_IDS[model]
 
-    async def load(db: AsyncSession, organization_id: UUID, ids: list[UUID]) -> dict[UUID, Row[Any]]:
+
+def _rows_by_ids_of(model: type[TenantMixin]) -> BatchLoad:
+    async def load(
+        db: AsyncSession, organization_id: UUID, ids: list[UUID]
+    ) -> dict[UUID, Row[Any]]:
         return await rows_by_ids(db, model, organization_id, ids)
 
     return load
@@ -52,6 +60,13 @@ class ModelNode(relay.Node):
             return None
         row = await info.context.loader(by_ids(cls.model)).load(id_)
         return None if row is None else cls.from_row(row)
+
+    @classmethod
+    async def load_required(cls, info: Info, id_: UUID) -> Self:
+        """Load a row a foreign key guarantees to exist."""
+        found = await cls.load(info, id_)
+        assert found is not None, f"{cls.__name__} {id_} referenced but missing"
+        return found
 
     @classmethod
     async def load_many(cls, info: Info, ids: Iterable[UUID | None]) -> list[Self]:
@@ -103,8 +118,12 @@ async def connection(
     after_id = decode_cursor(after) if after else None
     rows, has_next = await info.context.run(
         lambda db: page(
-            db, node_type.model, info.context.principal.organization_id,
-            first=size, after=after_id, filters=filters,
+            db,
+            node_type.model,
+            info.context.principal.organization_id,
+            first=size,
+            after=after_id,
+            filters=filters,
         )
     )
     edges = [relay.Edge(node=node_type.from_row(row), cursor=encode_cursor(row.id)) for row in rows]

@@ -32,11 +32,26 @@ class CoreQuery:
 
 Query = merge_types(
     "Query",
-    (CoreQuery, TeamQuery, CycleQuery, ObjectiveQuery, KeyResultQuery, InitiativeQuery, AlignmentQuery),
+    (
+        CoreQuery,
+        TeamQuery,
+        CycleQuery,
+        ObjectiveQuery,
+        KeyResultQuery,
+        InitiativeQuery,
+        AlignmentQuery,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
-    (TeamMutation, CycleMutation, ObjectiveMutation, KeyResultMutation, InitiativeMutation, AlignmentMutation),
+    (
+        TeamMutation,
+        CycleMutation,
+        ObjectiveMutation,
+        KeyResultMutation,
+        InitiativeMutation,
+        AlignmentMutation,
+    ),
 )
 
 schema = strawberry.Schema(

@@ -54,7 +54,12 @@ class InitiativeKeyResult(TenantMixin, Base):
     __table_args__ = tenant_table_args(
         tenant_reference("initiative_id", "initiatives", cascade=True),
         tenant_reference("key_result_id", "key_results", cascade=True),
-        UniqueConstraint("organization_id", "initiative_id", "key_result_id", name="uq_initiative_key_results_link"),
+        UniqueConstraint(
+            "organization_id",
+            "initiative_id",
+            "key_result_id",
+            name="uq_initiative_key_results_link",
+        ),
         Index(None, "organization_id", "key_result_id"),
     )
 

@@ -81,7 +81,8 @@ class InitiativeMutation:
             del fields["team_id"]
             fields |= external_ref_columns(fields.pop("external_ref"))
             initiative = await service.create_initiative(
-                db, actor,
+                db,
+                actor,
                 team_id=parse_global_id(input.team_id, "Team", field="teamId"),
                 fields=fields,
             )
@@ -112,9 +113,14 @@ class InitiativeMutation:
     ) -> LinkInitiativePayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             link, initiative = await service.link_initiative(
-                db, actor,
-                initiative_id=parse_global_id(input.initiative_id, "Initiative", field="initiativeId"),
-                key_result_id=parse_global_id(input.key_result_id, "KeyResult", field="keyResultId"),
+                db,
+                actor,
+                initiative_id=parse_global_id(
+                    input.initiative_id, "Initiative", field="initiativeId"
+                ),
+                key_result_id=parse_global_id(
+                    input.key_result_id, "KeyResult", field="keyResultId"
+                ),
                 expected_impact=input.expected_impact,
             )
             return {
@@ -130,9 +136,14 @@ class InitiativeMutation:
     ) -> UnlinkInitiativePayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             initiative = await service.unlink_initiative(
-                db, actor,
-                initiative_id=parse_global_id(input.initiative_id, "Initiative", field="initiativeId"),
-                key_result_id=parse_global_id(input.key_result_id, "KeyResult", field="keyResultId"),
+                db,
+                actor,
+                initiative_id=parse_global_id(
+                    input.initiative_id, "Initiative", field="initiativeId"
+                ),
+                key_result_id=parse_global_id(
+                    input.key_result_id, "KeyResult", field="keyResultId"
+                ),
             )
             return {"initiative": Initiative.from_row(initiative)}
 

@@ -97,7 +97,11 @@ async def link_initiative(
     link.expected_impact = to_decimal(expected_impact)
     await db.flush()
     await events.record(
-        db, actor, "initiative.linked", initiative, TYPE_NAME,
+        db,
+        actor,
+        "initiative.linked",
+        initiative,
+        TYPE_NAME,
         changes={"keyResultLinks": {"from": None, "to": events.snapshot(link, "InitiativeLink")}},
     )
     return link, initiative
@@ -119,7 +123,11 @@ async def unlink_initiative(
     await db.delete(link)
     await db.flush()
     await events.record(
-        db, actor, "initiative.unlinked", initiative, TYPE_NAME,
+        db,
+        actor,
+        "initiative.unlinked",
+        initiative,
+        TYPE_NAME,
         changes={"keyResultLinks": {"from": state, "to": None}},
     )
     return initiative

@@ -46,15 +46,11 @@ class InitiativeLink:
     async def key_result(self, info: Info) -> KeyResultRef:
         from service.key_results.types import KeyResult
 
-        found = await KeyResult.load(info, self.key_result_id)
-        assert found is not None  # the foreign key guarantees it
-        return found
+        return await KeyResult.load_required(info, self.key_result_id)
 
     @strawberry.field
     async def initiative(self, info: Info) -> "Initiative":
-        found = await Initiative.load(info, self.initiative_id)
-        assert found is not None  # the foreign key guarantees it
-        return found
+        return await Initiative.load_required(info, self.initiative_id)
 
 
 @strawberry.type(description="Work (project, epic) expected to move key results.")
@@ -108,9 +104,7 @@ class Initiative(ModelNode):
 
     @strawberry.field
     async def team(self, info: Info) -> Team:
-        found = await Team.load(info, self.team_id)
-        assert found is not None  # the foreign key guarantees it
-        return found
+        return await Team.load_required(info, self.team_id)
 
     @strawberry.field
     async def key_result_links(self, info: Info) -> list[InitiativeLink]:

@@ -60,7 +60,9 @@ async def latest_check_ins(
     result = await db.execute(
         select(table)
         .distinct(table.c.key_result_id)
-        .where(table.c.organization_id == organization_id, table.c.key_result_id.in_(key_result_ids))
+        .where(
+            table.c.organization_id == organization_id, table.c.key_result_id.in_(key_result_ids)
+        )
         .order_by(table.c.key_result_id, table.c.checked_at.desc(), table.c.id.desc())
     )
     return {row.key_result_id: row for row in result}
@@ -81,13 +83,13 @@ async def recent_check_ins(
             )
             .label("rank"),
         )
-        .where(table.c.organization_id == organization_id, table.c.key_result_id.in_(key_result_ids))
+        .where(
+            table.c.organization_id == organization_id, table.c.key_result_id.in_(key_result_ids)
+        )
         .subquery()
     )
     result = await db.execute(
-        select(ranked)
-        .where(ranked.c.rank <= limit)
-        .order_by(ranked.c.key_result_id, ranked.c.rank)
+        select(ranked).where(ranked.c.rank <= limit).order_by(ranked.c.key_result_id, ranked.c.rank)
     )
     groups: dict[UUID, list[Row[Any]]] = {key: [] for key in key_result_ids}
     for row in result:

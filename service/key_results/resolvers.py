@@ -71,7 +71,8 @@ class KeyResultMutation:
     ) -> CreateKeyResultPayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             key_result = await service.create_key_result(
-                db, actor,
+                db,
+                actor,
                 objective_id=parse_global_id(input.objective_id, "Objective", field="objectiveId"),
                 title=input.title,
                 metric=input.metric,
@@ -94,7 +95,8 @@ class KeyResultMutation:
     ) -> UpdateKeyResultPayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             key_result = await service.update_key_result(
-                db, actor,
+                db,
+                actor,
                 parse_global_id(input.id, "KeyResult", field="id"),
                 changes_of(input, KeyResultModel, {"team_id": "Team"}),
             )
@@ -120,13 +122,14 @@ class KeyResultMutation:
     @strawberry.mutation(
         description="Append a check-in; the key result takes its value, health and confidence."
     )
-    async def record_check_in(
-        self, info: Info, input: RecordCheckInInput
-    ) -> RecordCheckInPayload:
+    async def record_check_in(self, info: Info, input: RecordCheckInInput) -> RecordCheckInPayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             check_in, key_result = await service.record_check_in(
-                db, actor,
-                key_result_id=parse_global_id(input.key_result_id, "KeyResult", field="keyResultId"),
+                db,
+                actor,
+                key_result_id=parse_global_id(
+                    input.key_result_id, "KeyResult", field="keyResultId"
+                ),
                 value=input.value,
                 health=input.health,
                 confidence=input.confidence,

@@ -10,13 +10,14 @@ from service.cycles.models import Cycle
 from service.events import service as events
 from service.key_results import repository
 from service.key_results.models import CheckIn, KeyResult
-from service.kit.errors import DomainError, ErrorCode
+from service.kit.errors import ErrorCode
 from service.kit.repository import get_owned
 from service.kit.validation import Problems
 from service.objectives.models import Objective
-from service.objectives.service import ensure_open
-from service.okr.arithmetic import key_result_achieved
+from service.objectives.service import ensure_open, refresh_objective_health
+from service.okr import figures
 from service.okr.enums import Direction, Health, Indicator, Metric
+from service.okr.figures import CycleDates
 from service.teams.models import Team
 
 TYPE_NAME = "KeyResult"
@@ -121,7 +122,9 @@ async def create_key_result(
     )
     if team_id is not None:
         await get_owned(db, Team, actor.organization_id, team_id, field="teamId")
-    cycle = await get_owned(db, Cycle, actor.organization_id, objective.cycle_id, field="objectiveId")
+    cycle = await get_owned(
+        db, Cycle, actor.organization_id, objective.cycle_id, field="objectiveId"
+    )
     ensure_open(cycle, "objectiveId")
     key_result = KeyResult(
         organization_id=actor.organization_id,
@@ -150,7 +153,9 @@ async def update_key_result(
     problems.raise_if_any()
     if changes.get("team_id") is not None:
         await get_owned(db, Team, actor.organization_id, changes["team_id"], field="teamId")
-    was_achieved = is_achieved(key_result)
+    if "health" in changes:
+        changes["health_manual"] = True
+    was_achieved = figures.achieved(key_result)
     await events.apply_update(
         db, actor, key_result, TYPE_NAME, as_decimals(changes), status_fields=STATUS_EVENTS
     )
@@ -216,7 +221,10 @@ async def record_check_in(
     )
     db.add(check_in)
     if is_latest:
-        await apply_check_in(db, actor, key_result, check_in)
+        await apply_check_in(
+            db, actor, key_result, check_in, CycleDates(cycle.starts_on, cycle.ends_on)
+        )
+        await refresh_objective_health(db, actor, key_result.objective_id, cycle)
     else:
         await db.flush()
     return check_in, key_result
@@ -228,14 +236,20 @@ async def is_latest_check_in(db: AsyncSession, key_result: KeyResult, checked_at
 
 
 async def apply_check_in(
-    db: AsyncSession, actor: Principal, key_result: KeyResult, check_in: CheckIn
+    db: AsyncSession, actor: Principal, key_result: KeyResult, check_in: CheckIn, cycle: CycleDates
 ) -> None:
-    """Move the key result to the check-in's value and record what that changed."""
-    was_achieved = is_achieved(key_result)
+    """Move the key result to the check-in's value and record what that changed.
+
+    A check-in naming a health sets it; one that does not hands health back to the
+    derivation from progress against expected progress.
+    """
+    was_achieved = figures.achieved(key_result)
     before = events.snapshot(key_result, TYPE_NAME)
     key_result.current_value = check_in.value
-    if check_in.health is not None:
-        key_result.health = check_in.health
+    key_result.health_manual = check_in.health is not None
+    key_result.health = check_in.health or figures.health(
+        key_result, cycle, check_in.checked_at.date()
+    )
     if check_in.confidence is not None:
         key_result.confidence = check_in.confidence
     key_result.version += 1
@@ -244,29 +258,29 @@ async def apply_check_in(
     changes = events.diff(before, after)
     changes.pop("version", None)
     await events.record(
-        db, actor, "key_result.checked_in", key_result, TYPE_NAME,
-        changes=changes, object_state=after | {"checkIn": events.snapshot(check_in, "CheckIn")},
+        db,
+        actor,
+        "key_result.checked_in",
+        key_result,
+        TYPE_NAME,
+        changes=changes,
+        object_state=after | {"checkIn": events.snapshot(check_in, "CheckIn")},
     )
     if "health" in changes:
         await events.record(
-            db, actor, "key_result.health_changed", key_result, TYPE_NAME,
-            changes={"health": changes["health"]}, object_state=after,
+            db,
+            actor,
+            "key_result.health_changed",
+            key_result,
+            TYPE_NAME,
+            changes={"health": changes["health"]},
+            object_state=after,
         )
     await record_if_newly_achieved(db, actor, key_result, was_achieved)
-
-
-def is_achieved(key_result: KeyResult) -> bool:
-    return key_result_achieved(
-        metric=key_result.metric,
-        direction=key_result.direction,
-        start=float(key_result.start_value or 0),
-        target=float(key_result.target_value),
-        current=to_float(key_result.current_value),
-    )
 
 
 async def record_if_newly_achieved(
     db: AsyncSession, actor: Principal, key_result: KeyResult, was_achieved: bool
 ) -> None:
-    if not was_achieved and is_achieved(key_result):
+    if not was_achieved and figures.achieved(key_result):
         await events.record(db, actor, "key_result.achieved", key_result, TYPE_NAME)

@@ -63,12 +63,12 @@ class CheckIn(ModelNode):
 
     @strawberry.field
     async def key_result(self, info: Info) -> "KeyResult":
-        found = await KeyResult.load(info, self.key_result_id)
-        assert found is not None  # the foreign key guarantees it
-        return found
+        return await KeyResult.load_required(info, self.key_result_id)
 
 
-@strawberry.type(description="How we know an objective is met: a value moving from start to target.")
+@strawberry.type(
+    description="How we know an objective is met: a value moving from start to target."
+)
 class KeyResult(ModelNode, AlignmentTarget):
     model = KeyResultModel
 
@@ -116,15 +116,11 @@ class KeyResult(ModelNode, AlignmentTarget):
     async def objective(self, info: Info) -> ObjectiveRef:
         from service.objectives.types import Objective
 
-        found = await Objective.load(info, self.objective_id)
-        assert found is not None  # the foreign key guarantees it
-        return found
+        return await Objective.load_required(info, self.objective_id)
 
     @strawberry.field(description="The owning team; differs from the objective's for a shared OKR.")
     async def team(self, info: Info) -> Team:
-        found = await Team.load(info, self.team_id)
-        assert found is not None  # the foreign key guarantees it
-        return found
+        return await Team.load_required(info, self.team_id)
 
     @strawberry.field(description="The newest check-ins first.")
     async def check_ins(self, info: Info, first: int = 20) -> list[CheckIn]:
@@ -141,7 +137,9 @@ class KeyResult(ModelNode, AlignmentTarget):
         row = await info.context.loader(repository.latest_check_ins).load(self.id)
         return None if row is None else CheckIn.from_row(row)
 
-    @strawberry.field(description="Initiatives expected to move this key result, with their impact.")
+    @strawberry.field(
+        description="Initiatives expected to move this key result, with their impact."
+    )
     async def initiative_links(self, info: Info) -> list[InitiativeLinkRef]:
         from service.initiatives.types import InitiativeLink
 

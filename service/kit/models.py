@@ -13,8 +13,8 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.sql.schema import SchemaItem
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.sql.schema import SchemaItem
 from uuid_utils.compat import uuid7
 
 # Stable constraint names, so Alembic migrations never depend on the database's own naming.
@@ -69,4 +69,6 @@ def tenant_reference(column: str, table: str, *, cascade: bool = False) -> Forei
 
 def enum_column(enum: type[StrEnum]) -> Enum:
     """A VARCHAR with a CHECK constraint: easier to evolve than a native PostgreSQL enum."""
-    return Enum(enum, native_enum=False, create_constraint=True, length=24, name=enum.__name__.lower())
+    return Enum(
+        enum, native_enum=False, create_constraint=True, length=24, name=enum.__name__.lower()
+    )

@@ -28,6 +28,54 @@ class Settings(BaseSettings):
         default=100, ge=1, le=1000, description="Largest `first` a connection accepts."
     )
 
+    # Webhooks (service/webhooks): delivery worker, retries and the SSRF guard.
+    webhook_worker_in_process: bool = Field(
+        default=True,
+        description="Run one webhook delivery worker inside each API process "
+        "(`okr-service worker` runs more, anywhere).",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="Time allowed for one webhook request, connect included."
+    )
+    webhook_retry_schedule: str = Field(
+        default="0,5,300,1800,7200,18000,36000,50400,72000,86400",
+        pattern=r"^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$",
+        description="Comma-separated delays in seconds before each attempt (the first is "
+        "usually 0); a delivery is dead after the last. Jitter of +-10% is added.",
+    )
+    webhook_disable_after_days: float = Field(
+        default=5.0, gt=0, description="Disable an endpoint that has failed continuously this long."
+    )
+    webhook_retention_days: float = Field(
+        default=30.0, gt=0, description="Prune delivered and dead deliveries older than this."
+    )
+    webhook_allowed_cidrs: str = Field(
+        default="",
+        description="Comma-separated CIDRs webhooks may reach even though the SSRF guard "
+        "blocks them (loopback, private...): for tests and local development.",
+    )
+    webhook_allow_http: bool = Field(
+        default=False, description="Accept http:// endpoint URLs (otherwise https only)."
+    )
+    webhook_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a claimed delivery stays with its worker; a crashed worker's "
+        "claims are taken again after it. Keep it above the timeout.",
+    )
+    webhook_poll_interval_seconds: float = Field(
+        default=5.0, gt=0, description="Polling fallback when no NOTIFY wakes the worker."
+    )
+    webhook_worker_concurrency: int = Field(
+        default=32, ge=1, description="Requests one worker keeps in flight at most."
+    )
+    webhook_endpoint_concurrency: int = Field(
+        default=4, ge=1, description="Requests in flight to one endpoint at most, all workers."
+    )
+
+    def webhook_retry_delays(self) -> tuple[float, ...]:
+        return tuple(float(part) for part in self.webhook_retry_schedule.split(","))
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -43,3 +44,17 @@ async def initiatives_of(
     for row in await db.execute(statement):
         groups[row.objective_id].append(row)
     return groups
+
+
+async def key_results_of_objective(
+    db: AsyncSession, organization_id: UUID, objective_id: UUID
+) -> Sequence[KeyResult]:
+    """The key results objective progress is computed from."""
+    return (
+        await db.scalars(
+            select(KeyResult).where(
+                KeyResult.organization_id == organization_id,
+                KeyResult.objective_id == objective_id,
+            )
+        )
+    ).all()

@@ -76,7 +76,8 @@ class ObjectiveMutation:
     ) -> CreateObjectivePayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             objective = await service.create_objective(
-                db, actor,
+                db,
+                actor,
                 title=input.title,
                 description=input.description,
                 team_id=parse_global_id(input.team_id, "Team", field="teamId"),
@@ -95,7 +96,8 @@ class ObjectiveMutation:
     ) -> UpdateObjectivePayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             objective = await service.update_objective(
-                db, actor,
+                db,
+                actor,
                 parse_global_id(input.id, "Objective", field="id"),
                 changes_of(input, ObjectiveModel, REFERENCES),
             )
@@ -114,4 +116,3 @@ class ObjectiveMutation:
             return {"objective": Objective.from_row(objective), "deleted_objective_id": input.id}
 
         return await mutate(info, DeleteObjectivePayload, action)
-

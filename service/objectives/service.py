@@ -1,3 +1,4 @@
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -9,8 +10,11 @@ from service.events import service as events
 from service.kit.errors import DomainError, ErrorCode
 from service.kit.repository import get_owned
 from service.kit.validation import Problems
+from service.objectives import repository
 from service.objectives.models import Objective
+from service.okr import figures
 from service.okr.enums import CycleState, ObjectiveKind, ProgressMode
+from service.okr.figures import CycleDates
 from service.teams.models import Team
 
 TYPE_NAME = "Objective"
@@ -74,9 +78,9 @@ async def update_objective(
             db, Cycle, actor.organization_id, changes["cycle_id"], field="cycleId"
         )
         ensure_open(cycle, "cycleId")
-    await events.apply_update(
-        db, actor, objective, TYPE_NAME, changes, status_fields=STATUS_EVENTS
-    )
+    if "health" in changes:
+        changes["health_manual"] = True
+    await events.apply_update(db, actor, objective, TYPE_NAME, changes, status_fields=STATUS_EVENTS)
     return objective
 
 
@@ -97,4 +101,23 @@ def ensure_open(cycle: Cycle, field: str) -> None:
     if cycle.state is CycleState.CLOSED:
         raise DomainError.single(
             field, "This cycle is closed: its OKRs are final.", ErrorCode.ALREADY_CLOSED
+        )
+
+
+async def refresh_objective_health(
+    db: AsyncSession, actor: Principal, objective_id: UUID, cycle: Cycle
+) -> None:
+    """Store the objective's derived health after one of its key results moved, emitting
+    `objective.health_changed` when it changes. Health set by a person is left alone."""
+    objective = await get_owned(db, Objective, actor.organization_id, objective_id, field="id")
+    if objective.health_manual:
+        return
+    key_results = await repository.key_results_of_objective(db, actor.organization_id, objective_id)
+    derived = figures.objective_health(
+        key_results, CycleDates(cycle.starts_on, cycle.ends_on), datetime.now(UTC).date()
+    )
+    if derived is not None and derived != objective.health:
+        await db.refresh(objective, with_for_update=True)
+        await events.apply_update(
+            db, actor, objective, TYPE_NAME, {"health": derived}, status_fields=STATUS_EVENTS
         )

@@ -71,18 +71,15 @@ class Objective(ModelNode, AlignmentTarget):
 
     @strawberry.field
     async def team(self, info: Info) -> Team:
-        return await required(Team.load(info, self.team_id))
+        return await Team.load_required(info, self.team_id)
 
     @strawberry.field
     async def cycle(self, info: Info) -> Cycle:
-        return await required(Cycle.load(info, self.cycle_id))
+        return await Cycle.load_required(info, self.cycle_id)
 
     @strawberry.field
     async def key_results(self, info: Info) -> list[KeyResultRef]:
-        from service.key_results.types import KeyResult
-
-        rows = await info.context.loader(repository.key_results_of, default=list).load(self.id)
-        return [KeyResult.from_row(row) for row in rows]
+        return await key_results_of(info, self.id)
 
     @strawberry.field(description="Initiatives linked to any of this objective's key results.")
     async def initiatives(self, info: Info) -> list[InitiativeRef]:
@@ -118,7 +115,7 @@ class Objective(ModelNode, AlignmentTarget):
         description="Objectives contributing to this objective or to one of its key results."
     )
     async def contributors(self, info: Info) -> list["Objective"]:
-        key_results = await self.key_results(info)
+        key_results = await key_results_of(info, self.id)
         direct, *via_key_results = await asyncio.gather(
             links_to_objective(info, self.id),
             *(links_to_key_result(info, key_result.id) for key_result in key_results),
@@ -158,11 +155,11 @@ class Objective(ModelNode, AlignmentTarget):
         )
 
 
-async def required(found: Any) -> Any:
-    """Await a load whose row a foreign key guarantees."""
-    value = await found
-    assert value is not None
-    return value
+async def key_results_of(info: Info, objective_id: UUID) -> list["KeyResult"]:
+    from service.key_results.types import KeyResult
+
+    rows = await info.context.loader(repository.key_results_of, default=list).load(objective_id)
+    return [KeyResult.from_row(row) for row in rows]
 
 
 async def sources(info: Info, links: list[AlignmentLink], kind: AlignmentKind) -> list[Objective]:

@@ -11,7 +11,13 @@ from service.graphql.nodes import connection
 from service.kit.ids import optional_id, parse_global_id
 from service.teams import service
 from service.teams.models import Team as TeamModel
-from service.teams.types import CreateTeamInput, CreateTeamPayload, Team, UpdateTeamInput, UpdateTeamPayload
+from service.teams.types import (
+    CreateTeamInput,
+    CreateTeamPayload,
+    Team,
+    UpdateTeamInput,
+    UpdateTeamPayload,
+)
 
 
 @strawberry.type
@@ -27,7 +33,9 @@ class TeamQuery:
     ) -> relay.Connection[Team]:
         filters = []
         if parent_id is not None:
-            filters.append(TeamModel.parent_id == parse_global_id(parent_id, "Team", field="parentId"))
+            filters.append(
+                TeamModel.parent_id == parse_global_id(parent_id, "Team", field="parentId")
+            )
         elif roots_only:
             filters.append(TeamModel.parent_id.is_(None))
         return await connection(info, Team, first=first, after=after, filters=filters)
@@ -39,7 +47,9 @@ class TeamMutation:
     async def create_team(self, info: Info, input: CreateTeamInput) -> CreateTeamPayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             team = await service.create_team(
-                db, actor, name=input.name,
+                db,
+                actor,
+                name=input.name,
                 parent_id=optional_id(input.parent_id, "Team", field="parentId"),
             )
             return {"team": Team.from_row(team)}
@@ -50,7 +60,8 @@ class TeamMutation:
     async def update_team(self, info: Info, input: UpdateTeamInput) -> UpdateTeamPayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             team = await service.update_team(
-                db, actor,
+                db,
+                actor,
                 parse_global_id(input.id, "Team", field="id"),
                 changes_of(input, TeamModel, {"parent_id": "Team"}),
             )

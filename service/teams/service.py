@@ -43,9 +43,7 @@ async def update_team(
     if parent_id is not None:
         await get_owned(db, Team, actor.organization_id, parent_id, field="parentId")
         if await is_ancestor_or_self(db, actor.organization_id, team.id, parent_id):
-            problems.add(
-                "parentId", "A team cannot sit below itself.", ErrorCode.SELF_REFERENCE
-            )
+            problems.add("parentId", "A team cannot sit below itself.", ErrorCode.SELF_REFERENCE)
             problems.raise_if_any()
     await events.apply_update(db, actor, team, TYPE_NAME, changes)
     return team

@@ -50,9 +50,7 @@ class Team(ModelNode):
     ) -> list[Annotated["Objective", strawberry.lazy("service.objectives.types")]]:
         from service.objectives.types import Objective
 
-        rows = await info.context.loader(repository.objectives_of_teams, default=list).load(
-            self.id
-        )
+        rows = await info.context.loader(repository.objectives_of_teams, default=list).load(self.id)
         return [Objective.from_row(row) for row in rows]
 
 

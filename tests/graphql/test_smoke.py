@@ -13,4 +13,6 @@ async def test_created_objective_reads_back_with_its_relations(api: Api) -> None
     assert node["title"] == "Delight new customers"
     assert node["team"]["id"] == ids["team"]
     assert node["cycle"]["id"] == ids["cycle"]
-    assert node["keyResults"] == [{"id": ids["key_result"], "startValue": 10.0, "targetValue": 20.0}]
+    assert node["keyResults"] == [
+        {"id": ids["key_result"], "startValue": 10.0, "targetValue": 20.0}
+    ]
