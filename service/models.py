@@ -10,6 +10,7 @@ from service.kit.models import Base
 from service.objectives.models import Objective
 from service.organizations.models import Organization
 from service.teams.models import Team
+from service.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "AlignmentLink",
@@ -24,4 +25,7 @@ __all__ = [
     "Objective",
     "Organization",
     "Team",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -9,8 +9,10 @@ from service.cycles import repository
 from service.cycles.models import Cycle as CycleModel
 from service.graphql.context import Info
 from service.graphql.mutations import Payload
-from service.graphql.nodes import ModelNode
+from service.graphql.nodes import ModelNode, by_ids
+from service.objectives.models import Objective as ObjectiveModel
 from service.okr.enums import CycleState
+from service.okr.figures import CycleDates
 
 if TYPE_CHECKING:
     from service.objectives.types import Objective
@@ -91,3 +93,14 @@ class CreateCyclePayload(Payload):
 @strawberry.type
 class UpdateCyclePayload(Payload):
     cycle: Cycle | None = None
+
+
+async def cycle_of_objective(info: Info, objective_id: UUID) -> Cycle:
+    """The cycle an objective lives in, through the request's loaders."""
+    objective = await info.context.loader(by_ids(ObjectiveModel)).load(objective_id)
+    return await Cycle.load_required(info, objective.cycle_id)
+
+
+async def cycle_dates_of_objective(info: Info, objective_id: UUID) -> CycleDates:
+    cycle = await cycle_of_objective(info, objective_id)
+    return CycleDates(cycle.starts_on, cycle.ends_on)

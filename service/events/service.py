@@ -8,11 +8,13 @@ from uuid import UUID
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from uuid_utils.compat import uuid7
 
 from service.auth.service import Principal
 from service.events.models import Event
 from service.kit.ids import global_id
 from service.kit.models import Base
+from service.webhooks.fan_out import with_webhook_deliveries
 
 # Columns holding references, and the type their global ID names.
 _REFERENCE_TYPES = {
@@ -93,21 +95,22 @@ async def record(
         .where(Event.organization_id == actor.organization_id, Event.subject_id == subject_id)
         .scalar_subquery()
     )
-    await db.execute(
-        insert(Event).values(
-            organization_id=actor.organization_id,
-            type=event_type,
-            subject_type=type_name,
-            subject_id=subject_id,
-            sequence=next_sequence,
-            occurred_at=datetime.now(UTC),
-            actor=actor.as_actor(),
-            data={
-                "object": object_state or snapshot(subject, type_name),
-                "changes": changes or {},
-            },
-        )
+    # The event's webhook deliveries are written by the same statement (see fan_out).
+    event_insert = insert(Event).values(
+        id=uuid7(),
+        organization_id=actor.organization_id,
+        type=event_type,
+        subject_type=type_name,
+        subject_id=subject_id,
+        sequence=next_sequence,
+        occurred_at=datetime.now(UTC),
+        actor=actor.as_actor(),
+        data={
+            "object": object_state or snapshot(subject, type_name),
+            "changes": changes or {},
+        },
     )
+    await db.execute(with_webhook_deliveries(event_insert, event_type, subject))
 
 
 def event_prefix(type_name: str) -> str:

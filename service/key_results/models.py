@@ -49,6 +49,11 @@ class KeyResult(TenantMixin, Base):
     final_score: Mapped[Decimal | None] = mapped_column(Numeric)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
+    @property
+    def stored_health(self) -> Health:
+        """The health last stored (what `service.okr.figures` calls it)."""
+        return self.health
+
 
 class CheckIn(TenantMixin, Base):
     """One update of a key result. History: rows are appended, never changed."""

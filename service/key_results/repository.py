@@ -103,3 +103,11 @@ async def initiative_links_of(
     return await rows_grouped_by(
         db, InitiativeKeyResult, organization_id, "key_result_id", key_result_ids
     )
+
+
+async def history_of(
+    db: AsyncSession, organization_id: UUID, key_result_ids: list[UUID]
+) -> dict[UUID, list[Row[Any]]]:
+    return await rows_grouped_by(
+        db, CheckIn, organization_id, "key_result_id", key_result_ids, order_by="checked_at"
+    )

@@ -6,6 +6,7 @@ import strawberry
 from strawberry import relay
 
 from service.alignment.types import links_to_key_result
+from service.cycles.types import cycle_dates_of_objective
 from service.graphql.context import Info
 from service.graphql.interfaces import AlignmentTarget
 from service.graphql.mutations import Payload
@@ -13,6 +14,9 @@ from service.graphql.nodes import ModelNode, to_float
 from service.key_results import repository
 from service.key_results.models import CheckIn as CheckInModel
 from service.key_results.models import KeyResult as KeyResultModel
+from service.kit.clock import today
+from service.okr import figures
+from service.okr.arithmetic import impact_coverage
 from service.okr.enums import AlignmentKind, Direction, Health, Indicator, Metric
 from service.teams.types import Team
 
@@ -83,12 +87,14 @@ class KeyResult(ModelNode, AlignmentTarget):
     weight: float
     confidence: float | None
     indicator: Indicator | None
-    health: Health
     version: int
     created_at: datetime
     updated_at: datetime
     objective_id: strawberry.Private[UUID]
     team_id: strawberry.Private[UUID]
+    stored_health: strawberry.Private[Health]
+    health_manual: strawberry.Private[bool]
+    final_score: strawberry.Private[float | None]
 
     @classmethod
     def from_row(cls, row: Any) -> Self:
@@ -104,13 +110,63 @@ class KeyResult(ModelNode, AlignmentTarget):
             weight=float(row.weight),
             confidence=to_float(row.confidence),
             indicator=row.indicator,
-            health=row.health,
+            stored_health=row.health,
+            health_manual=row.health_manual,
+            final_score=to_float(row.final_score),
             version=row.version,
             created_at=row.created_at,
             updated_at=row.updated_at,
             objective_id=row.objective_id,
             team_id=row.team_id,
         )
+
+    @strawberry.field(description="Fraction 0..1 of the way from start to target.")
+    def progress(self) -> float:
+        return figures.progress(self)
+
+    @strawberry.field(description="Whether the latest value meets the target.")
+    def achieved(self) -> bool:
+        return figures.achieved(self)
+
+    @strawberry.field(description="The graded result 0..1; frozen when the cycle closed.")
+    def score(self) -> float:
+        return figures.score(self)
+
+    @strawberry.field(description="Where a linear path through the cycle would be today.")
+    async def expected_progress(self, info: Info) -> float:
+        cycle = await cycle_dates_of_objective(info, self.objective_id)
+        return cycle.expected_progress(today())
+
+    @strawberry.field(
+        description="As set by the latest check-in or by hand, else derived from progress "
+        "against expected progress."
+    )
+    async def health(self, info: Info) -> Health:
+        if self.health_manual:
+            return self.stored_health
+        return figures.health(
+            self, await cycle_dates_of_objective(info, self.objective_id), today()
+        )
+
+    @strawberry.field(
+        description="Sum of linked initiatives' expected impacts over the remaining gap to "
+        "target (1 = the planned bets should just close it); null without gap or initiatives."
+    )
+    async def impact_coverage(self, info: Info) -> float | None:
+        links = await initiative_links_of(info, self.id)
+        impacts = [link.expected_impact for link in links if link.expected_impact is not None]
+        return impact_coverage(
+            direction=self.direction,
+            current=self.current_value,
+            start=self.start_value if self.start_value is not None else self.target_value,
+            target=self.target_value,
+            expected_impacts=impacts,
+        )
+
+    @strawberry.field(description="Every check-in's value, oldest first, to draw the trend.")
+    async def history(self, info: Info) -> list[CheckIn]:
+        rows = await info.context.loader(repository.history_of, default=list).load(self.id)
+        return [CheckIn.from_row(row) for row in rows]
 
     @strawberry.field
     async def objective(self, info: Info) -> ObjectiveRef:
@@ -141,16 +197,13 @@ class KeyResult(ModelNode, AlignmentTarget):
         description="Initiatives expected to move this key result, with their impact."
     )
     async def initiative_links(self, info: Info) -> list[InitiativeLinkRef]:
-        from service.initiatives.types import InitiativeLink
-
-        rows = await info.context.loader(repository.initiative_links_of, default=list).load(self.id)
-        return [InitiativeLink.from_row(row) for row in rows]
+        return await initiative_links_of(info, self.id)
 
     @strawberry.field
     async def initiatives(self, info: Info) -> list[InitiativeRef]:
         from service.initiatives.types import Initiative
 
-        links = await self.initiative_links(info)
+        links = await initiative_links_of(info, self.id)
         return await Initiative.load_many(info, [link.initiative_id for link in links])
 
     @strawberry.field(description="Objectives contributing to this key result.")
@@ -235,3 +288,12 @@ class DeleteKeyResultPayload(Payload):
 class RecordCheckInPayload(Payload):
     check_in: CheckIn | None = None
     key_result: KeyResult | None = None
+
+
+async def initiative_links_of(info: Info, key_result_id: UUID) -> list["InitiativeLink"]:
+    from service.initiatives.types import InitiativeLink
+
+    rows = await info.context.loader(repository.initiative_links_of, default=list).load(
+        key_result_id
+    )
+    return [InitiativeLink.from_row(row) for row in rows]

@@ -12,13 +12,16 @@ from service.alignment.types import (
     links_to_key_result,
     links_to_objective,
 )
-from service.cycles.types import Cycle
+from service.cycles.types import Cycle, cycle_dates_of_objective
 from service.graphql.context import Info
 from service.graphql.interfaces import AlignmentTarget
 from service.graphql.mutations import Payload
 from service.graphql.nodes import ModelNode
+from service.kit.clock import today
 from service.objectives import repository
 from service.objectives.models import Objective as ObjectiveModel
+from service.okr import figures
+from service.okr.arithmetic import derive_health
 from service.okr.enums import AlignmentKind, Health, ObjectiveKind, ObjectiveState, ProgressMode
 from service.teams.types import Team
 
@@ -43,13 +46,14 @@ class Objective(ModelNode, AlignmentTarget):
     owner: str | None
     kind: ObjectiveKind
     state: ObjectiveState
-    health: Health
     progress_mode: ProgressMode
     version: int
     created_at: datetime
     updated_at: datetime
     team_id: strawberry.Private[UUID]
     cycle_id: strawberry.Private[UUID]
+    stored_health: strawberry.Private[Health]
+    health_manual: strawberry.Private[bool]
 
     @classmethod
     def from_row(cls, row: Any) -> Self:
@@ -60,7 +64,8 @@ class Objective(ModelNode, AlignmentTarget):
             owner=row.owner,
             kind=row.kind,
             state=row.state,
-            health=row.health,
+            stored_health=row.health,
+            health_manual=row.health_manual,
             progress_mode=row.progress_mode,
             version=row.version,
             created_at=row.created_at,
@@ -68,6 +73,33 @@ class Objective(ModelNode, AlignmentTarget):
             team_id=row.team_id,
             cycle_id=row.cycle_id,
         )
+
+    @strawberry.field(
+        description="Weighted mean of the key results' progress; with progressMode ALIGNED or "
+        "BOTH, also of the objectives contributing to this one. Null with nothing to measure."
+    )
+    async def progress(self, info: Info) -> float | None:
+        return await rolled_up_progress(info, self, frozenset())
+
+    @strawberry.field(description="Weighted mean of the key results' scores (frozen at close).")
+    async def score(self, info: Info) -> float | None:
+        return figures.objective_score(await key_results_of(info, self.id))
+
+    @strawberry.field(description="Where a linear path through the cycle would be today.")
+    async def expected_progress(self, info: Info) -> float:
+        return (await cycle_dates_of_objective(info, self.id)).expected_progress(today())
+
+    @strawberry.field(
+        description="As set by hand, else derived from progress against expected progress."
+    )
+    async def health(self, info: Info) -> Health:
+        if self.health_manual:
+            return self.stored_health
+        found = await rolled_up_progress(info, self, frozenset())
+        if found is None:
+            return self.stored_health
+        cycle = await cycle_dates_of_objective(info, self.id)
+        return derive_health(progress=found, expected=cycle.expected_progress(today()))
 
     @strawberry.field
     async def team(self, info: Info) -> Team:
@@ -115,13 +147,7 @@ class Objective(ModelNode, AlignmentTarget):
         description="Objectives contributing to this objective or to one of its key results."
     )
     async def contributors(self, info: Info) -> list["Objective"]:
-        key_results = await key_results_of(info, self.id)
-        direct, *via_key_results = await asyncio.gather(
-            links_to_objective(info, self.id),
-            *(links_to_key_result(info, key_result.id) for key_result in key_results),
-        )
-        links = [link for group in (direct, *via_key_results) for link in group]
-        return await sources(info, links, AlignmentKind.CONTRIBUTES_TO)
+        return await contributors_of(info, self.id)
 
     @strawberry.field(description="Objectives pursuing the same outcome (either direction).")
     async def related_to(self, info: Info) -> list["Objective"]:
@@ -153,6 +179,40 @@ class Objective(ModelNode, AlignmentTarget):
         return await sources(
             info, await links_to_objective(info, self.id), AlignmentKind.DEPENDS_ON
         )
+
+
+MAX_ROLLUP_DEPTH = 10
+
+
+async def rolled_up_progress(
+    info: Info, objective: Objective, visited: frozenset[UUID]
+) -> float | None:
+    """Progress of `objective`, rolling up contributing objectives as its mode asks.
+
+    Each level of the cascade is one batched statement per relation; `visited` and the depth
+    cap guard against a cycle in the data, which the write path already refuses.
+    """
+    key_results = await key_results_of(info, objective.id)
+    aligned: list[float] = []
+    if objective.progress_mode is not ProgressMode.KEY_RESULTS and len(visited) < MAX_ROLLUP_DEPTH:
+        children = [
+            child for child in await contributors_of(info, objective.id) if child.id not in visited
+        ]
+        below = visited | {objective.id}
+        found = await asyncio.gather(*(rolled_up_progress(info, c, below) for c in children))
+        aligned = [value for value in found if value is not None]
+    return figures.objective_progress_of(key_results, objective.progress_mode, aligned)
+
+
+async def contributors_of(info: Info, objective_id: UUID) -> list[Objective]:
+    """Objectives contributing to this objective or to one of its key results."""
+    key_results = await key_results_of(info, objective_id)
+    direct, *via_key_results = await asyncio.gather(
+        links_to_objective(info, objective_id),
+        *(links_to_key_result(info, key_result.id) for key_result in key_results),
+    )
+    links = [link for group in (direct, *via_key_results) for link in group]
+    return await sources(info, links, AlignmentKind.CONTRIBUTES_TO)
 
 
 async def key_results_of(info: Info, objective_id: UUID) -> list["KeyResult"]:

@@ -20,19 +20,30 @@ from service.okr.arithmetic import (
 )
 from service.okr.enums import Direction, Health, Metric, ProgressMode
 
+Number = Decimal | float
+
 
 class KeyResultValues(Protocol):
-    """What the figures need of a key result: an ORM object or a row both qualify."""
+    """What the figures need of a key result: an ORM object, a row or an API type."""
 
-    metric: Metric
-    direction: Direction
-    start_value: Decimal | None
-    target_value: Decimal
-    current_value: Decimal | None
-    weight: Decimal
-    health: Health
-    health_manual: bool
-    final_score: Decimal | None
+    @property
+    def metric(self) -> Metric: ...
+    @property
+    def direction(self) -> Direction: ...
+    @property
+    def start_value(self) -> Number | None: ...
+    @property
+    def target_value(self) -> Number: ...
+    @property
+    def current_value(self) -> Number | None: ...
+    @property
+    def weight(self) -> Number: ...
+    @property
+    def stored_health(self) -> Health: ...
+    @property
+    def health_manual(self) -> bool: ...
+    @property
+    def final_score(self) -> Number | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +55,7 @@ class CycleDates:
         return expected_progress(starts_on=self.starts_on, ends_on=self.ends_on, today=today)
 
 
-def _float(value: Decimal | float | None) -> float | None:
+def _float(value: Number | None) -> float | None:
     return None if value is None else float(value)
 
 
@@ -89,7 +100,7 @@ def score(key_result: KeyResultValues) -> float:
 def health(key_result: KeyResultValues, cycle: CycleDates, today: date) -> Health:
     """Health as a person set it, else derived from progress against expected progress."""
     if key_result.health_manual:
-        return key_result.health
+        return key_result.stored_health
     return derive_health(progress=progress(key_result), expected=cycle.expected_progress(today))
 
 
