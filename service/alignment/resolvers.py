@@ -6,6 +6,7 @@ from strawberry import relay
 
 from service.alignment import service
 from service.alignment.models import AlignmentLink as AlignmentLinkModel
+from service.alignment.tree import AlignmentTreeNode, alignment_tree
 from service.alignment.types import (
     AlignmentLink,
     CreateAlignmentInput,
@@ -33,6 +34,17 @@ class AlignmentQuery:
     ) -> relay.Connection[AlignmentLink]:
         filters = [] if kind is None else [AlignmentLinkModel.kind == kind]
         return await connection(info, AlignmentLink, first=first, after=after, filters=filters)
+
+    @strawberry.field(
+        description="The cascade of objectives contributing to `rootId`, `depth` levels down "
+        "(at most 10), with progress at every level."
+    )
+    async def alignment_tree(
+        self, info: Info, root_id: strawberry.ID, depth: int = 3
+    ) -> AlignmentTreeNode | None:
+        return await alignment_tree(
+            info, parse_global_id(root_id, "Objective", field="rootId"), depth
+        )
 
 
 @strawberry.type

@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -6,6 +7,7 @@ from sqlalchemy import Row, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.cycles.models import Cycle
+from service.key_results.models import KeyResult
 from service.kit.repository import rows_grouped_by
 from service.objectives.models import Objective
 
@@ -52,3 +54,33 @@ async def is_ancestor_or_self(
     )
     found = await db.execute(select(literal(True)).where(up.c.id == candidate).limit(1))
     return found.scalar_one_or_none() is not None
+
+
+async def objectives_of_cycle(
+    db: AsyncSession, organization_id: UUID, cycle_id: UUID, *, lock: bool = False
+) -> Sequence[Objective]:
+    statement = select(Objective).where(
+        Objective.organization_id == organization_id, Objective.cycle_id == cycle_id
+    )
+    if lock:
+        statement = statement.with_for_update()
+    return (await db.scalars(statement.order_by(Objective.id))).all()
+
+
+async def key_results_of_cycle(
+    db: AsyncSession, organization_id: UUID, cycle_id: UUID
+) -> Sequence[KeyResult]:
+    """The cycle's key results, locked: their scores are about to be frozen."""
+    return (
+        await db.scalars(
+            select(KeyResult)
+            .join(
+                Objective,
+                (Objective.organization_id == KeyResult.organization_id)
+                & (Objective.id == KeyResult.objective_id),
+            )
+            .where(KeyResult.organization_id == organization_id, Objective.cycle_id == cycle_id)
+            .order_by(KeyResult.id)
+            .with_for_update(of=KeyResult)
+        )
+    ).all()

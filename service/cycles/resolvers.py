@@ -8,6 +8,10 @@ from service.auth.service import Principal
 from service.cycles import service
 from service.cycles.models import Cycle as CycleModel
 from service.cycles.types import (
+    CarryOverObjectivesInput,
+    CarryOverObjectivesPayload,
+    CloseCycleInput,
+    CloseCyclePayload,
     CreateCycleInput,
     CreateCyclePayload,
     Cycle,
@@ -17,7 +21,7 @@ from service.cycles.types import (
 from service.graphql.context import Info
 from service.graphql.mutations import changes_of, mutate
 from service.graphql.nodes import connection
-from service.kit.ids import optional_id, parse_global_id
+from service.kit.ids import global_id, optional_id, parse_global_id
 from service.okr.enums import CycleState
 
 
@@ -64,3 +68,52 @@ class CycleMutation:
             return {"cycle": Cycle.from_row(cycle)}
 
         return await mutate(info, UpdateCyclePayload, action)
+
+    @strawberry.mutation(
+        description="Close a cycle: freeze its key results' scores, close its active "
+        "objectives and keep the retrospective."
+    )
+    async def close_cycle(self, info: Info, input: CloseCycleInput) -> CloseCyclePayload:
+        async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
+            notes = input.retrospective
+            cycle = await service.close_cycle(
+                db,
+                actor,
+                parse_global_id(input.cycle_id, "Cycle", field="cycleId"),
+                {
+                    "accelerators": notes.accelerators if notes else None,
+                    "blockers": notes.blockers if notes else None,
+                    "lessons": notes.lessons if notes else None,
+                },
+            )
+            return {"cycle": Cycle.from_row(cycle)}
+
+        return await mutate(info, CloseCyclePayload, action)
+
+    @strawberry.mutation(
+        description="Copy unfinished objectives and their open key results into another cycle "
+        "(current values become baselines; no check-in history), linked to their origin."
+    )
+    async def carry_over_objectives(
+        self, info: Info, input: CarryOverObjectivesInput
+    ) -> CarryOverObjectivesPayload:
+        from service.objectives.service import carry_over_objectives
+        from service.objectives.types import Objective
+
+        async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
+            ids = input.objective_ids
+            copies, skipped = await carry_over_objectives(
+                db,
+                actor,
+                from_cycle_id=parse_global_id(input.from_cycle_id, "Cycle", field="fromCycleId"),
+                to_cycle_id=parse_global_id(input.to_cycle_id, "Cycle", field="toCycleId"),
+                objective_ids=None
+                if ids is None
+                else [parse_global_id(id_, "Objective", field="objectiveIds") for id_ in ids],
+            )
+            return {
+                "objectives": [Objective.from_row(copy) for copy in copies],
+                "skipped_objective_ids": [global_id("Objective", id_) for id_ in skipped],
+            }
+
+        return await mutate(info, CarryOverObjectivesPayload, action)

@@ -1,4 +1,5 @@
 from datetime import date
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -11,7 +12,8 @@ from service.events import service as events
 from service.kit.errors import DomainError, ErrorCode
 from service.kit.repository import get_owned
 from service.kit.validation import Problems
-from service.okr.enums import CycleState
+from service.okr import figures
+from service.okr.enums import CycleState, ObjectiveState
 
 TYPE_NAME = "Cycle"
 
@@ -133,3 +135,46 @@ async def check_children_fit(
                 f"The cycles nested in this one run from {first_start} to {last_end}.",
                 ErrorCode.INVALID_DATE_RANGE,
             )
+
+
+async def close_cycle(
+    db: AsyncSession, actor: Principal, cycle_id: UUID, retrospective: dict[str, str | None]
+) -> Cycle:
+    """Freeze every key result's score, close the cycle's active objectives, keep the
+    retrospective, and close the cycle: one transaction, so a report never sees half."""
+    actor.require(Scope.WRITE)
+    problems = Problems()
+    for field, text in retrospective.items():
+        problems.text(f"retrospective.{field}", text)
+    problems.raise_if_any()
+    cycle = await get_owned(
+        db, Cycle, actor.organization_id, cycle_id, field="cycleId", for_update=True
+    )
+    if cycle.state is CycleState.CLOSED:
+        raise DomainError.single(
+            "cycleId", "This cycle is already closed.", ErrorCode.ALREADY_CLOSED
+        )
+    objectives = await repository.objectives_of_cycle(
+        db, actor.organization_id, cycle.id, lock=True
+    )
+    for key_result in await repository.key_results_of_cycle(db, actor.organization_id, cycle.id):
+        key_result.final_score = Decimal(str(round(figures.progress(key_result), 6)))
+    for objective in objectives:
+        if objective.state is ObjectiveState.ACTIVE:
+            await events.apply_update(
+                db,
+                actor,
+                objective,
+                "Objective",
+                {"state": ObjectiveState.CLOSED},
+                status_fields={"state": "objective.state_changed"},
+            )
+    await events.apply_update(
+        db,
+        actor,
+        cycle,
+        TYPE_NAME,
+        {"state": CycleState.CLOSED, "retrospective": retrospective},
+        status_fields={"state": "cycle.state_changed"},
+    )
+    return cycle

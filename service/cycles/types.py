@@ -104,3 +104,41 @@ async def cycle_of_objective(info: Info, objective_id: UUID) -> Cycle:
 async def cycle_dates_of_objective(info: Info, objective_id: UUID) -> CycleDates:
     cycle = await cycle_of_objective(info, objective_id)
     return CycleDates(cycle.starts_on, cycle.ends_on)
+
+
+@strawberry.input
+class RetrospectiveInput:
+    accelerators: str | None = strawberry.field(default=None, description="What sped us up.")
+    blockers: str | None = strawberry.field(default=None, description="What blocked us.")
+    lessons: str | None = strawberry.field(default=None, description="What we learned.")
+
+
+@strawberry.input
+class CloseCycleInput:
+    cycle_id: strawberry.ID
+    retrospective: RetrospectiveInput | None = None
+
+
+@strawberry.type
+class CloseCyclePayload(Payload):
+    cycle: Cycle | None = None
+
+
+@strawberry.input
+class CarryOverObjectivesInput:
+    from_cycle_id: strawberry.ID
+    to_cycle_id: strawberry.ID
+    objective_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Which objectives; all unfinished ones when omitted."
+    )
+
+
+@strawberry.type
+class CarryOverObjectivesPayload(Payload):
+    objectives: list[Annotated["Objective", strawberry.lazy("service.objectives.types")]] = (
+        strawberry.field(default_factory=list, description="The copies, in the new cycle.")
+    )
+    skipped_objective_ids: list[strawberry.ID] = strawberry.field(
+        default_factory=list,
+        description="Objectives not carried over: finished, cancelled or without key results.",
+    )

@@ -16,6 +16,7 @@ from service.key_results.resolvers import KeyResultMutation, KeyResultQuery
 from service.key_results.types import CheckIn
 from service.objectives.resolvers import ObjectiveMutation, ObjectiveQuery
 from service.organizations.types import Viewer, load_viewer
+from service.reports.resolvers import ReportQuery
 from service.teams.resolvers import TeamMutation, TeamQuery
 
 strawberry.enum(Scope, name="Scope")
@@ -40,6 +41,7 @@ Query = merge_types(
         KeyResultQuery,
         InitiativeQuery,
         AlignmentQuery,
+        ReportQuery,
     ),
 )
 Mutation = merge_types(

@@ -26,14 +26,17 @@ def check_fields(problems: Problems, fields: dict[str, Any]) -> None:
     problems.text("description", fields.get("description"))
     for field in ICE_FIELDS:
         problems.in_range(field, fields.get(field), 1, 10)
-    problems.name("externalRef.system", fields.get("external_system"), required=False)
-    problems.name("externalRef.key", fields.get("external_key"), required=False)
+    # Paths into the nested input, as the schema spells them.
+    problems.name(
+        ("externalRef", "system"), fields.get("external_system"), required=False, max_length=40
+    )
+    problems.name(("externalRef", "key"), fields.get("external_key"), required=False)
     url = fields.get("external_url")
     if url is not None:
-        problems.text("externalRef.url", url, max_length=2000)
+        problems.text(("externalRef", "url"), url, max_length=2000)
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            problems.add("externalRef.url", "Must be an http(s) URL.", ErrorCode.INVALID_VALUE)
+            problems.add(("externalRef", "url"), "Must be an http(s) URL.", ErrorCode.INVALID_VALUE)
 
 
 async def create_initiative(

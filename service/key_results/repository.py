@@ -3,6 +3,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Row, func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.cycles.models import Cycle
@@ -59,7 +60,7 @@ async def latest_check_ins(
     table = CheckIn.__table__
     result = await db.execute(
         select(table)
-        .distinct(table.c.key_result_id)
+        .ext(distinct_on(table.c.key_result_id))
         .where(
             table.c.organization_id == organization_id, table.c.key_result_id.in_(key_result_ids)
         )

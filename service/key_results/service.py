@@ -206,7 +206,10 @@ async def record_check_in(
         db, actor.organization_id, key_result_id, field="keyResultId"
     )
     ensure_open(cycle, "keyResultId")
-    is_latest = checked_at is None or await is_latest_check_in(db, key_result, checked_at)
+    # "Now" is read once the key result is locked: a concurrent check-in that took the lock
+    # first is then older, and this one does not land behind it.
+    checked_at = checked_at or datetime.now(UTC)
+    is_latest = await is_latest_check_in(db, key_result, checked_at)
     check_in = CheckIn(
         organization_id=actor.organization_id,
         key_result_id=key_result.id,
@@ -217,7 +220,7 @@ async def record_check_in(
         blockers=blockers,
         support_needed=support_needed,
         author=actor.actor_name,
-        checked_at=checked_at or now,
+        checked_at=checked_at,
     )
     db.add(check_in)
     if is_latest:

@@ -1,4 +1,5 @@
-from datetime import datetime
+import asyncio
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Self
 from uuid import UUID
 
@@ -6,7 +7,8 @@ import strawberry
 from strawberry import relay
 
 from service.alignment.types import links_to_key_result
-from service.cycles.types import cycle_dates_of_objective
+from service.cycles.types import cycle_dates_of_objective, cycle_of_objective
+from service.graphql.checks import OkrCheck
 from service.graphql.context import Info
 from service.graphql.interfaces import AlignmentTarget
 from service.graphql.mutations import Payload
@@ -17,7 +19,8 @@ from service.key_results.models import KeyResult as KeyResultModel
 from service.kit.clock import today
 from service.okr import figures
 from service.okr.arithmetic import impact_coverage
-from service.okr.enums import AlignmentKind, Direction, Health, Indicator, Metric
+from service.okr.checks import KeyResultFacts, check_key_result
+from service.okr.enums import AlignmentKind, CycleState, Direction, Health, Indicator, Metric
 from service.teams.types import Team
 
 if TYPE_CHECKING:
@@ -167,6 +170,23 @@ class KeyResult(ModelNode, AlignmentTarget):
     async def history(self, info: Info) -> list[CheckIn]:
         rows = await info.context.loader(repository.history_of, default=list).load(self.id)
         return [CheckIn.from_row(row) for row in rows]
+
+    @strawberry.field(description="Good-practice warnings about this key result.")
+    async def checks(self, info: Info) -> list[OkrCheck]:
+        cycle, latest = await asyncio.gather(
+            cycle_of_objective(info, self.objective_id),
+            info.context.loader(repository.latest_check_ins).load(self.id),
+        )
+        facts = KeyResultFacts(
+            id=self.id,
+            title=self.title,
+            metric=self.metric,
+            start_value=self.start_value,
+            last_check_in_at=None if latest is None else latest.checked_at,
+            cycle_active=cycle.state is CycleState.ACTIVE,
+            cycle_starts_on=cycle.starts_on,
+        )
+        return [OkrCheck.of(check) for check in check_key_result(facts, now=datetime.now(UTC))]
 
     @strawberry.field
     async def objective(self, info: Info) -> ObjectiveRef:

@@ -22,7 +22,14 @@ class Problems:
         if self.errors:
             raise DomainError(*self.errors)
 
-    def name(self, field: str, value: str | None, *, required: bool = True) -> str | None:
+    def name(
+        self,
+        field: str | Sequence[str],
+        value: str | None,
+        *,
+        required: bool = True,
+        max_length: int = TITLE_MAX_LENGTH,
+    ) -> str | None:
         """A title or name: trimmed, not empty, not too long."""
         if value is None:
             if required:
@@ -31,13 +38,13 @@ class Problems:
         value = value.strip()
         if not value:
             self.add(field, "This field cannot be empty.", ErrorCode.REQUIRED)
-        elif len(value) > TITLE_MAX_LENGTH:
-            self.add(
-                field, f"At most {TITLE_MAX_LENGTH} characters are allowed.", ErrorCode.TOO_LONG
-            )
+        elif len(value) > max_length:
+            self.add(field, f"At most {max_length} characters are allowed.", ErrorCode.TOO_LONG)
         return value
 
-    def text(self, field: str, value: str | None, max_length: int = TEXT_MAX_LENGTH) -> None:
+    def text(
+        self, field: str | Sequence[str], value: str | None, max_length: int = TEXT_MAX_LENGTH
+    ) -> None:
         if value is not None and len(value) > max_length:
             self.add(field, f"At most {max_length} characters are allowed.", ErrorCode.TOO_LONG)
 

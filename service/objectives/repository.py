@@ -3,11 +3,13 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Row, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.initiatives.models import Initiative, InitiativeKeyResult
 from service.key_results.models import KeyResult
 from service.kit.repository import rows_grouped_by
+from service.objectives.models import Objective
 
 
 async def key_results_of(
@@ -23,7 +25,7 @@ async def initiatives_of(
     initiative = Initiative.__table__
     statement = (
         select(KeyResult.objective_id.label("objective_id"), initiative)
-        .distinct(KeyResult.objective_id, initiative.c.id)
+        .ext(distinct_on(KeyResult.objective_id, initiative.c.id))
         .join(
             InitiativeKeyResult,
             (InitiativeKeyResult.organization_id == initiative.c.organization_id)
@@ -56,5 +58,17 @@ async def key_results_of_objective(
                 KeyResult.organization_id == organization_id,
                 KeyResult.objective_id == objective_id,
             )
+        )
+    ).all()
+
+
+async def objectives_in_cycle(
+    db: AsyncSession, organization_id: UUID, cycle_id: UUID
+) -> Sequence[Objective]:
+    return (
+        await db.scalars(
+            select(Objective)
+            .where(Objective.organization_id == organization_id, Objective.cycle_id == cycle_id)
+            .order_by(Objective.id)
         )
     ).all()

@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -7,13 +8,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.auth.service import Principal, Scope
 from service.cycles.models import Cycle
 from service.events import service as events
+from service.key_results.models import KeyResult
 from service.kit.errors import DomainError, ErrorCode
 from service.kit.repository import get_owned
 from service.kit.validation import Problems
 from service.objectives import repository
 from service.objectives.models import Objective
 from service.okr import figures
-from service.okr.enums import CycleState, ObjectiveKind, ProgressMode
+from service.okr.enums import CycleState, ObjectiveKind, ObjectiveState, ProgressMode
 from service.okr.figures import CycleDates
 from service.teams.models import Team
 
@@ -121,3 +123,96 @@ async def refresh_objective_health(
         await events.apply_update(
             db, actor, objective, TYPE_NAME, {"health": derived}, status_fields=STATUS_EVENTS
         )
+
+
+async def carry_over_objectives(
+    db: AsyncSession,
+    actor: Principal,
+    *,
+    from_cycle_id: UUID,
+    to_cycle_id: UUID,
+    objective_ids: list[UUID] | None,
+) -> tuple[list[Objective], list[UUID]]:
+    """Copy unfinished objectives into the next cycle, without their history.
+
+    Each copy keeps its origin and takes the key results not yet achieved, whose current
+    value becomes the new baseline. Objectives with every key result achieved, cancelled
+    ones, and those without key results left to pursue are skipped and returned as such.
+    """
+    actor.require(Scope.WRITE)
+    org = actor.organization_id
+    if from_cycle_id == to_cycle_id:
+        raise DomainError.single(
+            "toCycleId", "Carry over into another cycle.", ErrorCode.SELF_REFERENCE
+        )
+    await get_owned(db, Cycle, org, from_cycle_id, field="fromCycleId")
+    target = await get_owned(db, Cycle, org, to_cycle_id, field="toCycleId")
+    ensure_open(target, "toCycleId")
+    sources = await repository.objectives_in_cycle(db, org, from_cycle_id)
+    if objective_ids is not None:
+        missing = set(objective_ids) - {objective.id for objective in sources}
+        if missing:
+            raise DomainError.single(
+                "objectiveIds",
+                f"{len(missing)} of these objectives are not in the source cycle.",
+                ErrorCode.NOT_FOUND,
+            )
+        sources = [objective for objective in sources if objective.id in set(objective_ids)]
+    copies, skipped = [], []
+    for source in sources:
+        unfinished = [
+            kr
+            for kr in await repository.key_results_of_objective(db, org, source.id)
+            if not figures.achieved(kr)
+        ]
+        if source.state is ObjectiveState.CANCELLED or not unfinished:
+            skipped.append(source.id)
+            continue
+        copies.append(await copy_objective(db, actor, source, target, unfinished))
+    return copies, skipped
+
+
+async def copy_objective(
+    db: AsyncSession,
+    actor: Principal,
+    source: Objective,
+    cycle: Cycle,
+    key_results: Sequence[KeyResult],
+) -> Objective:
+    from service.key_results.service import TYPE_NAME as KEY_RESULT
+
+    copy = Objective(
+        organization_id=source.organization_id,
+        team_id=source.team_id,
+        cycle_id=cycle.id,
+        title=source.title,
+        description=source.description,
+        owner=source.owner,
+        kind=source.kind,
+        progress_mode=source.progress_mode,
+        origin_id=source.id,
+    )
+    db.add(copy)
+    await db.flush()
+    await events.record_created(db, actor, copy, TYPE_NAME)
+    for key_result in key_results:
+        carried = KeyResult(
+            organization_id=key_result.organization_id,
+            objective_id=copy.id,
+            team_id=key_result.team_id,
+            title=key_result.title,
+            metric=key_result.metric,
+            unit=key_result.unit,
+            direction=key_result.direction,
+            # Where the last cycle ended is where this one starts.
+            start_value=key_result.current_value
+            if key_result.current_value is not None
+            else key_result.start_value,
+            target_value=key_result.target_value,
+            weight=key_result.weight,
+            indicator=key_result.indicator,
+        )
+        db.add(carried)
+        await db.flush()
+        await events.record_created(db, actor, carried, KEY_RESULT)
+    return copy

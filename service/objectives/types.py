@@ -13,6 +13,7 @@ from service.alignment.types import (
     links_to_objective,
 )
 from service.cycles.types import Cycle, cycle_dates_of_objective
+from service.graphql.checks import OkrCheck
 from service.graphql.context import Info
 from service.graphql.interfaces import AlignmentTarget
 from service.graphql.mutations import Payload
@@ -22,6 +23,7 @@ from service.objectives import repository
 from service.objectives.models import Objective as ObjectiveModel
 from service.okr import figures
 from service.okr.arithmetic import derive_health
+from service.okr.checks import ObjectiveFacts, check_objective
 from service.okr.enums import AlignmentKind, Health, ObjectiveKind, ObjectiveState, ProgressMode
 from service.teams.types import Team
 
@@ -54,6 +56,7 @@ class Objective(ModelNode, AlignmentTarget):
     cycle_id: strawberry.Private[UUID]
     stored_health: strawberry.Private[Health]
     health_manual: strawberry.Private[bool]
+    origin_id: strawberry.Private[UUID | None]
 
     @classmethod
     def from_row(cls, row: Any) -> Self:
@@ -66,6 +69,7 @@ class Objective(ModelNode, AlignmentTarget):
             state=row.state,
             stored_health=row.health,
             health_manual=row.health_manual,
+            origin_id=row.origin_id,
             progress_mode=row.progress_mode,
             version=row.version,
             created_at=row.created_at,
@@ -100,6 +104,29 @@ class Objective(ModelNode, AlignmentTarget):
             return self.stored_health
         cycle = await cycle_dates_of_objective(info, self.id)
         return derive_health(progress=found, expected=cycle.expected_progress(today()))
+
+    @strawberry.field(description="Good-practice warnings about this objective.")
+    async def checks(self, info: Info) -> list[OkrCheck]:
+        team, key_results, links = await asyncio.gather(
+            Team.load_required(info, self.team_id),
+            key_results_of(info, self.id),
+            links_from(info, self.id),
+        )
+        facts = ObjectiveFacts(
+            id=self.id,
+            title=self.title,
+            team_id=self.team_id,
+            team_has_parent=team.parent_id is not None,
+            key_result_count=len(key_results),
+            contributes_to_count=sum(
+                1 for link in links if link.kind is AlignmentKind.CONTRIBUTES_TO
+            ),
+        )
+        return [OkrCheck.of(check) for check in check_objective(facts)]
+
+    @strawberry.field(description="The objective this one was carried over from.")
+    async def origin(self, info: Info) -> "Objective | None":
+        return await Objective.load(info, self.origin_id)
 
     @strawberry.field
     async def team(self, info: Info) -> Team:

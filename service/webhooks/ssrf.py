@@ -88,7 +88,9 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
     except socket.gaierror as error:
         raise BlockedAddress(f"{host} does not resolve.") from error
     # The scope of a link-local IPv6 answer ("fe80::1%eth0") is not part of the address.
-    return list(dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos))
+    return list(
+        dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos)
+    )
 
 
 def url_problem(url: str, policy: AddressPolicy) -> str | None:
@@ -174,4 +176,3 @@ def guarded_client(
         follow_redirects=False,
         trust_env=False,
     )
-

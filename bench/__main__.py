@@ -1,0 +1,57 @@
+"""`python -m bench run --size small|mid|large|xl` (see bench/README.md).
+
+Subcommands:
+  run           generate data, run every target and workload, write table/JSON/PNG
+  generate      only (re)build a database: python -m bench generate mid [--reuse]
+  profile       py-spy on okr-service under W1 load: python -m bench profile --size mid
+  client-check  raw client vs httpx against the floor (is the load generator the limit?)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run")
+    run.add_argument("--size", default="small", choices=["small", "mid", "large", "xl"])
+    run.add_argument("--reuse", action="store_true", help="reuse an up-to-date database")
+    run.add_argument("--only", nargs="*", help="targets by name or kind (svc, floor, pg)")
+    run.add_argument("--duration", type=float, help="seconds measured per cell")
+    run.add_argument("--warmup", type=float, help="seconds of warm-up per cell")
+    g = sub.add_parser("generate")
+    g.add_argument("size", choices=["small", "mid", "large", "xl"])
+    g.add_argument("--reuse", action="store_true")
+    sub.add_parser("profile", add_help=False)
+    c = sub.add_parser("client-check")
+    c.add_argument("--size", default="small")
+    args, rest = parser.parse_known_args()
+
+    if args.command == "run":
+        from bench import runner
+
+        asyncio.run(runner.run(args.size, reuse=args.reuse, only=args.only,
+                               duration=args.duration, warmup=args.warmup))
+    elif args.command == "generate":
+        from bench import generate
+
+        asyncio.run(generate.generate(args.size, reuse=args.reuse))
+    elif args.command == "profile":
+        from bench import profile
+
+        profile.main(rest)
+    elif args.command == "client-check":
+        from bench import clientcheck
+
+        asyncio.run(clientcheck.check(args.size))
+    else:  # pragma: no cover
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""The cascade below an objective, with progress at every level, in a fixed number of
+statements: one recursive query for the shape, then one batch per relation."""
+
+import asyncio
+from collections import defaultdict
+from typing import TYPE_CHECKING, Annotated
+from uuid import UUID
+
+import strawberry
+
+from service.graphql.context import Info
+from service.okr import figures
+from service.okr.enums import ProgressMode
+from service.reports.repository import contribution_tree
+
+if TYPE_CHECKING:
+    from service.key_results.types import KeyResult
+    from service.objectives.types import Objective
+
+ObjectiveRef = Annotated["Objective", strawberry.lazy("service.objectives.types")]
+KeyResultRef = Annotated["KeyResult", strawberry.lazy("service.key_results.types")]
+MAX_DEPTH = 10
+
+
+@strawberry.type(description="An objective in an alignment cascade, and what contributes to it.")
+class AlignmentTreeNode:
+    objective: ObjectiveRef
+    depth: int = strawberry.field(description="0 for the root.")
+    progress: float | None = strawberry.field(
+        description="The objective's progress, rolled up from the tree as its mode asks."
+    )
+    via_key_result_id: strawberry.Private[UUID | None]
+    children: list["AlignmentTreeNode"] = strawberry.field(
+        description="Objectives contributing to this one or to one of its key results."
+    )
+
+    @strawberry.field(description="The key result of the parent this objective supports.")
+    async def via_key_result(self, info: Info) -> KeyResultRef | None:
+        from service.key_results.types import KeyResult
+
+        return await KeyResult.load(info, self.via_key_result_id)
+
+
+async def alignment_tree(info: Info, root_id: UUID, depth: int) -> AlignmentTreeNode | None:
+    from service.objectives.types import Objective, key_results_of
+
+    depth = max(0, min(depth, MAX_DEPTH))
+    edges = await info.context.run(
+        lambda db: contribution_tree(db, info.context.principal.organization_id, root_id, MAX_DEPTH)
+    )
+    ids = list(dict.fromkeys([root_id, *(child for child, _, _, _ in edges)]))
+    objectives = {o.id: o for o in await Objective.load_many(info, ids)}
+    if root_id not in objectives:
+        return None
+    key_results = dict(
+        zip(ids, await asyncio.gather(*(key_results_of(info, id_) for id_ in ids)), strict=True)
+    )
+    children: dict[UUID, list[tuple[UUID, UUID | None]]] = defaultdict(list)
+    for child, parent, via, _ in edges:
+        children[parent].append((child, via))
+
+    def build(
+        objective_id: UUID, level: int, via: UUID | None, path: frozenset[UUID]
+    ) -> AlignmentTreeNode:
+        objective = objectives[objective_id]
+        below = [
+            build(child, level + 1, child_via, path | {objective_id})
+            for child, child_via in children.get(objective_id, [])
+            if child not in path and child in objectives
+        ]
+        aligned = [node.progress for node in below if node.progress is not None]
+        mode = objective.progress_mode
+        return AlignmentTreeNode(
+            objective=objective,
+            depth=level,
+            progress=figures.objective_progress_of(
+                key_results[objective_id],
+                mode,
+                aligned if mode is not ProgressMode.KEY_RESULTS else (),
+            ),
+            via_key_result_id=via,
+            children=below if level < depth else [],
+        )
+
+    return build(root_id, 0, None, frozenset())

@@ -1,0 +1,172 @@
+"""The reads behind cycle reports and quality checks: a fixed number of statements each."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.alignment.models import AlignmentLink
+from service.cycles.models import Cycle
+from service.key_results.models import CheckIn, KeyResult
+from service.objectives.models import Objective
+from service.okr.enums import AlignmentKind, CycleState
+from service.teams.models import Team
+
+
+async def teams(db: AsyncSession, organization_id: UUID) -> Sequence[Team]:
+    """Every team of the organization: trees are small, and the report needs their shape."""
+    return (await db.scalars(select(Team).where(Team.organization_id == organization_id))).all()
+
+
+async def objectives_in_cycle(
+    db: AsyncSession, organization_id: UUID, cycle_id: UUID, team_ids: Sequence[UUID] | None
+) -> Sequence[Objective]:
+    statement = select(Objective).where(
+        Objective.organization_id == organization_id, Objective.cycle_id == cycle_id
+    )
+    if team_ids is not None:
+        statement = statement.where(Objective.team_id.in_(team_ids))
+    return (await db.scalars(statement.order_by(Objective.id))).all()
+
+
+async def key_results_of(
+    db: AsyncSession, organization_id: UUID, objective_ids: Sequence[UUID]
+) -> Sequence[KeyResult]:
+    return (
+        await db.scalars(
+            select(KeyResult)
+            .where(
+                KeyResult.organization_id == organization_id,
+                KeyResult.objective_id.in_(objective_ids),
+            )
+            .order_by(KeyResult.id)
+        )
+    ).all()
+
+
+async def last_check_in_times(
+    db: AsyncSession, organization_id: UUID, key_result_ids: Sequence[UUID]
+) -> dict[UUID, datetime]:
+    rows = await db.execute(
+        select(CheckIn.key_result_id, func.max(CheckIn.checked_at))
+        .where(
+            CheckIn.organization_id == organization_id,
+            CheckIn.key_result_id.in_(key_result_ids),
+        )
+        .group_by(CheckIn.key_result_id)
+    )
+    return dict(rows.tuples().all())
+
+
+async def contribution_counts(
+    db: AsyncSession, organization_id: UUID, objective_ids: Sequence[UUID]
+) -> dict[UUID, int]:
+    """How many things each objective contributes to."""
+    rows = await db.execute(
+        select(AlignmentLink.source_objective_id, func.count())
+        .where(
+            AlignmentLink.organization_id == organization_id,
+            AlignmentLink.kind == AlignmentKind.CONTRIBUTES_TO,
+            AlignmentLink.source_objective_id.in_(objective_ids),
+        )
+        .group_by(AlignmentLink.source_objective_id)
+    )
+    return dict(rows.tuples().all())
+
+
+async def closed_cycle_results(
+    db: AsyncSession, organization_id: UUID, team_ids: Sequence[UUID], last: int
+) -> dict[UUID, list[tuple[int, int]]]:
+    """Per team, (achieved, total) key results of its `last` most recent closed cycles.
+
+    A key result counts as achieved when its frozen score reached 1.
+    """
+    per_cycle = (
+        select(
+            KeyResult.team_id,
+            Cycle.id.label("cycle_id"),
+            Cycle.ends_on,
+            func.count().filter(KeyResult.final_score >= 1).label("achieved"),
+            func.count().label("total"),
+            func.row_number()
+            .over(partition_by=KeyResult.team_id, order_by=Cycle.ends_on.desc())
+            .label("recency"),
+        )
+        .join(
+            Objective,
+            (Objective.organization_id == KeyResult.organization_id)
+            & (Objective.id == KeyResult.objective_id),
+        )
+        .join(
+            Cycle,
+            (Cycle.organization_id == Objective.organization_id) & (Cycle.id == Objective.cycle_id),
+        )
+        .where(
+            KeyResult.organization_id == organization_id,
+            KeyResult.team_id.in_(team_ids),
+            Cycle.state == CycleState.CLOSED,
+        )
+        .group_by(KeyResult.team_id, Cycle.id, Cycle.ends_on)
+        .subquery()
+    )
+    rows = await db.execute(
+        select(per_cycle.c.team_id, per_cycle.c.achieved, per_cycle.c.total)
+        .where(per_cycle.c.recency <= last)
+        .order_by(per_cycle.c.team_id, per_cycle.c.recency)
+    )
+    results: dict[UUID, list[tuple[int, int]]] = {}
+    for team_id, achieved, total in rows:
+        results.setdefault(team_id, []).append((achieved, total))
+    return results
+
+
+async def contribution_tree(
+    db: AsyncSession, organization_id: UUID, root_id: UUID, max_depth: int
+) -> list[tuple[UUID, UUID, UUID | None, int]]:
+    """Every objective below `root_id` by CONTRIBUTES_TO, to `max_depth` levels, in one
+    recursive statement: (objective, parent objective, key result it supports, depth).
+
+    A link to a key result leads to that key result's objective. An objective reachable
+    along several paths appears once per parent, at its shallowest depth for each.
+    """
+    parent_objective = func.coalesce(AlignmentLink.target_objective_id, KeyResult.objective_id)
+    edges = (
+        select(
+            AlignmentLink.source_objective_id.label("child"),
+            parent_objective.label("parent"),
+            AlignmentLink.target_key_result_id.label("via"),
+        )
+        .outerjoin(
+            KeyResult,
+            (KeyResult.organization_id == AlignmentLink.organization_id)
+            & (KeyResult.id == AlignmentLink.target_key_result_id),
+        )
+        .where(
+            AlignmentLink.organization_id == organization_id,
+            AlignmentLink.kind == AlignmentKind.CONTRIBUTES_TO,
+        )
+        .cte("edges")
+    )
+    tree = (
+        select(
+            edges.c.child,
+            edges.c.parent,
+            edges.c.via,
+            literal(1).label("depth"),
+        )
+        .where(edges.c.parent == root_id)
+        .cte("tree", recursive=True)
+    )
+    tree = tree.union_all(
+        select(edges.c.child, edges.c.parent, edges.c.via, tree.c.depth + 1).where(
+            edges.c.parent == tree.c.child, tree.c.depth < max_depth
+        )
+    )
+    rows = await db.execute(
+        select(tree.c.child, tree.c.parent, tree.c.via, func.min(tree.c.depth))
+        .group_by(tree.c.child, tree.c.parent, tree.c.via)
+        .order_by(func.min(tree.c.depth))
+    )
+    return [(child, parent, via, depth) for child, parent, via, depth in rows]

@@ -1,0 +1,42 @@
+from datetime import UTC, datetime
+
+import strawberry
+
+from service.graphql.checks import OkrCheck
+from service.graphql.context import Info
+from service.kit.ids import optional_id, parse_global_id
+from service.reports import service
+from service.reports.types import CycleReport
+
+
+@strawberry.type
+class ReportQuery:
+    @strawberry.field(
+        description="The review of a cycle, for the whole organization or one team's subtree."
+    )
+    async def cycle_report(
+        self, info: Info, cycle_id: strawberry.ID, team_id: strawberry.ID | None = None
+    ) -> CycleReport:
+        cycle = parse_global_id(cycle_id, "Cycle", field="cycleId")
+        team = optional_id(team_id, "Team", field="teamId")
+        report = await info.context.run(
+            lambda db: service.cycle_report(db, info.context.principal, cycle, team, now())
+        )
+        return CycleReport.of(report)
+
+    @strawberry.field(
+        description="Good-practice warnings on a cycle's OKRs (one team's subtree when given)."
+    )
+    async def okr_checks(
+        self, info: Info, cycle_id: strawberry.ID, team_id: strawberry.ID | None = None
+    ) -> list[OkrCheck]:
+        cycle = parse_global_id(cycle_id, "Cycle", field="cycleId")
+        team = optional_id(team_id, "Team", field="teamId")
+        found = await info.context.run(
+            lambda db: service.okr_checks(db, info.context.principal, cycle, team, now())
+        )
+        return [OkrCheck.of(check) for check in found]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,144 @@
+"""The JSON body of a webhook, built once per event, and its documented schema."""
+
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any, Literal
+from uuid import UUID
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from sqlalchemy import Row
+
+from service.events.service import _HIDDEN_COLUMNS, _REFERENCE_TYPES, camel_case
+from service.key_results.models import CheckIn
+from service.kit.ids import global_id
+from service.kit.models import Base
+from service.webhooks.catalog import EVENT_KINDS, EventKind
+
+CHECKED_IN = next(kind for kind in EVENT_KINDS if kind.type == "key_result.checked_in")
+
+
+def event_data(event: Row[Any]) -> dict[str, Any]:
+    """`data` of a webhook body (and of the GraphQL Event): object, changes, actor, sequence."""
+    return {
+        "object": event.data["object"],
+        "changes": event.data.get("changes") or {},
+        "actor": event.actor,
+        "sequence": event.sequence,
+    }
+
+
+def event_body(event: Row[Any]) -> bytes:
+    """The exact bytes sent (and signed) for `event`: the same on every attempt."""
+    return orjson.dumps(
+        {
+            "type": event.type,
+            "timestamp": event.occurred_at.isoformat(),
+            "data": event_data(event),
+        }
+    )
+
+
+def event_global_id(event_id: UUID) -> str:
+    """The event's global ID: the `webhook-id` header and `Event.id` in GraphQL alike."""
+    return global_id("Event", event_id)
+
+
+# Documented schema (OpenAPI `webhooks`), derived from the tables so it cannot drift from
+# events.service.snapshot, which serialises the same columns.
+
+
+class Change(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    from_: Any = Field(alias="from", description="The value before.")
+    to: Any = Field(description="The value after.")
+
+
+class Actor(BaseModel):
+    type: str = Field(description="`api_key`, or `system` for the delivery worker.")
+    id: str
+    name: str
+
+
+def _python_type(model: type[Base], column_key: str) -> Any:
+    column = model.__table__.columns[column_key]
+    if column_key in _REFERENCE_TYPES or column_key == "parent_id":
+        annotation: Any = str  # a global ID
+    else:
+        try:
+            annotation = column.type.python_type
+        except NotImplementedError:
+            annotation = Any
+        annotation = {Decimal: float, UUID: str}.get(annotation, annotation)
+        if isinstance(annotation, type) and issubclass(annotation, Enum):
+            annotation = Literal[tuple(member.value for member in annotation)]
+        elif annotation in (dict, list):
+            annotation = annotation[str, Any] if annotation is dict else list[Any]
+    return annotation | None if column.nullable else annotation
+
+
+def object_model(type_name: str, model: type[Base]) -> type[BaseModel]:
+    fields: dict[str, Any] = {
+        "id": (str, Field(description=f"Global ID of the {type_name}.")),
+        "typename": (Literal[type_name], ...),  # type: ignore[valid-type]
+    }
+    for column in model.__table__.columns:
+        if column.key not in _HIDDEN_COLUMNS:
+            fields[camel_case(column.key)] = (_python_type(model, column.key), ...)
+    return create_model(type_name, **fields)
+
+
+class WebhookEndpointObject(BaseModel):
+    """What events tell of an endpoint (webhooks.service.public_state): never its secrets."""
+
+    id: str
+    typename: Literal["WebhookEndpoint"]
+    url: str
+    description: str | None
+    eventTypes: list[str]
+    teamIds: list[str]
+    enabled: bool
+    disabledReason: str | None
+
+
+def _object_models() -> dict[str, type[BaseModel]]:
+    models: dict[str, type[BaseModel]] = {"WebhookEndpoint": WebhookEndpointObject}
+    for kind in EVENT_KINDS:
+        if kind.object_type not in models:
+            models[kind.object_type] = object_model(kind.object_type, kind.model)
+    check_in = object_model("CheckIn", CheckIn)
+    models["KeyResultWithCheckIn"] = create_model(
+        "KeyResultWithCheckIn",
+        __base__=models["KeyResult"],
+        checkIn=(check_in, Field(description="The check-in just recorded.")),
+    )
+    return models
+
+
+def payload_model(kind: EventKind, objects: dict[str, type[BaseModel]]) -> type[BaseModel]:
+    name = "".join(part.title() for part in kind.type.replace(".", "_").split("_"))
+    data = create_model(
+        f"{name}Data",
+        object=(objects[kind.object_type], Field(description="The object's full state.")),
+        changes=(dict[str, Change], Field(description="Changed fields: {from, to}.")),
+        actor=(Actor, ...),
+        sequence=(int, Field(description="Grows by one with each event of this object.")),
+    )
+    return create_model(
+        f"{name}Event",
+        __doc__=kind.description,
+        type=(Literal[kind.type], ...),  # type: ignore[valid-type]
+        timestamp=(datetime, Field(description="When the change happened.")),
+        data=(data, ...),
+    )
+
+
+def payload_models() -> dict[str, type[BaseModel]]:
+    """The body schema of every event type, by type."""
+    objects = _object_models()
+    models = {kind.type: payload_model(kind, objects) for kind in EVENT_KINDS}
+    models["key_result.checked_in"] = payload_model(
+        CHECKED_IN, objects | {"KeyResult": objects["KeyResultWithCheckIn"]}
+    )
+    return models

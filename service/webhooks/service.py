@@ -1,0 +1,232 @@
+"""Webhook subscriptions: the rules, secrets and the events they cause."""
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.auth.service import Principal, Scope
+from service.events import service as events
+from service.events.models import Event
+from service.kit.errors import DomainError, ErrorCode
+from service.kit.ids import global_id
+from service.kit.repository import get_owned, rows_by_ids
+from service.kit.settings import get_settings
+from service.kit.validation import Problems
+from service.teams.models import Team
+from service.webhooks import repository
+from service.webhooks.catalog import ENDPOINT_DISABLED, EVENT_TYPES
+from service.webhooks.fan_out import TEST_EVENT
+from service.webhooks.models import WebhookDelivery, WebhookEndpoint
+from service.webhooks.signing import new_secret
+from service.webhooks.ssrf import AddressPolicy, BlockedAddress, check_url
+
+TYPE_NAME = "WebhookEndpoint"
+URL_MAX_LENGTH = 2000
+MAX_GRACE = timedelta(days=7)
+# Who events recorded by the delivery worker are attributed to.
+SYSTEM_ACTOR_ID = UUID(int=0)
+SYSTEM_ACTOR_NAME = "webhook delivery worker"
+
+
+def public_state(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    """The endpoint as events show it: everything but its secrets."""
+    return {
+        "id": global_id(TYPE_NAME, endpoint.id),
+        "typename": TYPE_NAME,
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "eventTypes": list(endpoint.event_types),
+        "teamIds": [global_id("Team", team_id) for team_id in endpoint.team_ids],
+        "enabled": endpoint.enabled,
+        "disabledReason": endpoint.disabled_reason,
+    }
+
+
+async def check_fields(db: AsyncSession, organization_id: UUID, fields: dict[str, Any]) -> None:
+    """Validate (and normalise) the subscription fields present in `fields`."""
+    problems = Problems()
+    if "url" in fields:
+        fields["url"] = await _checked_url(problems, fields["url"])
+    problems.text("description", fields.get("description"))
+    if "event_types" in fields:
+        fields["event_types"] = _checked_event_types(problems, fields["event_types"])
+    problems.raise_if_any()
+    if "team_ids" in fields:
+        fields["team_ids"] = list(dict.fromkeys(fields["team_ids"]))
+        found = await rows_by_ids(db, Team, organization_id, fields["team_ids"])
+        for index, team_id in enumerate(fields["team_ids"]):
+            if team_id not in found:
+                problems.add(["teamIds", str(index)], "No Team with this ID.", ErrorCode.NOT_FOUND)
+    problems.raise_if_any()
+
+
+async def _checked_url(problems: Problems, url: str) -> str:
+    url = url.strip()
+    if len(url) > URL_MAX_LENGTH:
+        problems.add("url", f"At most {URL_MAX_LENGTH} characters.", ErrorCode.TOO_LONG)
+        return url
+    try:
+        await check_url(url, AddressPolicy.from_settings(get_settings()))
+    except BlockedAddress as error:
+        problems.add("url", str(error), ErrorCode.INVALID_VALUE)
+    return url
+
+
+def _checked_event_types(problems: Problems, event_types: Sequence[str]) -> list[str]:
+    for index, event_type in enumerate(event_types):
+        if event_type not in EVENT_TYPES:
+            problems.add(
+                ["eventTypes", str(index)],
+                f"Unknown event type '{event_type}'.",
+                ErrorCode.INVALID_VALUE,
+            )
+    return list(dict.fromkeys(event_types))
+
+
+async def create_endpoint(
+    db: AsyncSession, actor: Principal, fields: dict[str, Any]
+) -> tuple[WebhookEndpoint, str]:
+    """A new endpoint and its signing secret, which cannot be read again."""
+    actor.require(Scope.ADMIN)
+    await check_fields(db, actor.organization_id, fields)
+    secret = new_secret()
+    endpoint = WebhookEndpoint(
+        organization_id=actor.organization_id, secret=secret, enabled=True, **fields
+    )
+    db.add(endpoint)
+    await db.flush()
+    return endpoint, secret
+
+
+async def _owned(
+    db: AsyncSession, actor: Principal, endpoint_id: UUID, field: str = "id"
+) -> WebhookEndpoint:
+    actor.require(Scope.ADMIN)
+    return await get_owned(
+        db, WebhookEndpoint, actor.organization_id, endpoint_id, field=field, for_update=True
+    )
+
+
+async def update_endpoint(
+    db: AsyncSession, actor: Principal, endpoint_id: UUID, changes: dict[str, Any]
+) -> WebhookEndpoint:
+    endpoint = await _owned(db, actor, endpoint_id)
+    await check_fields(db, actor.organization_id, changes)
+    for field, value in changes.items():
+        setattr(endpoint, field, value)
+    await db.flush()
+    return endpoint
+
+
+async def delete_endpoint(db: AsyncSession, actor: Principal, endpoint_id: UUID) -> WebhookEndpoint:
+    """Delete the endpoint with its delivery history; returns its last state."""
+    endpoint = await _owned(db, actor, endpoint_id)
+    await db.delete(endpoint)
+    await db.flush()
+    return endpoint
+
+
+async def enable_endpoint(db: AsyncSession, actor: Principal, endpoint_id: UUID) -> WebhookEndpoint:
+    endpoint = await _owned(db, actor, endpoint_id)
+    endpoint.enabled, endpoint.disabled_reason, endpoint.failing_since = True, None, None
+    await db.flush()
+    return endpoint
+
+
+async def rotate_secret(
+    db: AsyncSession, actor: Principal, endpoint_id: UUID, grace: timedelta
+) -> tuple[WebhookEndpoint, str]:
+    """A new secret; until `grace` has passed, deliveries are signed with the old one too."""
+    if not timedelta(0) <= grace <= MAX_GRACE:
+        raise DomainError.single(
+            "gracePeriodSeconds", "Must be between 0 and 7 days.", ErrorCode.OUT_OF_RANGE
+        )
+    endpoint = await _owned(db, actor, endpoint_id)
+    secret = new_secret()
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_expires_at = datetime.now(UTC) + grace
+    endpoint.secret = secret
+    await db.flush()
+    return endpoint, secret
+
+
+async def send_test(db: AsyncSession, actor: Principal, endpoint_id: UUID) -> Event:
+    """Record a `webhook.test` event, delivered to this endpoint only, like any other."""
+    endpoint = await _owned(db, actor, endpoint_id, field="endpointId")
+    if not endpoint.enabled:
+        raise DomainError.single(
+            "endpointId", "Enable the endpoint first.", ErrorCode.INVALID_STATE
+        )
+    await events.record(
+        db, actor, TEST_EVENT, endpoint, TYPE_NAME, object_state=public_state(endpoint)
+    )
+    return await _latest_event(db, endpoint)
+
+
+async def _latest_event(db: AsyncSession, endpoint: WebhookEndpoint) -> Event:
+    return (
+        await db.execute(
+            select(Event)
+            .where(
+                Event.organization_id == endpoint.organization_id,
+                Event.subject_id == endpoint.id,
+            )
+            .order_by(Event.sequence.desc())
+            .limit(1)
+        )
+    ).scalar_one()
+
+
+async def redeliver(
+    db: AsyncSession, actor: Principal, event_id: UUID, endpoint_id: UUID
+) -> WebhookDelivery:
+    """Queue `event` for the endpoint again: a new delivery with the same `webhook-id`."""
+    endpoint = await _owned(db, actor, endpoint_id, field="endpointId")
+    await get_owned(db, Event, actor.organization_id, event_id, field="eventId")
+    if not endpoint.enabled:
+        raise DomainError.single(
+            "endpointId", "Enable the endpoint first.", ErrorCode.INVALID_STATE
+        )
+    return await repository.add_delivery(db, actor.organization_id, event_id, endpoint.id)
+
+
+def system_actor(organization_id: UUID) -> Principal:
+    return Principal(
+        organization_id=organization_id,
+        scopes=frozenset(),
+        actor_id=SYSTEM_ACTOR_ID,
+        actor_name=SYSTEM_ACTOR_NAME,
+        actor_type="system",
+    )
+
+
+async def disable_endpoint(
+    db: AsyncSession, organization_id: UUID, endpoint_id: UUID, reason: str
+) -> None:
+    """Stop delivering to an endpoint, give up what it is owed, and say so in an event."""
+    endpoint = await get_owned(
+        db, WebhookEndpoint, organization_id, endpoint_id, field="id", for_update=True
+    )
+    if not endpoint.enabled:
+        return
+    endpoint.enabled, endpoint.disabled_reason = False, reason
+    await db.flush()
+    await repository.kill_outstanding(
+        db, organization_id, endpoint_id, f"Endpoint disabled: {reason}"
+    )
+    await events.record(
+        db,
+        system_actor(organization_id),
+        ENDPOINT_DISABLED,
+        endpoint,
+        TYPE_NAME,
+        changes={
+            "enabled": {"from": True, "to": False},
+            "disabledReason": {"from": None, "to": reason},
+        },
+        object_state=public_state(endpoint),
+    )

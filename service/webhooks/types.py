@@ -1,0 +1,238 @@
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, Self
+from uuid import UUID
+
+import strawberry
+from strawberry import relay
+from strawberry.scalars import JSON
+
+from service.auth.service import Scope
+from service.events.models import Event as EventModel
+from service.graphql.context import Info
+from service.graphql.mutations import Payload
+from service.graphql.nodes import ModelNode
+from service.kit.ids import global_id
+from service.teams.types import Team
+from service.webhooks import repository
+from service.webhooks.models import DeliveryStatus
+from service.webhooks.models import WebhookDelivery as WebhookDeliveryModel
+from service.webhooks.models import WebhookEndpoint as WebhookEndpointModel
+from service.webhooks.payloads import event_data
+
+strawberry.enum(DeliveryStatus, name="WebhookDeliveryStatus")
+
+
+class AdminNode(ModelNode):
+    """A node only admin keys may fetch, by `node(id:)` too."""
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        info.context.principal.require(Scope.ADMIN)
+        return await super().resolve_nodes(info=info, node_ids=node_ids, required=required)
+
+
+@strawberry.type(description="One entry of the event log, as webhooks deliver it.")
+class Event(ModelNode):
+    model = EventModel
+
+    id: relay.NodeID[UUID] = strawberry.field(
+        description="Also the `webhook-id` header of its deliveries."
+    )
+    type: str
+    timestamp: datetime
+    sequence: int = strawberry.field(description="Grows by one with each event of the subject.")
+    subject_id: strawberry.ID = strawberry.field(description="Global ID of the changed object.")
+    data: JSON = strawberry.field(description="The webhook body's `data`: object, changes...")
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        return cls(
+            id=row.id,
+            type=row.type,
+            timestamp=row.occurred_at,
+            sequence=row.sequence,
+            subject_id=strawberry.ID(global_id(row.subject_type, row.subject_id)),
+            data=event_data(row),
+        )
+
+
+@strawberry.type(description="A URL that receives signed webhooks. Its secret is never shown.")
+class WebhookEndpoint(AdminNode):
+    model = WebhookEndpointModel
+
+    id: relay.NodeID[UUID]
+    url: str
+    description: str | None
+    event_types: list[str] = strawberry.field(description="Empty: every event type.")
+    enabled: bool
+    disabled_reason: str | None
+    failing_since: datetime | None = strawberry.field(
+        description="Start of the current run of failed attempts."
+    )
+    previous_secret_expires_at: datetime | None = strawberry.field(
+        description="Until then, deliveries are also signed with the secret before rotation."
+    )
+    created_at: datetime
+    updated_at: datetime
+    team_ids: strawberry.Private[list[UUID]]
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        return cls(
+            id=row.id,
+            url=row.url,
+            description=row.description,
+            event_types=list(row.event_types),
+            enabled=row.enabled,
+            disabled_reason=row.disabled_reason,
+            failing_since=row.failing_since,
+            previous_secret_expires_at=row.previous_secret_expires_at,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            team_ids=list(row.team_ids),
+        )
+
+    @strawberry.field(description="Only events of these teams' objects; empty: every team.")
+    async def teams(self, info: Info) -> list[Team]:
+        return await Team.load_many(info, self.team_ids)
+
+
+@strawberry.type(description="One HTTP request made for a delivery.")
+class WebhookAttempt:
+    attempted_at: datetime
+    status_code: int | None = strawberry.field(description="None when no response came.")
+    duration_ms: int
+    error: str | None
+    response_body: str | None = strawberry.field(description="The first KiB of the response.")
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        return cls(
+            attempted_at=row.attempted_at,
+            status_code=row.status_code,
+            duration_ms=row.duration_ms,
+            error=row.error,
+            response_body=row.response_body,
+        )
+
+
+@strawberry.type(description="One event owed to one endpoint, and every attempt at it.")
+class WebhookDelivery(AdminNode):
+    model = WebhookDeliveryModel
+
+    id: relay.NodeID[UUID]
+    status: DeliveryStatus
+    attempt_count: int
+    next_attempt_at: datetime | None = strawberry.field(
+        description="When the next attempt is due; none once delivered or dead."
+    )
+    delivered_at: datetime | None
+    last_error: str | None
+    last_status_code: int | None
+    created_at: datetime
+    event_id: strawberry.Private[UUID]
+    endpoint_id: strawberry.Private[UUID]
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        finished = row.status in (DeliveryStatus.DELIVERED, DeliveryStatus.DEAD)
+        return cls(
+            id=row.id,
+            status=row.status,
+            attempt_count=row.attempts,
+            next_attempt_at=None if finished else row.next_attempt_at,
+            delivered_at=row.delivered_at,
+            last_error=row.last_error,
+            last_status_code=row.last_status_code,
+            created_at=row.created_at,
+            event_id=row.event_id,
+            endpoint_id=row.endpoint_id,
+        )
+
+    @strawberry.field
+    async def event(self, info: Info) -> Event:
+        found = await Event.load(info, self.event_id)
+        assert found is not None  # the foreign key guarantees it
+        return found
+
+    @strawberry.field
+    async def endpoint(self, info: Info) -> WebhookEndpoint:
+        found = await WebhookEndpoint.load(info, self.endpoint_id)
+        assert found is not None  # the foreign key guarantees it
+        return found
+
+    @strawberry.field(description="Oldest first.")
+    async def attempts(self, info: Info) -> list[WebhookAttempt]:
+        rows = await info.context.loader(repository.attempts_of, default=list).load(self.id)
+        return [WebhookAttempt.from_row(row) for row in rows]
+
+
+@strawberry.input
+class CreateWebhookEndpointInput:
+    url: str = strawberry.field(description="https:// (http:// only where the setting allows).")
+    description: str | None = None
+    event_types: list[str] = strawberry.field(
+        default_factory=list, description="Event types to receive; empty: all."
+    )
+    team_ids: list[strawberry.ID] = strawberry.field(
+        default_factory=list, description="Only events of these teams' objects; empty: all."
+    )
+
+
+@strawberry.input
+class UpdateWebhookEndpointInput:
+    id: strawberry.ID
+    url: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    event_types: list[str] | None = strawberry.UNSET
+    team_ids: list[strawberry.ID] | None = strawberry.UNSET
+
+
+@strawberry.input
+class WebhookEndpointIdInput:
+    id: strawberry.ID
+
+
+@strawberry.input
+class RotateWebhookSecretInput:
+    id: strawberry.ID
+    grace_period_seconds: int = strawberry.field(
+        default=86400, description="How long the old secret still signs too (at most 7 days)."
+    )
+
+
+@strawberry.input
+class SendTestWebhookInput:
+    endpoint_id: strawberry.ID
+
+
+@strawberry.input
+class RedeliverWebhookEventInput:
+    event_id: strawberry.ID
+    endpoint_id: strawberry.ID
+
+
+@strawberry.type
+class WebhookEndpointPayload(Payload):
+    webhook_endpoint: WebhookEndpoint | None = None
+
+
+@strawberry.type
+class WebhookSecretPayload(Payload):
+    webhook_endpoint: WebhookEndpoint | None = None
+    secret: str | None = strawberry.field(
+        default=None, description="The signing secret (whsec_...): shown this once only."
+    )
+
+
+@strawberry.type
+class SendTestWebhookPayload(Payload):
+    event: Event | None = None
+
+
+@strawberry.type
+class RedeliverWebhookEventPayload(Payload):
+    delivery: WebhookDelivery | None = None

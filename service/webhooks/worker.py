@@ -1,0 +1,285 @@
+"""The delivery worker: claims due deliveries, signs and posts them, records every attempt.
+
+Any number may run (`okr-service worker`, or one inside each API process). Claims use
+FOR UPDATE SKIP LOCKED and a lease, so a worker killed mid-delivery loses nothing: its
+claims fall due again when their lease ends. NOTIFY only wakes workers early; they poll too.
+"""
+
+import asyncio
+import contextlib
+import email.utils
+import logging
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from service.kit.db import create_engine, create_sessionmaker, transaction
+from service.kit.settings import Settings
+from service.webhooks import repository
+from service.webhooks import service as webhooks
+from service.webhooks.fan_out import NOTIFY_CHANNEL
+from service.webhooks.payloads import event_body, event_global_id
+from service.webhooks.repository import Claim, Outcome
+from service.webhooks.signing import delivery_headers
+from service.webhooks.ssrf import AddressPolicy, BlockedAddress, guarded_client
+
+logger = logging.getLogger(__name__)
+
+RESPONSE_HEAD_BYTES = 1024
+PRUNE_EVERY = timedelta(hours=1)
+LISTEN_RETRY_SECONDS = 5.0
+JITTER = 0.1  # +-10% on every retry delay, so retries of one outage do not stampede
+GONE = 410
+HONOURS_RETRY_AFTER = (429, 503)
+
+
+class DeliveryWorker:
+    def __init__(self, database_url: str, settings: Settings) -> None:
+        self.database_url = database_url
+        self.settings = settings
+        self.retry_delays = settings.webhook_retry_delays()
+        self.lease = timedelta(seconds=settings.webhook_lease_seconds)
+        self.wake = asyncio.Event()
+        self.stopping = asyncio.Event()
+        self.in_flight: set[asyncio.Task[None]] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._engine: AsyncEngine | None = None
+
+    async def start(self) -> None:
+        # Its own engine: delivery traffic never starves the API's pool, nor the reverse.
+        self._engine = create_engine(self.database_url, self.settings)
+        sessionmaker = create_sessionmaker(self._engine)
+        client = guarded_client(
+            AddressPolicy.from_settings(self.settings),
+            timeout=self.settings.webhook_timeout_seconds,
+            max_connections=self.settings.webhook_worker_concurrency,
+        )
+        self._tasks = [
+            asyncio.create_task(self._listen(self._engine), name="webhooks-listen"),
+            asyncio.create_task(self._run(sessionmaker, client), name="webhooks-deliver"),
+        ]
+        logger.info("webhook delivery worker started")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop claiming; give requests in flight `grace` seconds (the rest are re-claimed
+        by some worker once their lease ends)."""
+        self.stopping.set()
+        self.wake.set()
+        if self.in_flight:
+            await asyncio.wait(self.in_flight, timeout=grace)
+        for task in [*self.in_flight, *self._tasks]:
+            task.cancel()
+        await asyncio.gather(*self.in_flight, *self._tasks, return_exceptions=True)
+        if self._engine is not None:
+            await self._engine.dispose()
+        logger.info("webhook delivery worker stopped")
+
+    async def _run(
+        self, sessionmaker: async_sessionmaker[AsyncSession], client: httpx.AsyncClient
+    ) -> None:
+        last_pruned = datetime.min.replace(tzinfo=UTC)
+        async with client:
+            while not self.stopping.is_set():
+                self.wake.clear()
+                if datetime.now(UTC) - last_pruned > PRUNE_EVERY:
+                    await self._guarded(self._prune(sessionmaker))
+                    last_pruned = datetime.now(UTC)
+                claimed = await self._guarded(self._claim_and_send(sessionmaker, client))
+                if not claimed:
+                    await self._idle()
+
+    async def _guarded(self, step: Any) -> Any:
+        """Run a step; a database outage is logged and waited out, never fatal."""
+        try:
+            return await step
+        except Exception:
+            logger.exception("webhook worker step failed; retrying after the poll interval")
+            return None
+
+    async def _idle(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                self.wake.wait(), timeout=self.settings.webhook_poll_interval_seconds
+            )
+
+    def _free_slots(self) -> int:
+        free = self.settings.webhook_worker_concurrency - len(self.in_flight)
+        # Claim in batches while busy: one claim per finished request would be wasteful.
+        batch = max(1, self.settings.webhook_worker_concurrency // 4)
+        return free if free >= batch or not self.in_flight else 0
+
+    async def _claim_and_send(
+        self, sessionmaker: async_sessionmaker[AsyncSession], client: httpx.AsyncClient
+    ) -> int:
+        free = self._free_slots()
+        if free == 0:
+            return 0
+        async with transaction(sessionmaker) as db:
+            claims = await repository.claim_due(
+                db,
+                limit=free,
+                lease=self.lease,
+                per_endpoint=self.settings.webhook_endpoint_concurrency,
+            )
+        for claim in claims:
+            task = asyncio.create_task(self._deliver(sessionmaker, client, claim))
+            self.in_flight.add(task)
+            task.add_done_callback(self._finished)
+        return len(claims)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.in_flight.discard(task)
+        self.wake.set()  # a slot is free (the loop decides whether a claim is worth it)
+
+    async def _deliver(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        client: httpx.AsyncClient,
+        claim: Claim,
+    ) -> None:
+        outcome = await post(client, claim)
+        try:
+            async with transaction(sessionmaker) as db:
+                await self._settle(db, claim, outcome)
+        except Exception:
+            # The lease will run out and the delivery be retried: at least once, never lost.
+            logger.exception("could not record webhook delivery %s", claim.delivery_id)
+
+    async def _settle(self, db: AsyncSession, claim: Claim, outcome: Outcome) -> None:
+        await repository.add_attempt(db, claim, outcome)
+        retry_at = None if outcome.status_code == GONE else self._retry_at(claim, outcome)
+        if not await repository.settle(db, claim, outcome, retry_at=retry_at):
+            return  # our lease ran out and another worker has the delivery now
+        org, endpoint = claim.organization_id, claim.endpoint_id
+        if outcome.succeeded:
+            await repository.mark_endpoint_healthy(db, org, endpoint)
+        elif outcome.status_code == GONE:
+            await webhooks.disable_endpoint(db, org, endpoint, "The endpoint answered 410 Gone.")
+        else:
+            since = await repository.mark_endpoint_failing(db, org, endpoint)
+            limit = timedelta(days=self.settings.webhook_disable_after_days)
+            if since is not None and datetime.now(UTC) - since >= limit:
+                reason = f"Failing continuously since {since.isoformat()}."
+                await webhooks.disable_endpoint(db, org, endpoint, reason)
+
+    def _retry_at(self, claim: Claim, outcome: Outcome) -> datetime | None:
+        """When to try again (None: dead). Attempt n+1 waits the schedule's n-th delay."""
+        if claim.attempts >= len(self.retry_delays):
+            return None
+        delay = self.retry_delays[claim.attempts] * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311 - not crypto
+        if outcome.retry_after is not None:
+            delay = max(delay, min(outcome.retry_after, max(self.retry_delays)))
+        return datetime.now(UTC) + timedelta(seconds=delay)
+
+    async def _prune(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        cutoff = datetime.now(UTC) - timedelta(days=self.settings.webhook_retention_days)
+        async with transaction(sessionmaker) as db:
+            pruned = await repository.prune_finished(db, cutoff)
+        if pruned:
+            logger.info("pruned %d finished webhook deliveries", pruned)
+
+    async def _listen(self, engine: AsyncEngine) -> None:
+        """LISTEN on a connection of its own, reconnecting; polling covers the gaps."""
+        while not self.stopping.is_set():
+            try:
+                async with engine.connect() as connection:
+                    driver: Any = (await connection.get_raw_connection()).driver_connection
+                    lost = asyncio.Event()
+                    driver.add_termination_listener(lambda _: lost.set())
+                    await driver.add_listener(NOTIFY_CHANNEL, self._notified)
+                    self.wake.set()  # catch up on what was notified while we were away
+                    await _first_of(self.stopping.wait(), lost.wait())
+                    if not driver.is_closed():
+                        await driver.remove_listener(NOTIFY_CHANNEL, self._notified)
+            except Exception:
+                logger.warning("webhook LISTEN connection failed; polling meanwhile", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), timeout=LISTEN_RETRY_SECONDS)
+
+    def _notified(self, *_: object) -> None:
+        self.wake.set()
+
+
+async def _first_of(*waits: Any) -> None:
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+async def post(client: httpx.AsyncClient, claim: Claim) -> Outcome:
+    """One signed POST of the claim's event; never raises."""
+    body = event_body(claim.event)
+    message_id = event_global_id(claim.event.event_id)
+    headers = delivery_headers(claim.secrets, message_id, int(time.time()), body)
+    attempted_at = datetime.now(UTC)
+    started = time.perf_counter()
+
+    def outcome(**fields: Any) -> Outcome:
+        duration_ms = round((time.perf_counter() - started) * 1000)
+        return Outcome(attempted_at=attempted_at, duration_ms=duration_ms, **fields)
+
+    try:
+        async with client.stream("POST", claim.url, content=body, headers=headers) as response:
+            head = await _read_head(response)
+    except BlockedAddress as error:
+        return outcome(error=f"Blocked by the SSRF guard: {error}")
+    except httpx.TimeoutException:
+        return outcome(error="Timed out.")
+    except httpx.HTTPError as error:
+        return outcome(error=f"{type(error).__name__}: {error}"[:500])
+    return outcome(
+        status_code=response.status_code,
+        error=_error_of(response),
+        response_body=head,
+        retry_after=_retry_after(response) if response.status_code in HONOURS_RETRY_AFTER else None,
+    )
+
+
+async def _read_head(response: httpx.Response) -> str:
+    """The first KiB of the body; the rest is never read (a huge answer costs nothing)."""
+    head = b""
+    async for chunk in response.aiter_bytes():
+        head += chunk
+        if len(head) >= RESPONSE_HEAD_BYTES:
+            break
+    return head[:RESPONSE_HEAD_BYTES].decode(errors="replace")
+
+
+def _error_of(response: httpx.Response) -> str | None:
+    if response.is_success:
+        return None
+    if response.is_redirect:
+        return f"HTTP {response.status_code}: redirects are not followed."
+    return f"HTTP {response.status_code}"
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Retry-After in seconds: delta-seconds or an HTTP date."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+async def run_until_stopped(database_url: str, settings: Settings, stop: asyncio.Event) -> None:
+    worker = DeliveryWorker(database_url, settings)
+    await worker.start()
+    try:
+        await stop.wait()
+    finally:
+        await worker.stop()
