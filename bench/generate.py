@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import random
+import sys
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -115,23 +118,24 @@ async def recreate_database(database: str) -> None:
         await admin.close()
 
 
+SERVICE_DIR = Path(os.environ.get("BENCH_SERVICE_DIR", Path(__file__).resolve().parents[1]))
+
+
 async def migrate_and_create_org(database: str) -> tuple[UUID, str]:
-    """The service's migrations, then an organisation with an admin key, by the service."""
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    from service.kit.db import create_sessionmaker, transaction
-    from service.kit.migrate import upgrade_to_head
-    from service.organizations.service import create_organization
-
-    engine = create_async_engine(sqlalchemy_url(database))
-    try:
-        await upgrade_to_head(engine)
-        async with transaction(create_sessionmaker(engine)) as db:
-            organization, secret = await create_organization(db, "Bench Corp")
-            org_id = organization.id
-    finally:
-        await engine.dispose()
-    return org_id, secret
+    """The service's migrations and an organisation with an admin key, by the service's CLI
+    (`okr-service create-org` migrates first), run from BENCH_SERVICE_DIR (default: this
+    checkout) so that another checkout of the service can be benchmarked."""
+    env = {**os.environ, "OKR_DATABASE_URL": sqlalchemy_url(database), "OKR_LOG_LEVEL": "WARNING"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "service", "create-org", "Bench Corp", cwd=SERVICE_DIR, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"okr-service create-org failed: {err.decode()[-3000:]}")
+    created = json.loads(out.decode().strip().splitlines()[-1])
+    org = UUID(base64.b64decode(created["organizationId"]).decode().split(":", 1)[1])
+    return org, created["apiKey"]
 
 
 class Copier:

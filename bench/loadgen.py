@@ -91,7 +91,14 @@ async def user_raw(spec: dict[str, Any], requests: list[bytes], offset: int, sto
                 break
             writer.write(requests[i % n])
             i += 1
-            status, payload = await read_response(reader)
+            try:
+                status, payload = await read_response(reader)
+            except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                # Count it, reconnect, go on: a dropped connection is an error, not a crash.
+                status, payload = 599, repr(exc).encode()
+                writer.close()
+                await asyncio.sleep(0.01)
+                reader, writer = await asyncio.open_connection(spec["host"], spec["port"])
             end = time.perf_counter()
             target = stats if start >= measure_from else warm_stats
             target.latencies.append(end - start)

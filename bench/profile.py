@@ -22,7 +22,7 @@ from bench import runner, workloads
 FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>.*?)(?::(?P<line>\d+))?\)$")
 
 
-def short(frame: str) -> str:
+def short(frame: str, lines: bool = False) -> str:
     m = FRAME.match(frame)
     if not m:
         return frame
@@ -31,7 +31,7 @@ def short(frame: str) -> str:
         if marker in file:
             file = file.split(marker, 1)[1]
             break
-    return f"{m['func']} ({file}:{m['line']})" if m["line"] else f"{m['func']} ({file})"
+    return f"{m['func']} ({file}:{m['line']})" if m["line"] and lines else f"{m['func']} ({file})"
 
 
 def package(frame: str) -> str:
@@ -48,6 +48,7 @@ def package(frame: str) -> str:
 
 def analyse(raw: str, top: int = 15) -> str:
     self_time: Counter[str] = Counter()
+    self_lines: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     packages: Counter[str] = Counter()
     total = 0
@@ -60,13 +61,16 @@ def analyse(raw: str, top: int = 15) -> str:
         total += count
         leaf = frames[-1]
         self_time[short(leaf)] += count
+        self_lines[short(leaf, lines=True)] += count
         packages[package(leaf)] += count
         for f in {short(f) for f in frames}:
             inclusive[f] += count
     if not total:
         return "no samples"
-    out = [f"samples: {total}", "", f"Top {top} frames by self time:"]
+    out = [f"samples: {total}", "", f"Top {top} functions by self time:"]
     out += [f"  {n / total * 100:5.1f}%  {f}" for f, n in self_time.most_common(top)]
+    out += ["", f"Top {top} lines by self time:"]
+    out += [f"  {n / total * 100:5.1f}%  {f}" for f, n in self_lines.most_common(top)]
     out += ["", "Self time by package:"]
     out += [f"  {n / total * 100:5.1f}%  {p}" for p, n in packages.most_common(12)]
     out += ["", f"Top {top * 2} frames by inclusive time:"]

@@ -89,7 +89,8 @@ class Server:
         self.target = target
         argv, env = target.command(database, db_port)
         self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{target.kind}-", suffix=".log", delete=False)
-        self.proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+        cwd = gen.SERVICE_DIR if target.kind == "svc" else ROOT
+        self.proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
 
     async def wait_ready(self, timeout: float = 60.0) -> None:
@@ -452,7 +453,12 @@ async def run(size: str, *, reuse: bool = False, only: list[str] | None = None,
                           flush=True)
                     if r["errors"]:
                         print(f"    first error: {r['first_error']}", flush=True)
+        except Exception:
+            print(f"[run] {t.name} log tail:\n{server.tail()}", flush=True)
+            raise
         finally:
+            if any(c["errors"] for c in cells if c["target"] == t.name):
+                print(f"[run] {t.name} had errors; log tail:\n{server.tail()[-1500:]}", flush=True)
             server.stop()
         await clean_writes(meta["dsn"])
 

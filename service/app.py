@@ -17,6 +17,8 @@ from service.graphql.schema import schema
 from service.kit.db import create_engine, create_sessionmaker
 from service.kit.errors import Unauthenticated
 from service.kit.settings import Settings, get_settings
+from service.webhooks.openapi import document_webhooks
+from service.webhooks.worker import DeliveryWorker
 
 logger = logging.getLogger(__name__)
 
@@ -64,9 +66,20 @@ async def unauthorized_response(_: Request, error: Exception) -> JSONResponse:
     )
 
 
-def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
-    """The application; the engine is made at start-up (lifespan), never at import."""
+def create_app(
+    settings: Settings | None = None,
+    database_url: str | None = None,
+    *,
+    webhook_worker: bool | None = None,
+) -> FastAPI:
+    """The application; the engine is made at start-up (lifespan), never at import.
+
+    `webhook_worker`: run a delivery worker in-process. By default the setting decides,
+    except for an app handed its `database_url` (tests, embedding), which runs none.
+    """
     settings = settings or get_settings()
+    if webhook_worker is None:
+        webhook_worker = settings.webhook_worker_in_process and database_url is None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,9 +87,14 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         engine = create_engine(url, settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        worker = DeliveryWorker(url, settings) if webhook_worker else None
+        if worker is not None:
+            await worker.start()
         try:
             yield
         finally:
+            if worker is not None:
+                await worker.stop()
             await engine.dispose()
 
     app = FastAPI(
@@ -86,6 +104,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         lifespan=lifespan,
     )
     app.add_exception_handler(Unauthorized, unauthorized_response)
+    document_webhooks(app.webhooks)  # OpenAPI `webhooks`: every event type and its body
     graphql: GraphQLRouter[Any, None] = GraphQLRouter(
         schema,
         context_getter=graphql_context,

@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     commands.add_parser("migrate", help="apply database migrations")
+    commands.add_parser("worker", help="deliver webhooks (run as many as you like)")
     create_org = commands.add_parser("create-org", help="create an organization and admin key")
     create_org.add_argument("name")
     commands.add_parser("export-contracts", help="write schema/ and openapi/")
@@ -44,6 +45,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     elif args.command == "export-contracts":
         export_contracts()
+    elif args.command == "worker":
+        run_webhook_worker()
 
 
 async def with_database(action: Callable[[str], Awaitable[T]]) -> T:
@@ -122,6 +125,23 @@ def serve_api(host: str, port: int, *, demo: bool, workers: int) -> None:
         log_level=get_settings().log_level.lower(),
         proxy_headers=True,
     )
+
+
+def run_webhook_worker() -> None:
+    """Deliver webhooks until SIGINT or SIGTERM (the database must be migrated already)."""
+    import signal
+
+    from service.app import resolve_database_url
+    from service.webhooks.worker import run_until_stopped
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await run_until_stopped(resolve_database_url(get_settings()), get_settings(), stop)
+
+    asyncio.run(run())
 
 
 def export_contracts() -> None:

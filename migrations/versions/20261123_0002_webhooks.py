@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 14:59:47.872262
+Create Date: 2026-11-23 15:04:11.897467
 """
 
 from collections.abc import Sequence
@@ -59,10 +59,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_deliveries')),
     sa.UniqueConstraint('organization_id', 'id', name=op.f('uq_webhook_deliveries_organization_id_id'))
     )
-    op.create_index('ix_webhook_deliveries_finished', 'webhook_deliveries', ['organization_id', 'updated_at'], unique=False)
+    op.create_index('ix_webhook_deliveries_finished', 'webhook_deliveries', ['organization_id', 'updated_at'], unique=False, postgresql_where=sa.text("status NOT IN ('PENDING', 'DELIVERING', 'FAILED')"))
     op.create_index(op.f('ix_webhook_deliveries_organization_id_endpoint_id_id'), 'webhook_deliveries', ['organization_id', 'endpoint_id', 'id'], unique=False)
     op.create_index(op.f('ix_webhook_deliveries_organization_id_event_id'), 'webhook_deliveries', ['organization_id', 'event_id'], unique=False)
-    op.create_index('ix_webhook_deliveries_outstanding', 'webhook_deliveries', ['organization_id', 'next_attempt_at'], unique=False, postgresql_where=sa.text("status IN ('PENDING', 'DELIVERING', 'FAILED')"))
+    op.create_index('ix_webhook_deliveries_outstanding', 'webhook_deliveries', ['organization_id', 'endpoint_id', 'next_attempt_at'], unique=False, postgresql_where=sa.text("status IN ('PENDING', 'DELIVERING', 'FAILED')"))
     op.create_table('webhook_attempts',
     sa.Column('delivery_id', sa.Uuid(), nullable=False),
     sa.Column('attempted_at', sa.DateTime(timezone=True), nullable=False),
@@ -90,7 +90,7 @@ def downgrade() -> None:
     op.drop_index('ix_webhook_deliveries_outstanding', table_name='webhook_deliveries', postgresql_where=sa.text("status IN ('PENDING', 'DELIVERING', 'FAILED')"))
     op.drop_index(op.f('ix_webhook_deliveries_organization_id_event_id'), table_name='webhook_deliveries')
     op.drop_index(op.f('ix_webhook_deliveries_organization_id_endpoint_id_id'), table_name='webhook_deliveries')
-    op.drop_index('ix_webhook_deliveries_finished', table_name='webhook_deliveries')
+    op.drop_index('ix_webhook_deliveries_finished', table_name='webhook_deliveries', postgresql_where=sa.text("status NOT IN ('PENDING', 'DELIVERING', 'FAILED')"))
     op.drop_table('webhook_deliveries')
     op.drop_index(op.f('ix_webhook_endpoints_organization_id_enabled'), table_name='webhook_endpoints')
     op.drop_table('webhook_endpoints')

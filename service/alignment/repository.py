@@ -1,7 +1,7 @@
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, func, literal, select, text
+from sqlalchemy import Row, Uuid, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.alignment.models import AlignmentLink
@@ -39,7 +39,9 @@ async def contributes_to(db: AsyncSession, organization_id: UUID, start: UUID, g
         )
         .cte("edges")
     )
-    reachable = select(literal(start).label("objective_id")).cte("reachable", recursive=True)
+    # Typed explicitly: a UUID read from a row is asyncpg's own class, which `literal` would
+    # not recognise, leaving PostgreSQL to guess `text` for the column.
+    reachable = select(literal(start, Uuid).label("objective_id")).cte("reachable", recursive=True)
     reachable = reachable.union(
         select(edges.c.parent).where(edges.c.child == reachable.c.objective_id)
     )

@@ -3,7 +3,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, func, literal, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.cycles.models import Cycle
@@ -36,24 +36,6 @@ async def children_span(
         )
     ).one()
     return row[0], row[1]
-
-
-async def is_ancestor_or_self(
-    db: AsyncSession, organization_id: UUID, candidate: UUID, cycle_id: UUID
-) -> bool:
-    """Whether `candidate` is `cycle_id` or one of the cycles it is nested in."""
-    up = (
-        select(Cycle.id, Cycle.parent_id)
-        .where(Cycle.organization_id == organization_id, Cycle.id == cycle_id)
-        .cte("up", recursive=True)
-    )
-    up = up.union(
-        select(Cycle.id, Cycle.parent_id).where(
-            Cycle.organization_id == organization_id, Cycle.id == up.c.parent_id
-        )
-    )
-    found = await db.execute(select(literal(True)).where(up.c.id == candidate).limit(1))
-    return found.scalar_one_or_none() is not None
 
 
 async def objectives_of_cycle(

@@ -10,7 +10,7 @@ from service.cycles import repository
 from service.cycles.models import Cycle
 from service.events import service as events
 from service.kit.errors import DomainError, ErrorCode
-from service.kit.repository import get_owned
+from service.kit.repository import get_owned, is_ancestor_or_self
 from service.kit.validation import Problems
 from service.okr import figures
 from service.okr.enums import CycleState, ObjectiveState
@@ -91,7 +91,7 @@ async def update_cycle(
     if (
         parent_id
         and parent_id != cycle.parent_id
-        and await repository.is_ancestor_or_self(db, actor.organization_id, cycle.id, parent_id)
+        and await is_ancestor_or_self(db, Cycle, actor.organization_id, cycle.id, parent_id)
     ):
         raise DomainError.single(
             "parentId", "A cycle cannot sit inside itself.", ErrorCode.SELF_REFERENCE

@@ -18,6 +18,7 @@ from service.objectives.resolvers import ObjectiveMutation, ObjectiveQuery
 from service.organizations.types import Viewer, load_viewer
 from service.reports.resolvers import ReportQuery
 from service.teams.resolvers import TeamMutation, TeamQuery
+from service.webhooks.resolvers import WebhookMutation, WebhookQuery
 
 strawberry.enum(Scope, name="Scope")
 
@@ -42,6 +43,7 @@ Query = merge_types(
         InitiativeQuery,
         AlignmentQuery,
         ReportQuery,
+        WebhookQuery,
     ),
 )
 Mutation = merge_types(
@@ -53,6 +55,7 @@ Mutation = merge_types(
         KeyResultMutation,
         InitiativeMutation,
         AlignmentMutation,
+        WebhookMutation,
     ),
 )
 

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Row, select
+from sqlalchemy import ColumnElement, Row, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.kit.errors import DomainError, ErrorCode
@@ -80,3 +80,27 @@ async def page(
         statement = statement.where(table.c.id > after)
     rows = list(await db.execute(statement.order_by(table.c.id).limit(first + 1)))
     return rows[:first], len(rows) > first
+
+
+async def is_ancestor_or_self(
+    db: AsyncSession,
+    model: type[TenantMixin],
+    organization_id: UUID,
+    candidate: UUID,
+    node_id: UUID,
+) -> bool:
+    """Whether `candidate` is `node_id` or above it in `model`'s `parent_id` tree: walks up
+    once, in one recursive statement. Used to refuse a move that would close a loop."""
+    table = model.__table__  # type: ignore[attr-defined]
+    up = (
+        select(table.c.id, table.c.parent_id)
+        .where(table.c.organization_id == organization_id, table.c.id == node_id)
+        .cte("up", recursive=True)
+    )
+    up = up.union(
+        select(table.c.id, table.c.parent_id).where(
+            table.c.organization_id == organization_id, table.c.id == up.c.parent_id
+        )
+    )
+    found = await db.execute(select(literal(True)).where(up.c.id == candidate).limit(1))
+    return found.scalar_one_or_none() is not None

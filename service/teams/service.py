@@ -6,10 +6,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.auth.service import Principal, Scope
 from service.events import service as events
 from service.kit.errors import ErrorCode
-from service.kit.repository import get_owned
+from service.kit.repository import get_owned, is_ancestor_or_self
 from service.kit.validation import Problems
 from service.teams.models import Team
-from service.teams.repository import is_ancestor_or_self
 
 TYPE_NAME = "Team"
 
@@ -42,7 +41,7 @@ async def update_team(
     parent_id = changes.get("parent_id")
     if parent_id is not None:
         await get_owned(db, Team, actor.organization_id, parent_id, field="parentId")
-        if await is_ancestor_or_self(db, actor.organization_id, team.id, parent_id):
+        if await is_ancestor_or_self(db, Team, actor.organization_id, team.id, parent_id):
             problems.add("parentId", "A team cannot sit below itself.", ErrorCode.SELF_REFERENCE)
             problems.raise_if_any()
     await events.apply_update(db, actor, team, TYPE_NAME, changes)

@@ -17,7 +17,7 @@ ENDPOINT_DISABLED = "webhook_endpoint.disabled"
 
 @dataclass(frozen=True, slots=True)
 class EventKind:
-    type: str
+    event_type: str
     object_type: str  # the GraphQL type name of `data.object`
     model: type[Base]
     description: str
@@ -126,4 +126,4 @@ EVENT_KINDS: tuple[EventKind, ...] = (
         "Sent by sendTestWebhook to that endpoint only.",
     ),
 )
-EVENT_TYPES = frozenset(kind.type for kind in EVENT_KINDS)
+EVENT_TYPES = frozenset(kind.event_type for kind in EVENT_KINDS)

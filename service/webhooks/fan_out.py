@@ -16,6 +16,7 @@ from sqlalchemy import (
     and_,
     any_,
     func,
+    insert,
     literal,
     literal_column,
     or_,
@@ -73,9 +74,9 @@ def with_webhook_deliveries(event_insert: Insert, event_type: str, subject: Base
         "next_attempt_at",
     ]
     deliveries = (
-        WebhookDelivery.__table__.insert()
+        insert(WebhookDelivery)
         .from_select(columns, matching)
-        .returning(WebhookDelivery.__table__.c.id)
+        .returning(WebhookDelivery.id)
         .cte("deliveries")
     )
     # NOTIFY is sent at commit (so never for a rollback), once per transaction and payload.

@@ -16,7 +16,7 @@ from service.kit.ids import global_id
 from service.kit.models import Base
 from service.webhooks.catalog import EVENT_KINDS, EventKind
 
-CHECKED_IN = next(kind for kind in EVENT_KINDS if kind.type == "key_result.checked_in")
+CHECKED_IN = next(kind for kind in EVENT_KINDS if kind.event_type == "key_result.checked_in")
 
 
 def event_data(event: Row[Any]) -> dict[str, Any]:
@@ -61,6 +61,11 @@ class Actor(BaseModel):
     name: str
 
 
+def _constant(value: str) -> Any:
+    """The JSON Schema `const` of a type name known only at run time."""
+    return Literal[value]
+
+
 def _python_type(model: type[Base], column_key: str) -> Any:
     column = model.__table__.columns[column_key]
     if column_key in _REFERENCE_TYPES or column_key == "parent_id":
@@ -81,7 +86,7 @@ def _python_type(model: type[Base], column_key: str) -> Any:
 def object_model(type_name: str, model: type[Base]) -> type[BaseModel]:
     fields: dict[str, Any] = {
         "id": (str, Field(description=f"Global ID of the {type_name}.")),
-        "typename": (Literal[type_name], ...),  # type: ignore[valid-type]
+        "typename": (_constant(type_name), ...),
     }
     for column in model.__table__.columns:
         if column.key not in _HIDDEN_COLUMNS:
@@ -117,7 +122,7 @@ def _object_models() -> dict[str, type[BaseModel]]:
 
 
 def payload_model(kind: EventKind, objects: dict[str, type[BaseModel]]) -> type[BaseModel]:
-    name = "".join(part.title() for part in kind.type.replace(".", "_").split("_"))
+    name = "".join(part.title() for part in kind.event_type.replace(".", "_").split("_"))
     data = create_model(
         f"{name}Data",
         object=(objects[kind.object_type], Field(description="The object's full state.")),
@@ -128,7 +133,7 @@ def payload_model(kind: EventKind, objects: dict[str, type[BaseModel]]) -> type[
     return create_model(
         f"{name}Event",
         __doc__=kind.description,
-        type=(Literal[kind.type], ...),  # type: ignore[valid-type]
+        type=(_constant(kind.event_type), ...),
         timestamp=(datetime, Field(description="When the change happened.")),
         data=(data, ...),
     )
@@ -137,7 +142,7 @@ def payload_model(kind: EventKind, objects: dict[str, type[BaseModel]]) -> type[
 def payload_models() -> dict[str, type[BaseModel]]:
     """The body schema of every event type, by type."""
     objects = _object_models()
-    models = {kind.type: payload_model(kind, objects) for kind in EVENT_KINDS}
+    models = {kind.event_type: payload_model(kind, objects) for kind in EVENT_KINDS}
     models["key_result.checked_in"] = payload_model(
         CHECKED_IN, objects | {"KeyResult": objects["KeyResultWithCheckIn"]}
     )

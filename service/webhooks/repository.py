@@ -137,7 +137,7 @@ async def claim_due(
     return [_claim(row) for row in await db.execute(statement)]
 
 
-def _claim(row: Row[Any]) -> Claim:
+def _claim(row: Any) -> Claim:
     secrets = [row.secret]
     grace_ends = row.previous_secret_expires_at
     if row.previous_secret and grace_ends is not None and grace_ends > row.now:

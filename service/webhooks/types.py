@@ -34,13 +34,14 @@ class AdminNode(ModelNode):
         return await super().resolve_nodes(info=info, node_ids=node_ids, required=required)
 
 
-@strawberry.type(description="One entry of the event log, as webhooks deliver it.")
+@strawberry.type(
+    description="One entry of the event log, as webhooks deliver it; its `id` is the "
+    "`webhook-id` header of its deliveries."
+)
 class Event(ModelNode):
     model = EventModel
 
-    id: relay.NodeID[UUID] = strawberry.field(
-        description="Also the `webhook-id` header of its deliveries."
-    )
+    id: relay.NodeID[UUID]
     type: str
     timestamp: datetime
     sequence: int = strawberry.field(description="Grows by one with each event of the subject.")
@@ -55,7 +56,7 @@ class Event(ModelNode):
             timestamp=row.occurred_at,
             sequence=row.sequence,
             subject_id=strawberry.ID(global_id(row.subject_type, row.subject_id)),
-            data=event_data(row),
+            data=JSON(event_data(row)),
         )
 
 
@@ -192,7 +193,12 @@ class UpdateWebhookEndpointInput:
 
 
 @strawberry.input
-class WebhookEndpointIdInput:
+class DeleteWebhookEndpointInput:
+    id: strawberry.ID
+
+
+@strawberry.input
+class EnableWebhookEndpointInput:
     id: strawberry.ID
 
 
@@ -216,15 +222,35 @@ class RedeliverWebhookEventInput:
 
 
 @strawberry.type
-class WebhookEndpointPayload(Payload):
+class CreateWebhookEndpointPayload(Payload):
+    webhook_endpoint: WebhookEndpoint | None = None
+    secret: str | None = strawberry.field(
+        default=None, description="The signing secret (whsec_...): shown this once only."
+    )
+
+
+@strawberry.type
+class UpdateWebhookEndpointPayload(Payload):
     webhook_endpoint: WebhookEndpoint | None = None
 
 
 @strawberry.type
-class WebhookSecretPayload(Payload):
+class DeleteWebhookEndpointPayload(Payload):
+    webhook_endpoint: WebhookEndpoint | None = strawberry.field(
+        default=None, description="Its last state."
+    )
+
+
+@strawberry.type
+class EnableWebhookEndpointPayload(Payload):
+    webhook_endpoint: WebhookEndpoint | None = None
+
+
+@strawberry.type
+class RotateWebhookSecretPayload(Payload):
     webhook_endpoint: WebhookEndpoint | None = None
     secret: str | None = strawberry.field(
-        default=None, description="The signing secret (whsec_...): shown this once only."
+        default=None, description="The new signing secret: shown this once only."
     )
 
 

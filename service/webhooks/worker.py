@@ -189,7 +189,7 @@ class DeliveryWorker:
                 async with engine.connect() as connection:
                     driver: Any = (await connection.get_raw_connection()).driver_connection
                     lost = asyncio.Event()
-                    driver.add_termination_listener(lambda _: lost.set())
+                    driver.add_termination_listener(lambda _, lost=lost: lost.set())
                     await driver.add_listener(NOTIFY_CHANNEL, self._notified)
                     self.wake.set()  # catch up on what was notified while we were away
                     await _first_of(self.stopping.wait(), lost.wait())

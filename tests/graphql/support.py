@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.cycles.models import Cycle
 from service.events.models import Event
-from tests.conftest import Api
+from tests import factories
+from tests.conftest import OBJECT_FIELDS, Api
 
 TABLES = (
     "teams",
@@ -110,3 +111,54 @@ def bad_ids(type_name: str, wrong_type: str) -> list[tuple[str, str]]:
         (gid(type_name), "NOT_FOUND"),
         (gid(wrong_type), "NOT_FOUND"),
     ]
+
+
+async def world(api: Api) -> dict[str, str]:
+    """One of everything: a team, cycle, two objectives, a KR, a linked initiative, a link."""
+    ids = await factories.okr(api)
+    ids["objective2"] = await factories.objective(api, ids["team"], ids["cycle"], "Second")
+    ids["initiative"] = await factories.initiative(api, ids["team"])
+    await api.ok(
+        "linkInitiative", {"initiativeId": ids["initiative"], "keyResultId": ids["key_result"]}
+    )
+    payload = await api.ok(
+        "createAlignment",
+        {"sourceObjectiveId": ids["objective2"], "targetObjectiveId": ids["objective"]},
+    )
+    ids["alignment"] = payload["alignment"]["id"]
+    return ids
+
+
+def mutation_inputs(ids: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """A valid input for every mutation, referring to `ids` (as made by `world`)."""
+    return {
+        "createTeam": {"name": "New", "parentId": ids["team"]},
+        "updateTeam": {"id": ids["team"], "name": "Renamed"},
+        "createCycle": {
+            "name": "Feb",
+            "startsOn": "2026-02-01",
+            "endsOn": "2026-02-28",
+            "parentId": ids["cycle"],
+        },
+        "updateCycle": {"id": ids["cycle"], "name": "Renamed"},
+        "createObjective": {"title": "New", "teamId": ids["team"], "cycleId": ids["cycle"]},
+        "updateObjective": {"id": ids["objective"], "title": "Renamed"},
+        "deleteObjective": {"id": ids["objective"]},
+        "createKeyResult": {"objectiveId": ids["objective"], "title": "New", "targetValue": 5},
+        "updateKeyResult": {"id": ids["key_result"], "title": "Renamed"},
+        "deleteKeyResult": {"id": ids["key_result"]},
+        "recordCheckIn": {"keyResultId": ids["key_result"], "value": 12},
+        "createInitiative": {"title": "New", "teamId": ids["team"]},
+        "updateInitiative": {"id": ids["initiative"], "title": "Renamed"},
+        "linkInitiative": {"initiativeId": ids["initiative"], "keyResultId": ids["key_result"]},
+        "unlinkInitiative": {"initiativeId": ids["initiative"], "keyResultId": ids["key_result"]},
+        "createAlignment": {
+            "sourceObjectiveId": ids["objective"],
+            "kind": "RELATES_TO",
+            "targetObjectiveId": ids["objective2"],
+        },
+        "deleteAlignment": {"id": ids["alignment"]},
+    }
+
+
+MUTATIONS = list(OBJECT_FIELDS)

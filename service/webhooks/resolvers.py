@@ -1,0 +1,183 @@
+from datetime import timedelta
+from typing import Any
+
+import strawberry
+from sqlalchemy import ColumnElement
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry import relay
+
+from service.auth.service import Principal, Scope
+from service.events.models import Event as EventModel
+from service.graphql.context import Info
+from service.graphql.mutations import changes_of, mutate
+from service.graphql.nodes import connection
+from service.kit.ids import parse_global_id
+from service.webhooks import service
+from service.webhooks.models import DeliveryStatus
+from service.webhooks.models import WebhookDelivery as WebhookDeliveryModel
+from service.webhooks.models import WebhookEndpoint as WebhookEndpointModel
+from service.webhooks.types import (
+    CreateWebhookEndpointInput,
+    CreateWebhookEndpointPayload,
+    DeleteWebhookEndpointInput,
+    DeleteWebhookEndpointPayload,
+    EnableWebhookEndpointInput,
+    EnableWebhookEndpointPayload,
+    Event,
+    RedeliverWebhookEventInput,
+    RedeliverWebhookEventPayload,
+    RotateWebhookSecretInput,
+    RotateWebhookSecretPayload,
+    SendTestWebhookInput,
+    SendTestWebhookPayload,
+    UpdateWebhookEndpointInput,
+    UpdateWebhookEndpointPayload,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+
+def team_uuids(team_ids: list[strawberry.ID]) -> list[Any]:
+    return [
+        parse_global_id(team_id, "Team", field=f"teamIds.{index}")
+        for index, team_id in enumerate(team_ids)
+    ]
+
+
+def endpoint_uuid(value: strawberry.ID, field: str = "id") -> Any:
+    return parse_global_id(value, "WebhookEndpoint", field=field)
+
+
+@strawberry.type
+class WebhookQuery:
+    @strawberry.field(description="Webhook endpoints in creation order (admin scope).")
+    async def webhook_endpoints(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> relay.Connection[WebhookEndpoint]:
+        info.context.principal.require(Scope.ADMIN)
+        return await connection(info, WebhookEndpoint, first=first, after=after)
+
+    @strawberry.field(description="Deliveries, newest last, with every attempt (admin scope).")
+    async def webhook_deliveries(
+        self,
+        info: Info,
+        endpoint_id: strawberry.ID | None = None,
+        status: DeliveryStatus | None = None,
+        event_id: strawberry.ID | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> relay.Connection[WebhookDelivery]:
+        info.context.principal.require(Scope.ADMIN)
+        filters: list[ColumnElement[bool]] = []
+        if endpoint_id is not None:
+            filters.append(
+                WebhookDeliveryModel.endpoint_id == endpoint_uuid(endpoint_id, "endpointId")
+            )
+        if event_id is not None:
+            event_uuid = parse_global_id(event_id, "Event", field="eventId")
+            filters.append(WebhookDeliveryModel.event_id == event_uuid)
+        if status is not None:
+            filters.append(WebhookDeliveryModel.status == status)
+        return await connection(info, WebhookDelivery, first=first, after=after, filters=filters)
+
+    @strawberry.field(
+        description="The event log, oldest first: poll with `after` to catch up on anything "
+        "a webhook endpoint missed."
+    )
+    async def events(
+        self,
+        info: Info,
+        types: list[str] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> relay.Connection[Event]:
+        filters = [EventModel.type.in_(types)] if types else []
+        return await connection(info, Event, first=first, after=after, filters=filters)
+
+
+@strawberry.type
+class WebhookMutation:
+    @strawberry.mutation(description="Subscribe a URL to events; its secret is shown once.")
+    async def create_webhook_endpoint(
+        self, info: Info, input: CreateWebhookEndpointInput
+    ) -> CreateWebhookEndpointPayload:
+        async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
+            fields = changes_of(input, WebhookEndpointModel)
+            fields["team_ids"] = team_uuids(input.team_ids)
+            endpoint, secret = await service.create_endpoint(db, actor, fields)
+            return {"webhook_endpoint": WebhookEndpoint.from_row(endpoint), "secret": secret}
+
+        return await mutate(info, CreateWebhookEndpointPayload, action)
+
+    @strawberry.mutation
+    async def update_webhook_endpoint(
+        self, info: Info, input: UpdateWebhookEndpointInput
+    ) -> UpdateWebhookEndpointPayload:
+        async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
+            changes = changes_of(input, WebhookEndpointModel)
+            if "team_ids" in changes:
+                changes["team_ids"] = team_uuids(changes["team_ids"])
+            endpoint = await service.update_endpoint(db, actor, endpoint_uuid(input.id), changes)
+            return {"webhook_endpoint": WebhookEndpoint.from_row(endpoint)}
+
+        return await mutate(info, UpdateWebhookEndpointPayload, action)
+
+    @strawberry.mutation(description="Delete an endpoint and its delivery history.")
+    async def delete_webhook_endpoint(
+        self, info: Info, input: DeleteWebhookEndpointInput
+    ) -> DeleteWebhookEndpointPayload:
+        async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
+            endpoint = await service.delete_endpoint(db, actor, endpoint_uuid(input.id))
+            return {"webhook_endpoint": WebhookEndpoint.from_row(endpoint)}
+
+        return await mutate(info, DeleteWebhookEndpointPayload, action)
+
+    @strawberry.mutation(description="Deliver to a disabled endpoint again (new events only).")
+    async def enable_webhook_endpoint(
+        self, info: Info, input: EnableWebhookEndpointInput
+    ) -> EnableWebhookEndpointPayload:
+        async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
+            endpoint = await service.enable_endpoint(db, actor, endpoint_uuid(input.id))
+            return {"webhook_endpoint": WebhookEndpoint.from_row(endpoint)}
+
+        return await mutate(info, EnableWebhookEndpointPayload, action)
+
+    @strawberry.mutation(
+        description="A new signing secret; the old one keeps signing too for the grace period."
+    )
+    async def rotate_webhook_secret(
+        self, info: Info, input: RotateWebhookSecretInput
+    ) -> RotateWebhookSecretPayload:
+        async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
+            grace = timedelta(seconds=input.grace_period_seconds)
+            endpoint, secret = await service.rotate_secret(
+                db, actor, endpoint_uuid(input.id), grace
+            )
+            return {"webhook_endpoint": WebhookEndpoint.from_row(endpoint), "secret": secret}
+
+        return await mutate(info, RotateWebhookSecretPayload, action)
+
+    @strawberry.mutation(description="Record a `webhook.test` event for this endpoint only.")
+    async def send_test_webhook(
+        self, info: Info, input: SendTestWebhookInput
+    ) -> SendTestWebhookPayload:
+        async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
+            endpoint_id = endpoint_uuid(input.endpoint_id, "endpointId")
+            event = await service.send_test(db, actor, endpoint_id)
+            return {"event": Event.from_row(event)}
+
+        return await mutate(info, SendTestWebhookPayload, action)
+
+    @strawberry.mutation(description="Queue an event again for an endpoint (same webhook-id).")
+    async def redeliver_webhook_event(
+        self, info: Info, input: RedeliverWebhookEventInput
+    ) -> RedeliverWebhookEventPayload:
+        async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
+            delivery = await service.redeliver(
+                db, actor,
+                event_id=parse_global_id(input.event_id, "Event", field="eventId"),
+                endpoint_id=endpoint_uuid(input.endpoint_id, "endpointId"),
+            )
+            return {"delivery": WebhookDelivery.from_row(delivery)}
+
+        return await mutate(info, RedeliverWebhookEventPayload, action)
