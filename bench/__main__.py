@@ -4,6 +4,7 @@ Subcommands:
   run           generate data, run every target and workload, write table/JSON/PNG
   generate      only (re)build a database: python -m bench generate mid [--reuse]
   profile       py-spy on okr-service under W1 load: python -m bench profile --size mid
+  chart         redraw a PNG from a results JSON: python -m bench chart bench/results/latest-mid.json
   client-check  raw client vs httpx against the floor (is the load generator the limit?)
 """
 
@@ -28,6 +29,8 @@ def main() -> None:
     g.add_argument("size", choices=["small", "mid", "large", "xl"])
     g.add_argument("--reuse", action="store_true")
     sub.add_parser("profile", add_help=False)
+    ch = sub.add_parser("chart", help="redraw the PNG of a results JSON")
+    ch.add_argument("json")
     c = sub.add_parser("client-check")
     c.add_argument("--size", default="small")
     args, rest = parser.parse_known_args()
@@ -45,6 +48,15 @@ def main() -> None:
         from bench import profile
 
         profile.main(rest)
+    elif args.command == "chart":
+        import json
+        from pathlib import Path
+
+        from bench import runner
+
+        path = Path(args.json)
+        runner.chart(json.loads(path.read_text()), path.with_suffix(".png"))
+        print(f"wrote {path.with_suffix('.png')}")
     elif args.command == "client-check":
         from bench import clientcheck
 

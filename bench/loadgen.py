@@ -87,7 +87,7 @@ async def user_raw(spec: dict[str, Any], requests: list[bytes], offset: int, sto
     try:
         while True:
             start = time.perf_counter()
-            if start >= stop[0]:
+            if done(start, stop, stats):
                 break
             writer.write(requests[i % n])
             i += 1
@@ -120,7 +120,7 @@ async def user_httpx(spec: dict[str, Any], bodies: list[bytes], offset: int, sto
     write = bool(spec.get("write"))
     while True:
         start = time.perf_counter()
-        if start >= stop[0]:
+        if done(start, stop, stats):
             break
         response = await client.post(url, content=bodies[i % n], headers=headers)
         i += 1
@@ -133,6 +133,11 @@ async def user_httpx(spec: dict[str, Any], bodies: list[bytes], offset: int, sto
             target.errors += 1
             if target.first_error is None:
                 target.first_error = f"{response.status_code} {payload[:300]!r}"
+
+
+def done(now: float, stop: list[float], stats: Stats) -> bool:
+    """Past the duration with enough samples, or past the hard stop."""
+    return (now >= stop[0] and len(stats.latencies) >= stop[2]) or now >= stop[1]
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -149,7 +154,8 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     duration = float(spec.get("duration", 5.0))
     begin = time.perf_counter()
     measure_from = begin + warmup
-    stop = [measure_from + duration]
+    min_requests = int(spec.get("min_requests", max(20, 2 * concurrency)))
+    stop = [measure_from + duration, measure_from + max(30.0, 10 * duration), min_requests]
     warm, stats = Stats(), Stats()
     step = max(1, len(bodies) // max(1, concurrency))
     if spec.get("client", "raw") == "httpx":
@@ -169,13 +175,14 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         ))
     lat = sorted(stats.latencies)
     count = len(lat)
-    elapsed = duration
+    elapsed = max(duration, time.perf_counter() - measure_from)
     return {
         "requests": count,
         "errors": stats.errors + warm.errors,
         "first_error": stats.first_error or warm.first_error,
         "warmup_requests": len(warm.latencies),
         "rps": count / elapsed if elapsed else 0.0,
+        "measured_s": elapsed,
         "p50_ms": percentile(lat, 0.50) * 1000,
         "p90_ms": percentile(lat, 0.90) * 1000,
         "p99_ms": percentile(lat, 0.99) * 1000,

@@ -37,7 +37,7 @@ PG_PORT = int(os.environ.get("BENCH_PG_PORT", "5432"))
 PROXY_PORT = 8799
 
 # Seconds of measurement and of warm-up per cell.
-TIMING = {"small": (2.0, 0.5), "mid": (5.0, 1.5), "large": (6.0, 2.0), "xl": (8.0, 2.0)}
+TIMING = {"small": (1.0, 0.5), "mid": (5.0, 1.5), "large": (6.0, 2.0), "xl": (8.0, 2.0)}
 
 
 @dataclass
@@ -70,6 +70,8 @@ class Target:
         return {} if self.kind == "pg" else {"Authorization": f"Bearer {api_key}"}
 
     def bodies(self, workload: workloads.Workload) -> list[bytes] | None:
+        if self.kind == "floor" and workload.key.startswith("W3"):
+            return None
         key = "pg" if self.kind == "pg" else "svc"
         return workload.bodies.get(key)
 
@@ -369,8 +371,7 @@ def chart(result: dict[str, Any], path: Path) -> None:
         ax.set_xticks([gi + 0.4 - width / 2 for gi in range(len(groups))])
         ax.set_xticklabels(groups, fontsize=7)
         ax.set_title(title)
-        if metric != "rps":
-            ax.set_yscale("log")
+        ax.set_yscale("log")
         ax.legend(fontsize=7)
     fig.suptitle(f"okr-service vs floor vs PostGraphile 4.14.1, size {result['size']}, {result['machine']['cpus']} CPUs, {result['timestamp']}")
     fig.tight_layout()
@@ -381,11 +382,16 @@ def chart(result: dict[str, Any], path: Path) -> None:
 async def run(size: str, *, reuse: bool = False, only: list[str] | None = None,
               duration: float | None = None, warmup: float | None = None) -> dict[str, Any]:
     meta = await gen.generate(size, reuse=reuse)
+    busy = psutil.cpu_percent(interval=2.0)
+    if busy > 15:
+        print(f"[run] warning: the machine is {busy:.0f}% busy before the bench starts; "
+              "other processes share the CPUs and will distort the numbers", flush=True)
     measure, warm = TIMING[size]
     measure = duration or measure
     warm = warmup or warm
     targets = [t for t in TARGETS if not only or t.name in only or t.kind in only]
     notes = [n for n in [workloads.w3_note()] if n]
+    notes.append(f"CPU busy before start: {busy:.0f}% (other processes on the machine).")
     if not POSTGRAPHILE_CLI.exists() or shutil.which("node") is None:
         targets = [t for t in targets if t.kind != "pg"]
         notes.append("PostGraphile skipped: bench/.postgraphile is not installed (run bench/run.sh).")
@@ -442,8 +448,10 @@ async def run(size: str, *, reuse: bool = False, only: list[str] | None = None,
                 if w.key.startswith("W1"):
                     w1_rows.setdefault(w.key, {})[t.name] = count_rows(payload)
                 for conc in w.concurrencies:
+                    load_before = os.getloadavg()[0]
                     with RssSampler(server) as sampler:
                         r = await run_cell(t, bodies, headers, conc, measure, warm, w.write)
+                    r["loadavg_1m_before"] = load_before
                     rss = [v / 2**20 for v in sampler.peaks.values()]
                     cell = {"target": t.name, "workload": w.key, "concurrency": conc, **r,
                             "peak_rss_mb_per_worker": sorted(rss, reverse=True)}

@@ -61,6 +61,16 @@ SVC_W2 = (
     " keyResult { id currentValue health confidence version } } }"
 )
 
+SVC_W3 = (
+    "query W3($cycle: ID!) { cycleReport(cycleId: $cycle) {"
+    " keyResultCount achievedCount hitRate averageScore averageProgress objectiveCount"
+    " checkInFreshness alignmentScore committedShare"
+    " healthCounts { onTrack atRisk offTrack }"
+    " teams { keyResultCount achievedCount hitRate averageScore averageProgress objectiveCount"
+    "   healthCounts { onTrack atRisk offTrack } team { id name } }"
+    " atRisk { id title health currentValue targetValue } } }"
+)
+
 # ---------------------------------------------------------------- PostGraphile 4
 
 PG_OBJECTIVE_FIELDS = """
@@ -98,6 +108,17 @@ PG_W1_PAGE = (
     "  allObjectives(condition: {organizationId: $org, cycleId: $cycle}, orderBy: ID_ASC, first: $first) {\n"
     "    pageInfo { hasNextPage endCursor } nodes { ...O } } }\n"
     f"fragment O on Objective {{{PG_OBJECTIVE_FIELDS}}}"
+)
+
+# PostGraphile has no report: W3-equivalent = the rows a client needs to compute it
+# (every objective of the cycle with its key results and their newest check-in time).
+PG_W3 = (
+    "query W3($org: UUID!, $cycle: UUID!) { allObjectives(condition: {organizationId: $org, cycleId: $cycle}) {"
+    " totalCount nodes { id kind teamId"
+    "  contributes: alignmentLinksByOrganizationIdAndSourceObjectiveId(condition: {kind: \"CONTRIBUTES_TO\"}) { totalCount }"
+    "  keyResultsByOrganizationIdAndObjectiveId { nodes { id title health startValue targetValue currentValue"
+    "   metric direction weight finalScore"
+    "   checkInsByOrganizationIdAndKeyResultId(first: 1, orderBy: [CHECKED_AT_DESC]) { nodes { checkedAt } } } } } } }"
 )
 
 PG_W4 = (
@@ -159,6 +180,12 @@ def build(meta: dict[str, Any], pg_node_alias: str | None) -> list[Workload]:
         ]
     loads.append(w4)
 
+    if has_cycle_report():
+        w3 = Workload("W3 report", (1, 16))
+        w3.bodies["svc"] = [body("W3", SVC_W3, {"cycle": gid("Cycle", cycle)})]
+        w3.bodies["pg"] = [body("W3", PG_W3, {"org": org, "cycle": cycle})]
+        loads.append(w3)
+
     w2 = Workload("W2 checkIn", (1, 8, 32), write=True)
     w2.bodies["svc"] = [
         body("W2", SVC_W2, {"input": {
@@ -171,8 +198,20 @@ def build(meta: dict[str, Any], pg_node_alias: str | None) -> list[Workload]:
     return loads
 
 
+def service_schema() -> str:
+    import os
+
+    root = Path(os.environ.get("BENCH_SERVICE_DIR", ROOT))
+    return (root / "schema" / "schema.graphql").read_text()
+
+
+def has_cycle_report() -> bool:
+    return "cycleReport(" in service_schema()
+
+
 def w3_note() -> str | None:
-    schema = (ROOT / "schema" / "schema.graphql").read_text()
-    if "cycleReport" not in schema:
+    if not has_cycle_report():
         return "W3 skipped: `cycleReport` is not in schema/schema.graphql yet."
-    return "W3 skipped: `cycleReport` exists in the schema but the bench has no W3 query for it yet."
+    return ("W3 = cycleReport for the company (one quarter). The floor has no W3 (it would have to "
+            "re-implement the report's arithmetic); PostGraphile's W3 returns the raw rows a "
+            "client needs to compute the report (it has no aggregates without plugins).")

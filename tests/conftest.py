@@ -98,7 +98,9 @@ class Api:
     organization_id: UUID
     key: str
 
-    async def post(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> httpx.Response:
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any
+    ) -> httpx.Response:
         return await self.client.post(
             "/graphql",
             json={"query": query, "variables": variables or {}},
@@ -115,7 +117,9 @@ class Api:
         data: dict[str, Any] = body["data"]
         return data
 
-    async def errors(self, query: str, variables: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    async def errors(
+        self, query: str, variables: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         """Run an operation that must fail with GraphQL errors; returns them."""
         body = (await self.post(query, variables)).json()
         assert body.get("errors"), body

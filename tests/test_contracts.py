@@ -1,4 +1,7 @@
-"""The committed contracts are what the code serves: regenerate with `okr-service export-contracts`."""
+"""The committed contracts are what the code serves.
+
+Regenerate them with `okr-service export-contracts`.
+"""
 
 import json
 

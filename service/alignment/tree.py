@@ -3,7 +3,7 @@ statements: one recursive query for the shape, then one batch per relation."""
 
 import asyncio
 from collections import defaultdict
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
 import strawberry
@@ -29,16 +29,17 @@ class AlignmentTreeNode:
     progress: float | None = strawberry.field(
         description="The objective's progress, rolled up from the tree as its mode asks."
     )
-    via_key_result_id: strawberry.Private[UUID | None]
+    # The supported key result, taken from its parent's key results (already loaded):
+    # loading it per node would cost one statement per level of the tree.
+    via: strawberry.Private[Any]
     children: list["AlignmentTreeNode"] = strawberry.field(
         description="Objectives contributing to this one or to one of its key results."
     )
 
     @strawberry.field(description="The key result of the parent this objective supports.")
-    async def via_key_result(self, info: Info) -> KeyResultRef | None:
-        from service.key_results.types import KeyResult
-
-        return await KeyResult.load(info, self.via_key_result_id)
+    def via_key_result(self) -> KeyResultRef | None:
+        found: KeyResult | None = self.via
+        return found
 
 
 async def alignment_tree(info: Info, root_id: UUID, depth: int) -> AlignmentTreeNode | None:
@@ -60,15 +61,21 @@ async def alignment_tree(info: Info, root_id: UUID, depth: int) -> AlignmentTree
         children[parent].append((child, via))
 
     def build(
-        objective_id: UUID, level: int, via: UUID | None, path: frozenset[UUID]
+        objective_id: UUID, level: int, via: "KeyResult | None", path: frozenset[UUID]
     ) -> AlignmentTreeNode:
         objective = objectives[objective_id]
+        own = {key_result.id: key_result for key_result in key_results[objective_id]}
         below = [
-            build(child, level + 1, child_via, path | {objective_id})
+            build(
+                child, level + 1, own.get(child_via) if child_via else None, path | {objective_id}
+            )
             for child, child_via in children.get(objective_id, [])
             if child not in path and child in objectives
         ]
-        aligned = [node.progress for node in below if node.progress is not None]
+        # An objective supporting several key results of this one is shown under each,
+        # but rolls up once, as in Objective.progress.
+        distinct = {node.objective.id: node.progress for node in below}
+        aligned = [found for found in distinct.values() if found is not None]
         mode = objective.progress_mode
         return AlignmentTreeNode(
             objective=objective,
@@ -78,7 +85,7 @@ async def alignment_tree(info: Info, root_id: UUID, depth: int) -> AlignmentTree
                 mode,
                 aligned if mode is not ProgressMode.KEY_RESULTS else (),
             ),
-            via_key_result_id=via,
+            via=via,
             children=below if level < depth else [],
         )
 

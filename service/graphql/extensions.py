@@ -6,6 +6,7 @@ from uuid import uuid4
 
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.relay.types import GlobalIDValueError
 
 from service.kit.errors import DomainError
 
@@ -31,7 +32,8 @@ class RequestTransaction(SchemaExtension):
 
 def is_expected(error: GraphQLError) -> bool:
     original = error.original_error
-    return original is None or isinstance(original, GraphQLError | DomainError)
+    # GlobalIDValueError: `node(id:)` given an ID naming no node type: bad input, not a bug.
+    return original is None or isinstance(original, GraphQLError | DomainError | GlobalIDValueError)
 
 
 class MaskUnexpectedErrors(MaskErrors):
@@ -53,6 +55,9 @@ class MaskUnexpectedErrors(MaskErrors):
         if isinstance(original, DomainError):
             first = original.errors[0]
             error.extensions = {"code": str(first.code), "field": first.field}
+        elif isinstance(original, GlobalIDValueError):
+            error.message = "Malformed ID."
+            error.extensions = {"code": "INVALID_ID"}
         elif error.extensions is None or "code" not in error.extensions:
             error.extensions = {**(error.extensions or {}), "code": "GRAPHQL_VALIDATION_FAILED"}
         return error

@@ -115,7 +115,7 @@ async def connection(
 ) -> relay.Connection[NodeT]:
     """A keyset page of `node_type` in creation order."""
     size = page_size(first)
-    after_id = decode_cursor(after) if after else None
+    after_id = decode_cursor(after) if after is not None else None  # "" is malformed too
     rows, has_next = await info.context.run(
         lambda db: page(
             db,

@@ -2,7 +2,13 @@
 
 import strawberry
 from strawberry import relay
-from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
@@ -59,6 +65,12 @@ Mutation = merge_types(
     ),
 )
 
+# Built once: the validation cache is keyed by the rule classes, which these create.
+LIMIT_RULES = [
+    *QueryDepthLimiter(max_depth=10).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=15).validation_rules,
+]
+
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
@@ -67,7 +79,9 @@ schema = strawberry.Schema(
     extensions=[
         RequestTransaction,
         MaskUnexpectedErrors,
-        lambda: QueryDepthLimiter(max_depth=10),
-        lambda: MaxAliasesLimiter(max_alias_count=15),
+        lambda: AddValidationRules(LIMIT_RULES),
+        # Clients send the same few documents again and again: parse and validate them once.
+        lambda: ParserCache(maxsize=1024),
+        lambda: ValidationCache(maxsize=1024),
     ],
 )

@@ -229,7 +229,14 @@ async def record_check_in(
         )
         await refresh_objective_health(db, actor, key_result.objective_id, cycle)
     else:
+        # History only: the key result keeps its newer value, but consumers still learn of
+        # the check-in (a BI tool pulling history needs it).
         await db.flush()
+        await events.record(
+            db, actor, "key_result.checked_in", key_result, TYPE_NAME,
+            object_state=events.snapshot(key_result, TYPE_NAME)
+            | {"checkIn": events.snapshot(check_in, "CheckIn")},
+        )
     return check_in, key_result
 
 

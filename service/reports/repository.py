@@ -57,7 +57,7 @@ async def last_check_in_times(
         )
         .group_by(CheckIn.key_result_id)
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 async def contribution_counts(
@@ -73,7 +73,7 @@ async def contribution_counts(
         )
         .group_by(AlignmentLink.source_objective_id)
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 async def closed_cycle_results(
@@ -167,6 +167,6 @@ async def contribution_tree(
     rows = await db.execute(
         select(tree.c.child, tree.c.parent, tree.c.via, func.min(tree.c.depth))
         .group_by(tree.c.child, tree.c.parent, tree.c.via)
-        .order_by(func.min(tree.c.depth))
+        .order_by(func.min(tree.c.depth), tree.c.child, tree.c.via)
     )
     return [(child, parent, via, depth) for child, parent, via, depth in rows]

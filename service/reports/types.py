@@ -104,6 +104,7 @@ class CycleReport(KeyResultFigures):
                 for row in report.teams
             ],
             at_risk=[KeyResult.from_row(line.key_result) for line in report.at_risk],
-            retrospective=Retrospective(**notes) if notes else None,
+            # Closing without notes (or before closing) leaves no retrospective.
+            retrospective=Retrospective(**notes) if notes and any(notes.values()) else None,
             **KeyResultFigures.fields_of(report.summary),
         )

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, and_, delete, func, insert, select, update
+from sqlalchemy import Row, and_, delete, func, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -75,6 +75,7 @@ async def claim_due(
             busy.status == DeliveryStatus.DELIVERING,
             busy.lease_until > func.now(),
         )
+        .correlate(endpoint)
         .scalar_subquery()
     )
     per_endpoint_due = (
@@ -89,7 +90,9 @@ async def claim_due(
         .lateral()
     )
     candidates = (
-        select(per_endpoint_due.c.id).select_from(endpoint).join(per_endpoint_due, endpoint.enabled)
+        select(per_endpoint_due.c.id)
+        .join_from(endpoint, per_endpoint_due, true())
+        .where(endpoint.enabled)
     )
     locked = (
         select(delivery.id)

@@ -35,6 +35,7 @@ LISTEN_RETRY_SECONDS = 5.0
 JITTER = 0.1  # +-10% on every retry delay, so retries of one outage do not stampede
 GONE = 410
 HONOURS_RETRY_AFTER = (429, 503)
+RETRY_AFTER_CAP_SECONDS = 86400.0  # a day: longer asks are not honoured in full
 
 
 class DeliveryWorker:
@@ -172,7 +173,7 @@ class DeliveryWorker:
             return None
         delay = self.retry_delays[claim.attempts] * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311 - not crypto
         if outcome.retry_after is not None:
-            delay = max(delay, min(outcome.retry_after, max(self.retry_delays)))
+            delay = max(delay, min(outcome.retry_after, RETRY_AFTER_CAP_SECONDS))
         return datetime.now(UTC) + timedelta(seconds=delay)
 
     async def _prune(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:

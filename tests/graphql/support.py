@@ -51,7 +51,8 @@ async def db_state(engine: AsyncEngine, organization_id: UUID) -> dict[str, str]
         for table in TABLES:
             found = await connection.scalar(
                 text(
-                    f"SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, ',' ORDER BY id), ''))"
+                    "SELECT count(*) || ':' || "
+                    "md5(coalesce(string_agg(t::text, ',' ORDER BY id), ''))"
                     f" FROM {table} t WHERE organization_id = :org"
                 ),
                 {"org": organization_id},

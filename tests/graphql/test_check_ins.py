@@ -14,12 +14,11 @@ KEY_RESULT = "currentValue health confidence version"
 
 
 async def check_in(api: Api, key_result: str, value: float, **fields: Any) -> dict[str, Any]:
-    payload = await api.ok(
+    return await api.ok(
         "recordCheckIn",
         {"keyResultId": key_result, "value": value, **fields},
         f"checkIn {{ id {CHECK_IN} keyResult {{ id }} }} keyResult {{ {KEY_RESULT} }}",
     )
-    return payload
 
 
 async def history(api: Api, key_result: str) -> list[float]:

@@ -205,7 +205,8 @@ async def test_link_relink_and_unlink_an_initiative(api: Api, engine: AsyncEngin
     payload = await api.ok(
         "linkInitiative",
         {"initiativeId": initiative, "keyResultId": ids["key_result"], "expectedImpact": 8},
-        f"initiative {{ id {LINKS} }} link {{ expectedImpact keyResult {{ id }} initiative {{ id }} }}",
+        f"initiative {{ id {LINKS} }}"
+        " link { expectedImpact keyResult { id } initiative { id } }",
     )
     link = {
         "expectedImpact": 8.0,
