@@ -10,6 +10,10 @@ request bytes are built once, the response is read by Content-Length (or chunked
 few tens of microseconds per request, several times less than httpx, which matters on a
 small machine where client and server share the CPUs (`python -m bench client-check`
 measures both against the floor).
+
+A request belongs to the measurement when it completes after the warm-up. New requests start
+until the duration has passed and at least max(10, concurrency) requests were measured, or
+until a hard stop (max(15 s, 4 x duration)): a very slow target still yields numbers.
 """
 
 from __future__ import annotations
@@ -76,6 +80,7 @@ class Stats:
         self.errors = 0
         self.bytes = 0
         self.first_error: str | None = None
+        self.last_end = 0.0
 
 
 async def user_raw(spec: dict[str, Any], requests: list[bytes], offset: int, stop: list[float],
@@ -100,7 +105,8 @@ async def user_raw(spec: dict[str, Any], requests: list[bytes], offset: int, sto
                 await asyncio.sleep(0.01)
                 reader, writer = await asyncio.open_connection(spec["host"], spec["port"])
             end = time.perf_counter()
-            target = stats if start >= measure_from else warm_stats
+            target = stats if end >= measure_from else warm_stats
+            stats.last_end = max(stats.last_end, end)
             target.latencies.append(end - start)
             target.bytes += len(payload)
             if is_error(status, payload, write):
@@ -126,7 +132,8 @@ async def user_httpx(spec: dict[str, Any], bodies: list[bytes], offset: int, sto
         i += 1
         payload = response.content
         end = time.perf_counter()
-        target = stats if start >= measure_from else warm_stats
+        target = stats if end >= measure_from else warm_stats
+        stats.last_end = max(stats.last_end, end)
         target.latencies.append(end - start)
         target.bytes += len(payload)
         if is_error(response.status_code, payload, write):
@@ -154,8 +161,8 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     duration = float(spec.get("duration", 5.0))
     begin = time.perf_counter()
     measure_from = begin + warmup
-    min_requests = int(spec.get("min_requests", max(20, 2 * concurrency)))
-    stop = [measure_from + duration, measure_from + max(30.0, 10 * duration), min_requests]
+    min_requests = int(spec.get("min_requests", max(10, concurrency)))
+    stop = [measure_from + duration, measure_from + max(15.0, 4 * duration), min_requests]
     warm, stats = Stats(), Stats()
     step = max(1, len(bodies) // max(1, concurrency))
     if spec.get("client", "raw") == "httpx":
@@ -175,7 +182,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         ))
     lat = sorted(stats.latencies)
     count = len(lat)
-    elapsed = max(duration, time.perf_counter() - measure_from)
+    elapsed = max(1e-9, stats.last_end - measure_from)
     return {
         "requests": count,
         "errors": stats.errors + warm.errors,

@@ -37,7 +37,7 @@ PG_PORT = int(os.environ.get("BENCH_PG_PORT", "5432"))
 PROXY_PORT = 8799
 
 # Seconds of measurement and of warm-up per cell.
-TIMING = {"small": (1.0, 0.5), "mid": (5.0, 1.5), "large": (6.0, 2.0), "xl": (8.0, 2.0)}
+TIMING = {"small": (1.0, 0.5), "mid": (4.0, 1.0), "large": (6.0, 2.0), "xl": (8.0, 2.0)}
 
 
 @dataclass

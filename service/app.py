@@ -1,17 +1,19 @@
 """The ASGI application: GraphQL at /graphql, health probes, and the request's transaction."""
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from strawberry.fastapi import GraphQLRouter
 
-from service.auth.service import authenticate
+from service.auth.service import PrincipalCache, authenticate
 from service.graphql.context import Context
 from service.graphql.schema import schema
 from service.kit.db import create_engine, create_sessionmaker
@@ -51,7 +53,7 @@ async def graphql_context(request: Request) -> AsyncIterator[Context | None]:
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with sessionmaker() as db:
         try:
-            principal = await authenticate(db, token)
+            principal = await authenticate(db, token, request.app.state.principal_cache)
         except Unauthenticated:
             raise Unauthorized("Unknown, expired or revoked API key.") from None
         yield Context(db, principal)
@@ -64,6 +66,13 @@ async def unauthorized_response(_: Request, error: Exception) -> JSONResponse:
         content={"error": {"code": "UNAUTHENTICATED", "message": error.message}},
         headers={"WWW-Authenticate": "Bearer"},
     )
+
+
+class FastJSONGraphQLRouter(GraphQLRouter[Any, None]):
+    """Responses encoded by orjson: several times faster than `json` on large results."""
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
 
 
 def create_app(
@@ -87,9 +96,16 @@ def create_app(
         engine = create_engine(url, settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.principal_cache = (
+            PrincipalCache(settings.auth_cache_seconds) if settings.auth_cache_seconds else None
+        )
         worker = DeliveryWorker(url, settings) if webhook_worker else None
         if worker is not None:
             await worker.start()
+        # Everything allocated so far lives as long as the process: keep it out of the
+        # collector's generations, so full collections stay short and rare under load.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
@@ -105,7 +121,7 @@ def create_app(
     )
     app.add_exception_handler(Unauthorized, unauthorized_response)
     document_webhooks(app.webhooks)  # OpenAPI `webhooks`: every event type and its body
-    graphql: GraphQLRouter[Any, None] = GraphQLRouter(
+    graphql: GraphQLRouter[Any, None] = FastJSONGraphQLRouter(
         schema,
         context_getter=graphql_context,
         graphql_ide="graphiql" if settings.graphiql else None,

@@ -58,7 +58,9 @@ async def database_url(server_url: str) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 async def app(database_url: str) -> AsyncIterator[FastAPI]:
-    application = create_app(Settings(database_url=None), database_url=database_url)
+    # No key cache: statement counts must not depend on how long a test took.
+    settings = Settings(database_url=None, auth_cache_seconds=0)
+    application = create_app(settings, database_url=database_url)
     async with application.router.lifespan_context(application):
         yield application
 

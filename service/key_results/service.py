@@ -233,7 +233,11 @@ async def record_check_in(
         # the check-in (a BI tool pulling history needs it).
         await db.flush()
         await events.record(
-            db, actor, "key_result.checked_in", key_result, TYPE_NAME,
+            db,
+            actor,
+            "key_result.checked_in",
+            key_result,
+            TYPE_NAME,
             object_state=events.snapshot(key_result, TYPE_NAME)
             | {"checkIn": events.snapshot(check_in, "CheckIn")},
         )

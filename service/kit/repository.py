@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Row, literal, select
+from sqlalchemy import ColumnElement, Row, Select, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.kit.errors import DomainError, ErrorCode
@@ -104,3 +104,20 @@ async def is_ancestor_or_self(
     )
     found = await db.execute(select(literal(True)).where(up.c.id == candidate).limit(1))
     return found.scalar_one_or_none() is not None
+
+
+def subtree_ids(model: type[TenantMixin], organization_id: UUID, root_id: UUID) -> Select[Any]:
+    """A select of `root_id` and every row below it in `model`'s `parent_id` tree, to use
+    as `column.in_(subtree_ids(...))` inside one statement."""
+    table = model.__table__  # type: ignore[attr-defined]
+    down = (
+        select(table.c.id)
+        .where(table.c.organization_id == organization_id, table.c.id == root_id)
+        .cte("subtree", recursive=True)
+    )
+    down = down.union_all(
+        select(table.c.id).where(
+            table.c.organization_id == organization_id, table.c.parent_id == down.c.id
+        )
+    )
+    return select(down.c.id)

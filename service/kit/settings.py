@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     )
     graphiql: bool = Field(default=True, description="Serve the GraphiQL IDE at GET /graphql.")
     log_level: str = Field(default="INFO", description="Python logging level.")
+    auth_cache_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="How long a process trusts a verified API key without asking the database "
+        "again (a revoked key keeps working this long). 0 disables the cache.",
+    )
     max_page_size: int = Field(
         default=100, ge=1, le=1000, description="Largest `first` a connection accepts."
     )

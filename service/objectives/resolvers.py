@@ -1,4 +1,5 @@
 from typing import Any
+from uuid import UUID
 
 import strawberry
 from sqlalchemy import ColumnElement
@@ -10,6 +11,7 @@ from service.graphql.context import Info
 from service.graphql.mutations import changes_of, mutate
 from service.graphql.nodes import connection
 from service.kit.ids import parse_global_id
+from service.kit.repository import subtree_ids
 from service.objectives import service
 from service.objectives.models import Objective as ObjectiveModel
 from service.objectives.types import (
@@ -22,6 +24,7 @@ from service.objectives.types import (
     UpdateObjectivePayload,
 )
 from service.okr.enums import Health, ObjectiveKind, ObjectiveState
+from service.teams.models import Team as TeamModel
 
 REFERENCES = {"team_id": "Team", "cycle_id": "Cycle"}
 
@@ -33,16 +36,22 @@ class ObjectiveFilter:
     state: ObjectiveState | None = None
     health: Health | None = None
     kind: ObjectiveKind | None = None
+    include_subteams: bool = strawberry.field(
+        default=False, description="With teamId: also the objectives of every team below it."
+    )
 
-    def conditions(self) -> list[ColumnElement[bool]]:
+    def conditions(self, organization_id: UUID) -> list[ColumnElement[bool]]:
         found: list[ColumnElement[bool]] = []
         if self.cycle_id is not None:
             found.append(
                 ObjectiveModel.cycle_id == parse_global_id(self.cycle_id, "Cycle", field="cycleId")
             )
         if self.team_id is not None:
+            team_id = parse_global_id(self.team_id, "Team", field="teamId")
             found.append(
-                ObjectiveModel.team_id == parse_global_id(self.team_id, "Team", field="teamId")
+                ObjectiveModel.team_id.in_(subtree_ids(TeamModel, organization_id, team_id))
+                if self.include_subteams
+                else ObjectiveModel.team_id == team_id
             )
         for column, value in (
             (ObjectiveModel.state, self.state),
@@ -64,7 +73,7 @@ class ObjectiveQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> relay.Connection[Objective]:
-        filters = filter.conditions() if filter else []
+        filters = filter.conditions(info.context.principal.organization_id) if filter else []
         return await connection(info, Objective, first=first, after=after, filters=filters)
 
 

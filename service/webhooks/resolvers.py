@@ -174,7 +174,8 @@ class WebhookMutation:
     ) -> RedeliverWebhookEventPayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             delivery = await service.redeliver(
-                db, actor,
+                db,
+                actor,
                 event_id=parse_global_id(input.event_id, "Event", field="eventId"),
                 endpoint_id=endpoint_uuid(input.endpoint_id, "endpointId"),
             )

@@ -72,9 +72,14 @@ class DeliveryWorker:
         self.wake.set()
         if self.in_flight:
             await asyncio.wait(self.in_flight, timeout=grace)
-        for task in [*self.in_flight, *self._tasks]:
+        for task in self.in_flight:
             task.cancel()
-        await asyncio.gather(*self.in_flight, *self._tasks, return_exceptions=True)
+        await asyncio.gather(*self.in_flight, return_exceptions=True)
+        # The loops see `stopping` and end by themselves, closing their connections cleanly.
+        _, stuck = await asyncio.wait(self._tasks, timeout=grace + 5)
+        for task in stuck:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._engine is not None:
             await self._engine.dispose()
         logger.info("webhook delivery worker stopped")

@@ -229,3 +229,32 @@ async def test_objectives_filter(api: Api) -> None:
     assert await matching({"health": "ON_TRACK"}) == [ids["objective"]]
     assert await matching({"kind": "ASPIRATIONAL", "teamId": other_team}) == [stretch]
     assert await matching({"kind": "ASPIRATIONAL", "teamId": ids["team"]}) == []
+
+
+async def test_objectives_of_a_team_subtree(api: Api) -> None:
+    company = await factories.team(api, "Company")
+    product = await factories.team(api, "Product", company)
+    squad = await factories.team(api, "Squad", product)
+    platform = await factories.team(api, "Platform", company)
+    cycle = await factories.cycle(api)
+    titles = {}
+    for team_id, title in (
+        (company, "Lead"),
+        (product, "Grow"),
+        (squad, "Onboard"),
+        (platform, "Run"),
+    ):
+        titles[await factories.objective(api, team_id, cycle, title)] = title
+    query = (
+        "query($filter: ObjectiveFilter) { objectives(filter: $filter) "
+        "{ edges { node { title } } } }"
+    )
+
+    async def found(**filter_: object) -> list[str]:
+        data = await api.query(query, {"filter": {"cycleId": cycle, **filter_}})
+        return [edge["node"]["title"] for edge in data["objectives"]["edges"]]
+
+    assert await found(teamId=product) == ["Grow"]
+    assert await found(teamId=product, includeSubteams=True) == ["Grow", "Onboard"]
+    assert await found(teamId=company, includeSubteams=True) == ["Lead", "Grow", "Onboard", "Run"]
+    assert await found(teamId=squad, includeSubteams=True) == ["Onboard"]
