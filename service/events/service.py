@@ -12,6 +12,7 @@ from uuid_utils.compat import uuid7
 
 from service.auth.service import Principal
 from service.events.models import Event
+from service.kit.errors import DomainError, ErrorCode
 from service.kit.ids import global_id
 from service.kit.models import Base
 from service.webhooks.fan_out import with_webhook_deliveries
@@ -141,9 +142,20 @@ async def apply_update(
 ) -> dict[str, dict[str, Any]]:
     """Apply `changes` to a locked row and record what really changed.
 
+    `changes` may carry `expected_version` (optimistic concurrency): the row must still be
+    at that version, or nothing is written and VERSION_CONFLICT is reported.
+
     Emits `<type>.updated` with every changed field, then a dedicated event for each changed
     status field (`status_fields` maps attribute -> event type). Nothing changed: no event.
     """
+    expected_version = changes.pop("expected_version", None)
+    if expected_version is not None and expected_version != getattr(obj, "version", None):
+        raise DomainError.single(
+            "expectedVersion",
+            f"Changed meanwhile: now at version {getattr(obj, 'version', None)}. "
+            "Reload and apply your change again.",
+            ErrorCode.VERSION_CONFLICT,
+        )
     before = snapshot(obj, type_name)
     for field, value in changes.items():
         setattr(obj, field, value)

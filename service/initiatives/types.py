@@ -136,6 +136,11 @@ class CreateInitiativeInput:
 @strawberry.input
 class UpdateInitiativeInput:
     id: strawberry.ID
+    expected_version: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Refuse the update with VERSION_CONFLICT unless the object is still at "
+        "this version (optimistic concurrency).",
+    )
     title: str | None = strawberry.UNSET
     team_id: strawberry.ID | None = strawberry.UNSET
     description: str | None = strawberry.UNSET

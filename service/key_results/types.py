@@ -256,6 +256,11 @@ class CreateKeyResultInput:
 @strawberry.input
 class UpdateKeyResultInput:
     id: strawberry.ID
+    expected_version: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Refuse the update with VERSION_CONFLICT unless the object is still at "
+        "this version (optimistic concurrency).",
+    )
     title: str | None = strawberry.UNSET
     metric: Metric | None = strawberry.UNSET
     direction: Direction | None = strawberry.UNSET

@@ -21,6 +21,7 @@ class ErrorCode(StrEnum):
     INVALID_STATE = "INVALID_STATE"
     ALREADY_CLOSED = "ALREADY_CLOSED"
     FORBIDDEN = "FORBIDDEN"
+    VERSION_CONFLICT = "VERSION_CONFLICT"
 
 
 @dataclass(frozen=True, slots=True)

@@ -267,6 +267,11 @@ class CreateObjectiveInput:
 @strawberry.input
 class UpdateObjectiveInput:
     id: strawberry.ID
+    expected_version: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Refuse the update with VERSION_CONFLICT unless the object is still at "
+        "this version (optimistic concurrency).",
+    )
     title: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
     owner: str | None = strawberry.UNSET
