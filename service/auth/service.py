@@ -15,6 +15,7 @@ from service.auth.models import ApiKey
 from service.kit.errors import DomainError, ErrorCode, Unauthenticated
 
 KEY_PREFIX = "okr_"
+API_KEY = "ApiKey"
 
 
 class Scope(StrEnum):
@@ -99,6 +100,9 @@ class PrincipalCache:
             del self._entries[key_hash]
             return None
         return principal
+
+    def forget(self, key_hash: str) -> None:
+        self._entries.pop(key_hash, None)
 
     def put(self, key_hash: str, expires_at: datetime | None, principal: Principal) -> None:
         if len(self._entries) >= self.max_entries:

@@ -30,7 +30,7 @@ _REFERENCE_TYPES = {
     "origin_id": "Objective",
 }
 # Internal columns no consumer needs.
-_HIDDEN_COLUMNS = {"organization_id", "id"}
+_HIDDEN_COLUMNS = {"organization_id", "id", "key_hash"}
 
 
 def camel_case(name: str) -> str:

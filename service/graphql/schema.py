@@ -13,6 +13,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from service.alignment.resolvers import AlignmentMutation, AlignmentQuery
+from service.auth.resolvers import ApiKeyMutation, ApiKeyQuery
 from service.auth.service import Scope
 from service.cycles.resolvers import CycleMutation, CycleQuery
 from service.graphql.context import Info
@@ -49,6 +50,7 @@ Query = merge_types(
         InitiativeQuery,
         AlignmentQuery,
         ReportQuery,
+        ApiKeyQuery,
         WebhookQuery,
     ),
 )
@@ -61,6 +63,7 @@ Mutation = merge_types(
         KeyResultMutation,
         InitiativeMutation,
         AlignmentMutation,
+        ApiKeyMutation,
         WebhookMutation,
     ),
 )

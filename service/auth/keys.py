@@ -1,0 +1,59 @@
+"""Managing API keys: issued by admins, shown once, revocable, optionally expiring."""
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.auth.models import ApiKey
+from service.auth.service import (
+    API_KEY,
+    Principal,
+    PrincipalCache,
+    Scope,
+    create_api_key,
+    is_expired,
+)
+from service.events import service as events
+from service.kit.errors import ErrorCode
+from service.kit.repository import get_owned
+from service.kit.validation import Problems
+
+
+async def issue_api_key(
+    db: AsyncSession,
+    actor: Principal,
+    *,
+    name: str,
+    scopes: list[Scope],
+    expires_at: datetime | None,
+) -> tuple[ApiKey, str]:
+    """A new key for the caller's organization; its secret is shown once, never stored."""
+    actor.require(Scope.ADMIN)
+    problems = Problems()
+    name = problems.name("name", name) or ""
+    if not scopes:
+        problems.add("scopes", "Give at least one scope.", ErrorCode.REQUIRED)
+    if expires_at is not None and (expires_at.tzinfo is None or is_expired(expires_at)):
+        problems.add(
+            "expiresAt", "Must be a future time with a time zone.", ErrorCode.INVALID_VALUE
+        )
+    problems.raise_if_any()
+    key, secret = await create_api_key(db, actor.organization_id, name, sorted(set(scopes)))
+    key.expires_at = expires_at
+    await db.flush()
+    await events.record_created(db, actor, key, API_KEY)
+    return key, secret
+
+
+async def revoke_api_key(
+    db: AsyncSession, actor: Principal, key_id: UUID, cache: PrincipalCache | None
+) -> ApiKey:
+    """Stop a key at once in this process; other processes follow within the cache TTL."""
+    actor.require(Scope.ADMIN)
+    key = await get_owned(db, ApiKey, actor.organization_id, key_id, field="id", for_update=True)
+    if key.revoked_at is None:
+        await events.apply_update(db, actor, key, API_KEY, {"revoked_at": datetime.now(UTC)})
+    if cache is not None:
+        cache.forget(key.key_hash)
+    return key

@@ -1,0 +1,54 @@
+from typing import Any
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry import relay
+
+from service.auth import keys
+from service.auth.service import Principal, Scope
+from service.auth.types import (
+    ApiKey,
+    CreateApiKeyInput,
+    CreateApiKeyPayload,
+    RevokeApiKeyInput,
+    RevokeApiKeyPayload,
+)
+from service.graphql.context import Info
+from service.graphql.mutations import mutate
+from service.graphql.nodes import connection
+from service.kit.ids import parse_global_id
+
+
+@strawberry.type
+class ApiKeyQuery:
+    @strawberry.field(description="The organization's API keys, revoked ones included (admin).")
+    async def api_keys(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> relay.Connection[ApiKey]:
+        info.context.principal.require(Scope.ADMIN)
+        return await connection(info, ApiKey, first=first, after=after)
+
+
+@strawberry.type
+class ApiKeyMutation:
+    @strawberry.mutation(description="Issue an API key (admin); its secret is returned once.")
+    async def create_api_key(self, info: Info, input: CreateApiKeyInput) -> CreateApiKeyPayload:
+        async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
+            key, secret = await keys.issue_api_key(
+                db, actor, name=input.name, scopes=input.scopes, expires_at=input.expires_at
+            )
+            return {"api_key": ApiKey.from_row(key), "secret": secret}
+
+        return await mutate(info, CreateApiKeyPayload, action)
+
+    @strawberry.mutation(description="Revoke an API key (admin): it stops working.")
+    async def revoke_api_key(self, info: Info, input: RevokeApiKeyInput) -> RevokeApiKeyPayload:
+        cache = info.context.request.app.state.principal_cache if info.context.request else None
+
+        async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
+            key = await keys.revoke_api_key(
+                db, actor, parse_global_id(input.id, "ApiKey", field="id"), cache
+            )
+            return {"api_key": ApiKey.from_row(key)}
+
+        return await mutate(info, RevokeApiKeyPayload, action)
