@@ -4,18 +4,20 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from strawberry.fastapi import GraphQLRouter
 
-from service.auth.service import PrincipalCache, authenticate
+from service.auth.service import Principal, PrincipalCache, authenticate
 from service.graphql.context import Context
 from service.graphql.schema import schema
+from service.idempotency import service as idempotency
 from service.kit.db import create_engine, create_sessionmaker
 from service.kit.errors import Unauthenticated
 from service.kit.settings import Settings, get_settings
@@ -56,7 +58,70 @@ async def graphql_context(request: Request) -> AsyncIterator[Context | None]:
             principal = await authenticate(db, token, request.app.state.principal_cache)
         except Unauthenticated:
             raise Unauthorized("Unknown, expired or revoked API key.") from None
-        yield Context(db, principal)
+        context = Context(db, principal)
+        context.idempotency_key = await replay_or_claim(request, db, principal)
+        yield context
+
+
+class IdempotentReplay(Exception):
+    """Answered with the stored response of the first request that used the key."""
+
+    def __init__(self, response: dict[str, Any]) -> None:
+        super().__init__("replay")
+        self.response = response
+
+
+class BadIdempotencyKey(Exception):
+    def __init__(self, status_code: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status_code, self.code, self.message = status_code, code, message
+
+
+async def replay_or_claim(request: Request, db: AsyncSession, principal: Principal) -> str | None:
+    """With an `Idempotency-Key` header: claim the key in this request's transaction, or
+    answer now with what the first request with this key and body got."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not 0 < len(key) <= idempotency.MAX_KEY_LENGTH:
+        raise BadIdempotencyKey(
+            400, "INVALID_IDEMPOTENCY_KEY", "Idempotency-Key must be 1 to 255 characters."
+        )
+    settings: Settings = request.app.state.settings
+    try:
+        earlier = await idempotency.claim(
+            db,
+            principal.organization_id,
+            key,
+            idempotency.request_hash(await request.body()),
+            timedelta(hours=settings.idempotency_retention_hours),
+        )
+    except idempotency.IdempotencyKeyReused:
+        raise BadIdempotencyKey(
+            422,
+            "IDEMPOTENCY_KEY_REUSED",
+            "This Idempotency-Key was used with another request body.",
+        ) from None
+    if earlier is not None:
+        raise IdempotentReplay(earlier)
+    return key
+
+
+async def idempotent_replay_response(_: Request, error: Exception) -> Response:
+    assert isinstance(error, IdempotentReplay)
+    return Response(
+        orjson.dumps(error.response),
+        media_type="application/json",
+        headers={"Idempotent-Replayed": "true"},
+    )
+
+
+async def bad_idempotency_key_response(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, BadIdempotencyKey)
+    return JSONResponse(
+        status_code=error.status_code,
+        content={"error": {"code": error.code, "message": error.message}},
+    )
 
 
 async def unauthorized_response(_: Request, error: Exception) -> JSONResponse:
@@ -95,6 +160,7 @@ def create_app(
         url = database_url or resolve_database_url(settings)
         engine = create_engine(url, settings)
         app.state.engine = engine
+        app.state.settings = settings
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.principal_cache = (
             PrincipalCache(settings.auth_cache_seconds) if settings.auth_cache_seconds else None
@@ -120,6 +186,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.add_exception_handler(Unauthorized, unauthorized_response)
+    app.add_exception_handler(IdempotentReplay, idempotent_replay_response)
+    app.add_exception_handler(BadIdempotencyKey, bad_idempotency_key_response)
     document_webhooks(app.webhooks)  # OpenAPI `webhooks`: every event type and its body
     graphql: GraphQLRouter[Any, None] = FastJSONGraphQLRouter(
         schema,

@@ -4,6 +4,7 @@ from service.alignment.models import AlignmentLink
 from service.auth.models import ApiKey
 from service.cycles.models import Cycle
 from service.events.models import Event
+from service.idempotency.models import IdempotencyKey
 from service.initiatives.models import Initiative, InitiativeKeyResult
 from service.key_results.models import CheckIn, KeyResult
 from service.kit.models import Base
@@ -19,6 +20,7 @@ __all__ = [
     "CheckIn",
     "Cycle",
     "Event",
+    "IdempotencyKey",
     "Initiative",
     "InitiativeKeyResult",
     "KeyResult",

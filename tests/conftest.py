@@ -101,12 +101,16 @@ class Api:
     key: str
 
     async def post(
-        self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        headers_extra: dict[str, str] | None = None,
+        **kwargs: Any,
     ) -> httpx.Response:
         return await self.client.post(
             "/graphql",
             json={"query": query, "variables": variables or {}},
-            headers={"Authorization": f"Bearer {self.key}"},
+            headers={"Authorization": f"Bearer {self.key}", **(headers_extra or {})},
             **kwargs,
         )
 

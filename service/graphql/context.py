@@ -29,6 +29,8 @@ class Context(BaseContext):
         self._loaders: dict[Hashable, DataLoader[Any, Any]] = {}
         # Set when a mutation reported user errors: the request's transaction rolls back.
         self.rollback_only = False
+        # The request's Idempotency-Key, claimed in its transaction; its answer is kept.
+        self.idempotency_key: str | None = None
 
     def loader(
         self, batch: BatchLoad, *, default: Any = None, name: Hashable | None = None

@@ -8,6 +8,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.relay.types import GlobalIDValueError
 
+from service.idempotency import service as idempotency
 from service.kit.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -26,8 +27,15 @@ class RequestTransaction(SchemaExtension):
         failed = result is None or bool(getattr(result, "errors", None))
         if failed or context.rollback_only:
             await context.db.rollback()
-        else:
-            await context.db.commit()
+            return
+        if context.idempotency_key is not None:
+            await idempotency.remember(
+                context.db,
+                context.principal.organization_id,
+                context.idempotency_key,
+                {"data": result.data},  # type: ignore[union-attr]
+            )
+        await context.db.commit()
 
 
 def is_expected(error: GraphQLError) -> bool:

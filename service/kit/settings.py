@@ -30,6 +30,9 @@ class Settings(BaseSettings):
         description="How long a process trusts a verified API key without asking the database "
         "again (a revoked key keeps working this long). 0 disables the cache.",
     )
+    idempotency_retention_hours: float = Field(
+        default=24, gt=0, description="How long an Idempotency-Key is remembered."
+    )
     max_page_size: int = Field(
         default=100, ge=1, le=1000, description="Largest `first` a connection accepts."
     )

@@ -76,9 +76,10 @@ class DeliveryWorker:
             task.cancel()
         await asyncio.gather(*self.in_flight, return_exceptions=True)
         # The loops see `stopping` and end by themselves, closing their connections cleanly.
-        _, stuck = await asyncio.wait(self._tasks, timeout=grace + 5)
-        for task in stuck:
-            task.cancel()
+        if self._tasks:
+            _, stuck = await asyncio.wait(self._tasks, timeout=grace + 5)
+            for task in stuck:
+                task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._engine is not None:
             await self._engine.dispose()

@@ -32,14 +32,16 @@ async def worker_process(database_url: str) -> AsyncIterator[Callable[[], subpro
     started: list[subprocess.Popen[bytes]] = []
 
     def start() -> subprocess.Popen[bytes]:
-        env = os.environ | LOCAL | {
-            "OKR_DATABASE_URL": database_url,
-            "OKR_WEBHOOK_LEASE_SECONDS": str(LEASE_SECONDS),
-            "OKR_WEBHOOK_POLL_INTERVAL_SECONDS": "0.2",
-        }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "service", "worker"], cwd=ROOT, env=env
+        env = (
+            os.environ
+            | LOCAL
+            | {
+                "OKR_DATABASE_URL": database_url,
+                "OKR_WEBHOOK_LEASE_SECONDS": str(LEASE_SECONDS),
+                "OKR_WEBHOOK_POLL_INTERVAL_SECONDS": "0.2",
+            }
         )
+        process = subprocess.Popen([sys.executable, "-m", "service", "worker"], cwd=ROOT, env=env)
         started.append(process)
         return process
 

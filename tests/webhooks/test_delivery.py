@@ -140,7 +140,9 @@ async def test_rotation_signs_with_both_secrets_during_the_grace_period(
     ids = await factories.okr(api)
     endpoint_id, old = await create_endpoint(api, receiver.url, eventTypes=[STATE_CHANGED])
     payload = await ok(
-        api, "rotateWebhookSecret", {"id": endpoint_id},
+        api,
+        "rotateWebhookSecret",
+        {"id": endpoint_id},
         "secret webhookEndpoint { previousSecretExpiresAt }",
     )
     new = payload["secret"]
@@ -187,9 +189,7 @@ async def test_410_gone_disables_the_endpoint(
 ) -> None:
     ids = await factories.okr(api)
     endpoint_id, _ = await create_endpoint(api, receiver.url)
-    await create_endpoint(
-        api, receiver.url + "/watcher", eventTypes=["webhook_endpoint.disabled"]
-    )
+    await create_endpoint(api, receiver.url + "/watcher", eventTypes=["webhook_endpoint.disabled"])
     receiver.replies = [Reply(410)]
     await ok(api, "sendTestWebhook", {"endpointId": endpoint_id}, "event { id }")
 
@@ -212,7 +212,9 @@ async def test_410_gone_disables_the_endpoint(
     assert [error["code"] for error in errors] == ["INVALID_STATE"]
 
     enabled = await ok(
-        api, "enableWebhookEndpoint", {"id": endpoint_id},
+        api,
+        "enableWebhookEndpoint",
+        {"id": endpoint_id},
         "webhookEndpoint { enabled disabledReason }",
     )
     assert enabled["webhookEndpoint"] == {"enabled": True, "disabledReason": None}

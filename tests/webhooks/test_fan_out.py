@@ -92,15 +92,19 @@ async def test_subscriptions_are_validated(api: Api, other_api: Api) -> None:
     foreign_team = await factories.team(other_api)
     payload = await api.mutate(
         "createWebhookEndpoint",
-        {"url": "http://127.0.0.1:9/", "eventTypes": ["objective.exploded"],
-         "teamIds": [foreign_team]},
+        {
+            "url": "http://127.0.0.1:9/",
+            "eventTypes": ["objective.exploded"],
+            "teamIds": [foreign_team],
+        },
         "webhookEndpoint { id }",
     )
     assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [
         (["eventTypes", "0"], "INVALID_VALUE"),
     ]
     payload = await api.mutate(
-        "createWebhookEndpoint", {"url": "http://127.0.0.1:9/", "teamIds": [foreign_team]},
+        "createWebhookEndpoint",
+        {"url": "http://127.0.0.1:9/", "teamIds": [foreign_team]},
         "webhookEndpoint { id }",
     )
     assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [
@@ -108,17 +112,23 @@ async def test_subscriptions_are_validated(api: Api, other_api: Api) -> None:
     ]
     endpoint_id, _ = await create_endpoint(api, "http://127.0.0.1:9/")
     updated = await ok(
-        api, "updateWebhookEndpoint",
+        api,
+        "updateWebhookEndpoint",
         {"id": endpoint_id, "description": "Roadmap sync", "eventTypes": ["cycle.state_changed"]},
         "webhookEndpoint { description eventTypes url }",
     )
     assert updated["webhookEndpoint"] == {
-        "description": "Roadmap sync", "eventTypes": ["cycle.state_changed"],
+        "description": "Roadmap sync",
+        "eventTypes": ["cycle.state_changed"],
         "url": "http://127.0.0.1:9/",
     }
-    errors = (await api.mutate(
-        "updateWebhookEndpoint", {"id": endpoint_id, "eventTypes": None}, "webhookEndpoint { id }"
-    ))["userErrors"]
+    errors = (
+        await api.mutate(
+            "updateWebhookEndpoint",
+            {"id": endpoint_id, "eventTypes": None},
+            "webhookEndpoint { id }",
+        )
+    )["userErrors"]
     assert [e["code"] for e in errors] == ["REQUIRED"]
     foreign = await api.mutate(
         "deleteWebhookEndpoint",
@@ -182,8 +192,8 @@ async def test_finished_deliveries_are_pruned_after_the_retention_period(
     async with transaction(app.state.sessionmaker) as db:
         assert await repository.prune_finished(db, datetime.now(UTC) - timedelta(days=30)) >= 1
         remaining = await db.scalars(
-            select(WebhookDelivery.id).where(
-                WebhookDelivery.endpoint_id == uuid_of(endpoint_id)
-            ).order_by(WebhookDelivery.id)
+            select(WebhookDelivery.id)
+            .where(WebhookDelivery.endpoint_id == uuid_of(endpoint_id))
+            .order_by(WebhookDelivery.id)
         )
         assert list(remaining) == [finished, outstanding]

@@ -109,11 +109,13 @@ async def test_secrets_never_appear_after_creation(
     await ok(api, "deleteWebhookEndpoint", {"id": endpoint_id}, "webhookEndpoint { id }")
 
     seen = [
-        (await api.post(
-            "{ webhookEndpoints { edges { node { id url description eventTypes enabled "
-            "disabledReason failingSince previousSecretExpiresAt createdAt updatedAt } } } "
-            "events(first: 100) { edges { node { id type data subjectId } } } }"
-        )).text,
+        (
+            await api.post(
+                "{ webhookEndpoints { edges { node { id url description eventTypes enabled "
+                "disabledReason failingSince previousSecretExpiresAt createdAt updatedAt } } } "
+                "events(first: 100) { edges { node { id type data subjectId } } } }"
+            )
+        ).text,
         (await api.post('{ __type(name: "WebhookEndpoint") { fields { name } } }')).text,
         *(request.body.decode() for request in receiver.requests),
     ]
@@ -133,8 +135,11 @@ async def test_secrets_never_appear_after_creation(
 async def test_webhooks_need_the_admin_scope(app: FastAPI, api: Api) -> None:
     _, key = await new_organization(app, [Scope.WRITE])
     writer = Api(api.client, api.organization_id, key)
-    errors = (await writer.mutate("createWebhookEndpoint", {"url": "https://example.com/h"},
-                                  "webhookEndpoint { id }"))["userErrors"]
+    errors = (
+        await writer.mutate(
+            "createWebhookEndpoint", {"url": "https://example.com/h"}, "webhookEndpoint { id }"
+        )
+    )["userErrors"]
     assert [error["code"] for error in errors] == ["FORBIDDEN"]
     [error] = await writer.errors("{ webhookEndpoints { edges { node { id } } } }")
     assert error["extensions"]["code"] == "FORBIDDEN"
