@@ -8,18 +8,25 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from service.auth.service import Principal, PrincipalCache, authenticate
 from service.graphql.context import Context
-from service.graphql.schema import schema
+from service.graphql.extensions import mask_escaped_errors
+from service.graphql.limits import Limits
+from service.graphql.schema import schema_for
 from service.idempotency import service as idempotency
 from service.kit.db import create_engine, create_sessionmaker
 from service.kit.errors import Unauthenticated
+from service.kit.outage import DATABASE_ERRORS, DatabaseUnavailable, database_error_response
+from service.kit.ratelimit import BodySizeLimit, RateLimit
 from service.kit.settings import Settings, get_settings
 from service.webhooks.openapi import document_webhooks
 from service.webhooks.worker import DeliveryWorker
@@ -139,6 +146,23 @@ class FastJSONGraphQLRouter(GraphQLRouter[Any, None]):
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
+    def decode_json(self, data: str | bytes) -> object:
+        decoded = orjson.loads(data)  # its JSONDecodeError (bad UTF-8 too) is answered 400
+        if not isinstance(decoded, dict | list):  # a list is a batch: refused 400 (not enabled)
+            raise HTTPException(400, "The request body must be a JSON object.")
+        return decoded
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        if result.errors:
+            # Errors raised around execution (e.g. the commit) were never masked: mask them.
+            result.errors = mask_escaped_errors(result.errors)
+            codes = {(error.extensions or {}).get("code") for error in result.errors}
+            if "DATABASE_UNAVAILABLE" in codes:
+                raise DatabaseUnavailable  # answered 503, not a masked 500
+        return await super().process_result(request, result)
+
 
 def create_app(
     settings: Settings | None = None,
@@ -189,8 +213,15 @@ def create_app(
     app.add_exception_handler(IdempotentReplay, idempotent_replay_response)
     app.add_exception_handler(BadIdempotencyKey, bad_idempotency_key_response)
     document_webhooks(app.webhooks)  # OpenAPI `webhooks`: every event type and its body
+    for database_error in DATABASE_ERRORS:  # unreachable database: 503, not 500
+        app.add_exception_handler(database_error, database_error_response)
+    # Outermost first: refuse a flood before reading its body, an oversized body before JSON.
+    app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RateLimit, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst
+    )
     graphql: GraphQLRouter[Any, None] = FastJSONGraphQLRouter(
-        schema,
+        schema_for(Limits.from_settings(settings)),
         context_getter=graphql_context,
         graphql_ide="graphiql" if settings.graphiql else None,
     )

@@ -5,6 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.alignment import repository
 from service.alignment.models import AlignmentLink
+from service.auth.access import authorize_objective, authorize_team
 from service.auth.service import Principal, Scope
 from service.events import service as events
 from service.key_results.models import KeyResult
@@ -28,7 +29,7 @@ async def create_alignment(
     actor.require(Scope.WRITE)
     check_shape(kind, source_objective_id, target_objective_id, target_key_result_id)
     org = actor.organization_id
-    await get_owned(db, Objective, org, source_objective_id, field="sourceObjectiveId")
+    source = await get_owned(db, Objective, org, source_objective_id, field="sourceObjectiveId")
     if target_objective_id is not None:
         await get_owned(db, Objective, org, target_objective_id, field="targetObjectiveId")
         parent_objective_id = target_objective_id
@@ -44,6 +45,7 @@ async def create_alignment(
             "An objective cannot align to its own key result.",
             ErrorCode.SELF_REFERENCE,
         )
+    await authorize_team(db, actor, source.team_id)  # a link speaks for its source
     if kind is AlignmentKind.CONTRIBUTES_TO:
         await repository.lock_alignment_graph(db, org)
         if await repository.contributes_to(db, org, parent_objective_id, source_objective_id):
@@ -118,6 +120,7 @@ async def delete_alignment(db: AsyncSession, actor: Principal, link_id: UUID) ->
     link = await get_owned(
         db, AlignmentLink, actor.organization_id, link_id, field="id", for_update=True
     )
+    await authorize_objective(db, actor, link.source_objective_id)
     state = events.snapshot(link, TYPE_NAME)
     await db.delete(link)
     await db.flush()

@@ -5,7 +5,8 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.auth.service import Principal, Scope
+from service.auth.access import authorize_structure
+from service.auth.service import Principal
 from service.cycles import repository
 from service.cycles.models import Cycle
 from service.events import service as events
@@ -35,7 +36,7 @@ async def create_cycle(
     ends_on: date,
     parent_id: UUID | None,
 ) -> Cycle:
-    actor.require(Scope.WRITE)
+    authorize_structure(actor)
     problems = Problems()
     name = problems.name("name", name) or ""
     problems.raise_if_any()
@@ -62,7 +63,7 @@ async def create_cycle(
 async def update_cycle(
     db: AsyncSession, actor: Principal, cycle_id: UUID, changes: dict[str, Any]
 ) -> Cycle:
-    actor.require(Scope.WRITE)
+    authorize_structure(actor)
     problems = Problems()
     if "name" in changes:
         changes["name"] = problems.name("name", changes["name"])
@@ -142,7 +143,7 @@ async def close_cycle(
 ) -> Cycle:
     """Freeze every key result's score, close the cycle's active objectives, keep the
     retrospective, and close the cycle: one transaction, so a report never sees half."""
-    actor.require(Scope.WRITE)
+    authorize_structure(actor)
     problems = Problems()
     for field, text in retrospective.items():
         problems.text(f"retrospective.{field}", text)

@@ -10,6 +10,7 @@ from strawberry.relay.types import GlobalIDValueError
 
 from service.idempotency import service as idempotency
 from service.kit.errors import DomainError
+from service.kit.outage import is_database_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -76,5 +77,19 @@ class MaskUnexpectedErrors(MaskErrors):
             "Unexpected error %s at %s", error_id, error.path, exc_info=error.original_error
         )
         masked = super().anonymise_error(error)
-        masked.extensions = {"code": "INTERNAL_SERVER_ERROR", "errorId": error_id}
+        # A lost or refused database connection is an outage, not a bug: the HTTP layer
+        # answers the request 503 (service/kit/outage.py).
+        code = (
+            "DATABASE_UNAVAILABLE"
+            if is_database_unavailable(error.original_error)
+            else "INTERNAL_SERVER_ERROR"
+        )
+        masked.extensions = {"code": code, "errorId": error_id}
         return masked
+
+
+def mask_escaped_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """Give every error a code and mask the unexpected ones: also those raised around the
+    execution (a failed commit, an extension's hook), which MaskUnexpectedErrors never saw.
+    Idempotent: the HTTP layer passes every result through it."""
+    return MaskUnexpectedErrors()._process_errors(errors)

@@ -1,14 +1,10 @@
 """The GraphQL schema: every domain's queries and mutations, merged."""
 
+from functools import lru_cache
+
 import strawberry
 from strawberry import relay
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
@@ -18,9 +14,11 @@ from service.auth.service import Scope
 from service.cycles.resolvers import CycleMutation, CycleQuery
 from service.graphql.context import Info
 from service.graphql.extensions import MaskUnexpectedErrors, RequestTransaction
+from service.graphql.limits import Limits, QueryLimits
 from service.initiatives.resolvers import InitiativeMutation, InitiativeQuery
 from service.key_results.resolvers import KeyResultMutation, KeyResultQuery
 from service.key_results.types import CheckIn
+from service.kit.settings import Settings
 from service.objectives.resolvers import ObjectiveMutation, ObjectiveQuery
 from service.organizations.types import Viewer, load_viewer
 from service.reports.resolvers import ReportQuery
@@ -68,23 +66,27 @@ Mutation = merge_types(
     ),
 )
 
-# Built once: the validation cache is keyed by the rule classes, which these create.
-LIMIT_RULES = [
-    *QueryDepthLimiter(max_depth=10).validation_rules,
-    *MaxAliasesLimiter(max_alias_count=15).validation_rules,
-]
 
-schema = strawberry.Schema(
-    query=Query,
-    mutation=Mutation,
-    types=[CheckIn],
-    config=StrawberryConfig(relay_max_results=100),
-    extensions=[
-        RequestTransaction,
-        MaskUnexpectedErrors,
-        lambda: AddValidationRules(LIMIT_RULES),
-        # Clients send the same few documents again and again: parse and validate them once.
-        lambda: ParserCache(maxsize=1024),
-        lambda: ValidationCache(maxsize=1024),
-    ],
-)
+@lru_cache
+def schema_for(limits: Limits) -> strawberry.Schema:
+    """The schema enforcing `limits`: one per distinct set of limits, so the parser and
+    validation caches (keyed by parse options and rule classes) stay effective."""
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[CheckIn],
+        config=StrawberryConfig(relay_max_results=100),
+        extensions=[
+            RequestTransaction,
+            MaskUnexpectedErrors,
+            # Before the caches: sets the token limit (a parse option) and the limit rules.
+            lambda: QueryLimits(limits),
+            # Clients send the same few documents again and again: parse and validate them once.
+            lambda: ParserCache(maxsize=1024),
+            lambda: ValidationCache(maxsize=1024),
+        ],
+    )
+
+
+# The schema with the default limits: the committed SDL, and apps run with default settings.
+schema = schema_for(Limits.from_settings(Settings.model_construct()))

@@ -5,6 +5,7 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.auth.access import authorize_team
 from service.auth.service import Principal, Scope
 from service.events import service as events
 from service.initiatives.models import Initiative, InitiativeKeyResult
@@ -47,6 +48,7 @@ async def create_initiative(
     check_fields(problems, fields)
     problems.raise_if_any()
     await get_owned(db, Team, actor.organization_id, team_id, field="teamId")
+    await authorize_team(db, actor, team_id)
     initiative = Initiative(organization_id=actor.organization_id, team_id=team_id, **fields)
     db.add(initiative)
     await db.flush()
@@ -66,6 +68,9 @@ async def update_initiative(
     )
     if changes.get("team_id") is not None:
         await get_owned(db, Team, actor.organization_id, changes["team_id"], field="teamId")
+    await authorize_team(db, actor, initiative.team_id)
+    if changes.get("team_id") is not None:
+        await authorize_team(db, actor, changes["team_id"])
     await events.apply_update(
         db, actor, initiative, TYPE_NAME, changes, status_fields=STATUS_EVENTS
     )
@@ -89,6 +94,7 @@ async def link_initiative(
         db, Initiative, actor.organization_id, initiative_id, field="initiativeId", for_update=True
     )
     await get_owned(db, KeyResult, actor.organization_id, key_result_id, field="keyResultId")
+    await authorize_team(db, actor, initiative.team_id)
     link = await find_link(db, actor.organization_id, initiative_id, key_result_id)
     if link is None:
         link = InitiativeKeyResult(
@@ -122,6 +128,7 @@ async def unlink_initiative(
         raise DomainError.single(
             "keyResultId", "This initiative is not linked to that key result.", ErrorCode.NOT_FOUND
         )
+    await authorize_team(db, actor, initiative.team_id)
     state = events.snapshot(link, "InitiativeLink")
     await db.delete(link)
     await db.flush()

@@ -5,6 +5,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.auth.access import authorize_key_result, authorize_team
 from service.auth.service import Principal, Scope
 from service.cycles.models import Cycle
 from service.events import service as events
@@ -126,6 +127,7 @@ async def create_key_result(
         db, Cycle, actor.organization_id, objective.cycle_id, field="objectiveId"
     )
     ensure_open(cycle, "objectiveId")
+    await authorize_team(db, actor, team_id or objective.team_id, objective.team_id)
     key_result = KeyResult(
         organization_id=actor.organization_id,
         objective_id=objective.id,
@@ -153,6 +155,9 @@ async def update_key_result(
     problems.raise_if_any()
     if changes.get("team_id") is not None:
         await get_owned(db, Team, actor.organization_id, changes["team_id"], field="teamId")
+    await authorize_key_result(db, actor, key_result.team_id, key_result.objective_id)
+    if changes.get("team_id") is not None:
+        await authorize_team(db, actor, changes["team_id"])  # handing it over: the new team too
     if "health" in changes:
         changes["health_manual"] = True
     was_achieved = figures.achieved(key_result)
@@ -169,6 +174,7 @@ async def delete_key_result(db: AsyncSession, actor: Principal, key_result_id: U
         db, actor.organization_id, key_result_id, field="id"
     )
     ensure_open(cycle, "id")
+    await authorize_key_result(db, actor, key_result.team_id, key_result.objective_id)
     state = events.snapshot(key_result, TYPE_NAME)
     await db.delete(key_result)
     await db.flush()
@@ -206,6 +212,7 @@ async def record_check_in(
         db, actor.organization_id, key_result_id, field="keyResultId"
     )
     ensure_open(cycle, "keyResultId")
+    await authorize_key_result(db, actor, key_result.team_id, key_result.objective_id)
     # "Now" is read once the key result is locked: a concurrent check-in that took the lock
     # first is then older, and this one does not land behind it.
     checked_at = checked_at or datetime.now(UTC)

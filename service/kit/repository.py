@@ -1,6 +1,6 @@
 """Queries every domain shares: tenant-scoped lookups and keyset pages."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -91,10 +91,22 @@ async def is_ancestor_or_self(
 ) -> bool:
     """Whether `candidate` is `node_id` or above it in `model`'s `parent_id` tree: walks up
     once, in one recursive statement. Used to refuse a move that would close a loop."""
+    return await any_ancestor_or_self(db, model, organization_id, [candidate], [node_id])
+
+
+async def any_ancestor_or_self(
+    db: AsyncSession,
+    model: type[TenantMixin],
+    organization_id: UUID,
+    candidates: Collection[UUID],
+    node_ids: Collection[UUID],
+) -> bool:
+    """Whether one of `candidates` is one of `node_ids` or above one of them: one recursive
+    statement walking up from the nodes (a path is as long as the tree is deep)."""
     table = model.__table__  # type: ignore[attr-defined]
     up = (
         select(table.c.id, table.c.parent_id)
-        .where(table.c.organization_id == organization_id, table.c.id == node_id)
+        .where(table.c.organization_id == organization_id, table.c.id.in_(list(node_ids)))
         .cte("up", recursive=True)
     )
     up = up.union(
@@ -102,7 +114,7 @@ async def is_ancestor_or_self(
             table.c.organization_id == organization_id, table.c.id == up.c.parent_id
         )
     )
-    found = await db.execute(select(literal(True)).where(up.c.id == candidate).limit(1))
+    found = await db.execute(select(literal(True)).where(up.c.id.in_(list(candidates))).limit(1))
     return found.scalar_one_or_none() is not None
 
 

@@ -30,11 +30,74 @@ class Settings(BaseSettings):
         description="How long a process trusts a verified API key without asking the database "
         "again (a revoked key keeps working this long). 0 disables the cache.",
     )
+    # Frontend users' JWT bearer tokens (service/auth/tokens.py); API keys need none of this.
+    jwt_jwks_file: Path | None = Field(
+        default=None,
+        description="JSON Web Key Set file of the identity provider's public keys (RS256 or "
+        "ES256), matched by `kid`. Re-read when a token names a `kid` it lacks.",
+    )
+    jwt_public_keys: str | None = Field(
+        default=None,
+        description="PEM public key(s) (RSA or EC P-256) that sign user tokens, besides or "
+        "instead of the JWKS file; several may be concatenated.",
+    )
+    jwt_issuer: str | None = Field(
+        default=None,
+        description="Required `iss` of user tokens (needed when JWT keys are configured).",
+    )
+    jwt_audience: str | None = Field(
+        default=None,
+        description="Required `aud` of user tokens (needed when JWT keys are configured).",
+    )
+    jwt_leeway_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=300,
+        description="Clock skew allowed when checking a token's `exp`, `nbf` and `iat`.",
+    )
     idempotency_retention_hours: float = Field(
         default=24, gt=0, description="How long an Idempotency-Key is remembered."
     )
     max_page_size: int = Field(
         default=100, ge=1, le=1000, description="Largest `first` a connection accepts."
+    )
+
+    # Abuse limits (service/graphql/limits.py, service/kit/ratelimit.py).
+    max_query_depth: int = Field(
+        default=10, ge=1, description="Deepest nesting of selection sets an operation may use."
+    )
+    max_query_aliases: int = Field(
+        default=15, ge=0, description="Most field aliases one GraphQL document may use."
+    )
+    max_query_tokens: int = Field(
+        default=2000, ge=10, description="Most lexical tokens one GraphQL document may hold."
+    )
+    max_query_cost: int = Field(
+        default=25_000,
+        ge=1,
+        description="Largest requested query cost: the number of objects the response can "
+        "hold at most, from `first` (default 25) on connections and lists, multiplied down "
+        "the tree (see service/graphql/limits.py). Reported in each response's extensions.",
+    )
+    query_cost_list_estimate: int = Field(
+        default=10,
+        ge=1,
+        description="Items assumed in a list field without `first` when computing query cost.",
+    )
+    introspection: bool = Field(
+        default=True, description="Answer introspection (`__schema`, `__type`); off in production."
+    )
+    max_body_bytes: int = Field(
+        default=1_000_000, ge=1024, description="Largest request body accepted (else 413)."
+    )
+    rate_limit_per_second: float = Field(
+        default=50.0,
+        ge=0,
+        description="Requests per second one API key (or one client address without a key) "
+        "may make to /graphql, on average (leaky bucket, per process). 0 disables.",
+    )
+    rate_limit_burst: int = Field(
+        default=100, ge=1, description="Requests one key may make at once above the rate."
     )
 
     # Webhooks (service/webhooks): delivery worker, retries and the SSRF guard.

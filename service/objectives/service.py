@@ -5,6 +5,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.auth.access import authorize_team
 from service.auth.service import Principal, Scope
 from service.cycles.models import Cycle
 from service.events import service as events
@@ -44,6 +45,7 @@ async def create_objective(
     await get_owned(db, Team, actor.organization_id, team_id, field="teamId")
     cycle = await get_owned(db, Cycle, actor.organization_id, cycle_id, field="cycleId")
     ensure_open(cycle, "cycleId")
+    await authorize_team(db, actor, team_id)
     objective = Objective(
         organization_id=actor.organization_id,
         title=title,
@@ -75,6 +77,9 @@ async def update_objective(
     )
     if "team_id" in changes:
         await get_owned(db, Team, actor.organization_id, changes["team_id"], field="teamId")
+    await authorize_team(db, actor, objective.team_id)
+    if "team_id" in changes:
+        await authorize_team(db, actor, changes["team_id"])  # moving it: the new team too
     if "cycle_id" in changes:
         cycle = await get_owned(
             db, Cycle, actor.organization_id, changes["cycle_id"], field="cycleId"
@@ -92,6 +97,7 @@ async def delete_objective(db: AsyncSession, actor: Principal, objective_id: UUI
     objective = await get_owned(
         db, Objective, actor.organization_id, objective_id, field="id", for_update=True
     )
+    await authorize_team(db, actor, objective.team_id)
     state = events.snapshot(objective, TYPE_NAME)
     await db.delete(objective)
     await db.flush()
@@ -158,6 +164,8 @@ async def carry_over_objectives(
                 ErrorCode.NOT_FOUND,
             )
         sources = [objective for objective in sources if objective.id in set(objective_ids)]
+    for team_id in {objective.team_id for objective in sources}:
+        await authorize_team(db, actor, team_id)  # a copy belongs to its source's team
     copies, skipped = [], []
     for source in sources:
         unfinished = [

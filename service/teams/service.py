@@ -3,7 +3,8 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.auth.service import Principal, Scope
+from service.auth.access import authorize_structure
+from service.auth.service import Principal
 from service.events import service as events
 from service.kit.errors import ErrorCode
 from service.kit.repository import get_owned, is_ancestor_or_self
@@ -16,7 +17,7 @@ TYPE_NAME = "Team"
 async def create_team(
     db: AsyncSession, actor: Principal, *, name: str, parent_id: UUID | None
 ) -> Team:
-    actor.require(Scope.WRITE)
+    authorize_structure(actor)
     problems = Problems()
     name = problems.name("name", name) or ""
     problems.raise_if_any()
@@ -32,7 +33,7 @@ async def create_team(
 async def update_team(
     db: AsyncSession, actor: Principal, team_id: UUID, changes: dict[str, Any]
 ) -> Team:
-    actor.require(Scope.WRITE)
+    authorize_structure(actor)
     problems = Problems()
     if "name" in changes:
         changes["name"] = problems.name("name", changes["name"])

@@ -11,7 +11,7 @@ from service.events.models import Event as EventModel
 from service.graphql.context import Info
 from service.graphql.mutations import changes_of, mutate
 from service.graphql.nodes import connection
-from service.kit.ids import parse_global_id
+from service.kit.ids import decode_global_id, parse_global_id
 from service.webhooks import service
 from service.webhooks.models import DeliveryStatus
 from service.webhooks.models import WebhookDelivery as WebhookDeliveryModel
@@ -82,16 +82,21 @@ class WebhookQuery:
 
     @strawberry.field(
         description="The event log, oldest first: poll with `after` to catch up on anything "
-        "a webhook endpoint missed."
+        "a webhook endpoint missed; with `subjectId`, one object's audit trail (who changed "
+        "what, from what, to what, when)."
     )
     async def events(
         self,
         info: Info,
         types: list[str] | None = None,
+        subject_id: strawberry.ID | None = None,
         first: int | None = None,
         after: str | None = None,
     ) -> relay.Connection[Event]:
-        filters = [EventModel.type.in_(types)] if types else []
+        filters: list[ColumnElement[bool]] = [EventModel.type.in_(types)] if types else []
+        if subject_id is not None:
+            _, subject = decode_global_id(subject_id, field="subjectId")
+            filters.append(EventModel.subject_id == subject)
         return await connection(info, Event, first=first, after=after, filters=filters)
 
 

@@ -47,6 +47,8 @@ class Event(ModelNode):
     sequence: int = strawberry.field(description="Grows by one with each event of the subject.")
     subject_id: strawberry.ID = strawberry.field(description="Global ID of the changed object.")
     data: JSON = strawberry.field(description="The webhook body's `data`: object, changes...")
+    actor: JSON = strawberry.field(description="Who made the change: {type, id, name}.")
+    changes: JSON = strawberry.field(description="What changed: {field: {from, to}}.")
 
     @classmethod
     def from_row(cls, row: Any) -> Self:
@@ -57,6 +59,8 @@ class Event(ModelNode):
             sequence=row.sequence,
             subject_id=strawberry.ID(global_id(row.subject_type, row.subject_id)),
             data=JSON(event_data(row)),
+            actor=JSON(row.actor),
+            changes=JSON(row.data.get("changes") or {}),
         )
 
 

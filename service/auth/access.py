@@ -1,0 +1,92 @@
+"""Who may write what, checked by the domain services (not only by resolvers).
+
+- viewer: reads only (`Scope.READ`).
+- editor: writes the OKRs (objectives, key results, check-ins, initiatives, alignment) of
+  its teams and of every team below them. An API key with the `write` scope is an editor
+  over every team.
+- admin: everything, including the organization's structure (teams, cycles, closing a
+  cycle), webhooks and API keys.
+
+Structure writes need a principal whose reach is the whole organization: an admin, or a
+`write` API key (service integrations such as an HR sync keep managing teams and cycles).
+A team-scoped editor (a signed-in user) is refused them.
+
+Every check runs after the object was found in the caller's organization, so another
+tenant's IDs still answer NOT_FOUND, and before anything is written.
+"""
+
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.auth.service import Principal, Scope
+from service.kit.errors import DomainError, ErrorCode
+from service.kit.repository import any_ancestor_or_self
+from service.objectives.models import Objective
+from service.teams.models import Team
+
+OUTSIDE_TEAMS = "You can only change OKRs of your teams and the teams below them."
+STRUCTURE = "Only admins change the organization's teams and cycles."
+
+
+async def authorize_team(
+    db: AsyncSession, actor: Principal, team_id: UUID, *alternatives: UUID | None
+) -> None:
+    """Allow a write concerning `team_id` (or any of `alternatives`), else FORBIDDEN.
+
+    Free for organization-wide principals and for the caller's own teams; a subteam costs
+    one recursive statement walking up from the team(s) to the caller's teams.
+    """
+    actor.require(Scope.WRITE)
+    if actor.team_ids is None:
+        return
+    teams = {team_id, *(team for team in alternatives if team is not None)}
+    if actor.team_ids & teams:
+        return
+    if actor.team_ids and await any_ancestor_or_self(
+        db, Team, actor.organization_id, actor.team_ids, teams
+    ):
+        return
+    raise DomainError.single(None, OUTSIDE_TEAMS, ErrorCode.FORBIDDEN)
+
+
+async def authorize_objective(db: AsyncSession, actor: Principal, objective_id: UUID) -> None:
+    """A write on what hangs off an objective (its alignment links): the objective's team."""
+    actor.require(Scope.WRITE)
+    if actor.team_ids is None:
+        return
+    team_id = await objective_team(db, actor.organization_id, objective_id)
+    if team_id is None:
+        raise DomainError.single(None, OUTSIDE_TEAMS, ErrorCode.FORBIDDEN)
+    await authorize_team(db, actor, team_id)
+
+
+async def authorize_key_result(
+    db: AsyncSession, actor: Principal, team_id: UUID, objective_id: UUID
+) -> None:
+    """A write on a key result (or a check-in on it): its own team or its objective's."""
+    actor.require(Scope.WRITE)
+    if actor.team_ids is None or team_id in actor.team_ids:
+        return
+    await authorize_team(
+        db, actor, team_id, await objective_team(db, actor.organization_id, objective_id)
+    )
+
+
+def authorize_structure(actor: Principal) -> None:
+    """Teams and cycles are the organization's structure: organization-wide writers only."""
+    actor.require(Scope.WRITE)
+    if not actor.organization_wide:
+        raise DomainError.single(None, STRUCTURE, ErrorCode.FORBIDDEN)
+
+
+async def objective_team(
+    db: AsyncSession, organization_id: UUID, objective_id: UUID
+) -> UUID | None:
+    found: UUID | None = await db.scalar(
+        select(Objective.team_id).where(
+            Objective.organization_id == organization_id, Objective.id == objective_id
+        )
+    )
+    return found
