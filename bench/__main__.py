@@ -16,8 +16,11 @@ import sys
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run")
     run.add_argument("--size", default="small", choices=["small", "mid", "large", "xl"])
@@ -38,8 +41,15 @@ def main() -> None:
     if args.command == "run":
         from bench import runner
 
-        asyncio.run(runner.run(args.size, reuse=args.reuse, only=args.only,
-                               duration=args.duration, warmup=args.warmup))
+        asyncio.run(
+            runner.run(
+                args.size,
+                reuse=args.reuse,
+                only=args.only,
+                duration=args.duration,
+                warmup=args.warmup,
+            )
+        )
     elif args.command == "generate":
         from bench import generate
 

@@ -18,7 +18,10 @@ async def check(size: str) -> None:
             for conc in (1, 16):
                 for client in ("raw", "httpx"):
                     r = await runner.run_cell(target, loads[key].bodies["svc"], headers, conc, 4, 1, False, client)
-                    print(f"{key:<11} c={conc:<3} {client:<6} {r['rps']:>8.0f} req/s  p50 {r['p50_ms']:6.2f} ms  "
-                          f"p99 {r['p99_ms']:6.2f} ms  err {r['errors']}", flush=True)
+                    print(
+                        f"{key:<11} c={conc:<3} {client:<6} {r['rps']:>8.0f} req/s  p50 {r['p50_ms']:6.2f} ms  "
+                        f"p99 {r['p99_ms']:6.2f} ms  err {r['errors']}",
+                        flush=True,
+                    )
     finally:
         server.stop()

@@ -39,17 +39,12 @@ AUTH = (
     "SELECT organization_id, id, name FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL "
     "AND (expires_at IS NULL OR expires_at > now())"
 )
-OBJ_COLS = (
-    "id, team_id, title, description, owner, kind, state, health, progress_mode, created_at"
-)
+OBJ_COLS = "id, team_id, title, description, owner, kind, state, health, progress_mode, created_at"
 OBJ_SUBTREE = (
     f"SELECT {OBJ_COLS} FROM objectives WHERE organization_id = $1 AND cycle_id = $2 "
     "AND team_id = ANY($3::uuid[]) ORDER BY id"
 )
-OBJ_PAGE = (
-    f"SELECT {OBJ_COLS} FROM objectives WHERE organization_id = $1 AND cycle_id = $2 "
-    "ORDER BY id LIMIT $3"
-)
+OBJ_PAGE = f"SELECT {OBJ_COLS} FROM objectives WHERE organization_id = $1 AND cycle_id = $2 ORDER BY id LIMIT $3"
 KRS = (
     "SELECT id, objective_id, title, metric, unit, direction, start_value, target_value, "
     "current_value, weight, confidence, health FROM key_results "
@@ -124,7 +119,9 @@ async def authenticate(connection: asyncpg.Connection, request: Request) -> asyn
     return await connection.fetchrow(AUTH, hashlib.sha256(token.strip().encode()).hexdigest())
 
 
-async def objectives_tree(connection: asyncpg.Connection, org: UUID, rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
+async def objectives_tree(
+    connection: asyncpg.Connection, org: UUID, rows: list[asyncpg.Record]
+) -> list[dict[str, Any]]:
     """Objective nodes with key results, latest check-in, initiative links and alignment."""
     ids = [r["id"] for r in rows]
     krs = await connection.fetch(KRS, org, ids)
@@ -132,13 +129,19 @@ async def objectives_tree(connection: asyncpg.Connection, org: UUID, rows: list[
     latest = {r["key_result_id"]: r for r in await connection.fetch(LATEST, org, kr_ids)}
     links: dict[UUID, list[dict[str, Any]]] = {}
     for r in await connection.fetch(LINKS, org, kr_ids):
-        links.setdefault(r["key_result_id"], []).append({
-            "expectedImpact": num(r["expected_impact"]),
-            "initiative": {
-                "id": gid("Initiative", r["id"]), "title": r["title"], "status": r["status"],
-                "impact": r["impact"], "confidence": r["confidence"], "ease": r["ease"],
-            },
-        })
+        links.setdefault(r["key_result_id"], []).append(
+            {
+                "expectedImpact": num(r["expected_impact"]),
+                "initiative": {
+                    "id": gid("Initiative", r["id"]),
+                    "title": r["title"],
+                    "status": r["status"],
+                    "impact": r["impact"],
+                    "confidence": r["confidence"],
+                    "ease": r["ease"],
+                },
+            }
+        )
     aligned: dict[UUID, list[dict[str, Any]]] = {}
     for r in await connection.fetch(ALIGN, org, ids):
         target = (
@@ -150,22 +153,43 @@ async def objectives_tree(connection: asyncpg.Connection, org: UUID, rows: list[
     by_objective: dict[UUID, list[dict[str, Any]]] = {}
     for k in krs:
         c = latest.get(k["id"])
-        by_objective.setdefault(k["objective_id"], []).append({
-            "id": gid("KeyResult", k["id"]), "title": k["title"], "metric": k["metric"],
-            "unit": k["unit"], "direction": k["direction"], "startValue": num(k["start_value"]),
-            "targetValue": float(k["target_value"]), "currentValue": num(k["current_value"]),
-            "weight": float(k["weight"]), "confidence": num(k["confidence"]), "health": k["health"],
-            "latestCheckIn": None if c is None else {
-                "id": gid("CheckIn", c["id"]), "value": float(c["value"]), "health": c["health"],
-                "confidence": num(c["confidence"]), "note": c["note"], "checkedAt": c["checked_at"],
-            },
-            "initiativeLinks": links.get(k["id"], []),
-        })
+        by_objective.setdefault(k["objective_id"], []).append(
+            {
+                "id": gid("KeyResult", k["id"]),
+                "title": k["title"],
+                "metric": k["metric"],
+                "unit": k["unit"],
+                "direction": k["direction"],
+                "startValue": num(k["start_value"]),
+                "targetValue": float(k["target_value"]),
+                "currentValue": num(k["current_value"]),
+                "weight": float(k["weight"]),
+                "confidence": num(k["confidence"]),
+                "health": k["health"],
+                "latestCheckIn": None
+                if c is None
+                else {
+                    "id": gid("CheckIn", c["id"]),
+                    "value": float(c["value"]),
+                    "health": c["health"],
+                    "confidence": num(c["confidence"]),
+                    "note": c["note"],
+                    "checkedAt": c["checked_at"],
+                },
+                "initiativeLinks": links.get(k["id"], []),
+            }
+        )
     return [
         {
-            "id": gid("Objective", r["id"]), "title": r["title"], "description": r["description"],
-            "owner": r["owner"], "kind": r["kind"], "state": r["state"], "health": r["health"],
-            "progressMode": r["progress_mode"], "createdAt": r["created_at"],
+            "id": gid("Objective", r["id"]),
+            "title": r["title"],
+            "description": r["description"],
+            "owner": r["owner"],
+            "kind": r["kind"],
+            "state": r["state"],
+            "health": r["health"],
+            "progressMode": r["progress_mode"],
+            "createdAt": r["created_at"],
             "keyResults": by_objective.get(r["id"], []),
             "contributesTo": aligned.get(r["id"], []),
         }
@@ -191,22 +215,33 @@ async def w1_page(connection: asyncpg.Connection, org: UUID, variables: dict[str
     rows = rows[:first]
     nodes = await objectives_tree(connection, org, rows)
     end = base64.b64encode(f"cursor:{rows[-1]['id']}".encode()).decode() if rows else None
-    return {"objectives": {
-        "pageInfo": {"hasNextPage": has_next, "endCursor": end},
-        "edges": [{"node": node} for node in nodes],
-    }}
+    return {
+        "objectives": {
+            "pageInfo": {"hasNextPage": has_next, "endCursor": end},
+            "edges": [{"node": node} for node in nodes],
+        }
+    }
 
 
 async def w4(connection: asyncpg.Connection, org: UUID, variables: dict[str, Any]) -> dict[str, Any]:
     r = await connection.fetchrow(NODE, org, ungid(variables["id"]))
     if r is None:
         return {"node": None}
-    return {"node": {
-        "id": gid("Objective", r["id"]), "title": r["title"], "description": r["description"],
-        "owner": r["owner"], "kind": r["kind"], "state": r["state"], "health": r["health"],
-        "progressMode": r["progress_mode"], "version": r["version"],
-        "createdAt": r["created_at"], "updatedAt": r["updated_at"],
-    }}
+    return {
+        "node": {
+            "id": gid("Objective", r["id"]),
+            "title": r["title"],
+            "description": r["description"],
+            "owner": r["owner"],
+            "kind": r["kind"],
+            "state": r["state"],
+            "health": r["health"],
+            "progressMode": r["progress_mode"],
+            "version": r["version"],
+            "createdAt": r["created_at"],
+            "updatedAt": r["updated_at"],
+        }
+    }
 
 
 async def w2(connection: asyncpg.Connection, key: asyncpg.Record, variables: dict[str, Any]) -> dict[str, Any]:
@@ -222,36 +257,74 @@ async def w2(connection: asyncpg.Connection, key: asyncpg.Record, variables: dic
     async with connection.transaction():
         before = await connection.fetchrow(LOCK_KR, org, kr_id)
         if before is None or before["cycle_state"] == "CLOSED":
-            return {"recordCheckIn": {"userErrors": [{"field": ["input", "keyResultId"], "message": "Not found.", "code": "NOT_FOUND"}], "checkIn": None, "keyResult": None}}
+            return {
+                "recordCheckIn": {
+                    "userErrors": [
+                        {
+                            "field": ["input", "keyResultId"],
+                            "message": "Not found.",
+                            "code": "NOT_FOUND",
+                        }
+                    ],
+                    "checkIn": None,
+                    "keyResult": None,
+                }
+            }
         await connection.fetchval(
-            INSERT_CHECK_IN, check_in_id, org, kr_id, value, health, confidence, data.get("note"),
-            key["name"], now,
+            INSERT_CHECK_IN,
+            check_in_id,
+            org,
+            kr_id,
+            value,
+            health,
+            confidence,
+            data.get("note"),
+            key["name"],
+            now,
         )
         after = await connection.fetchrow(UPDATE_KR, org, kr_id, value, health, confidence)
         check_in = {
-            "id": gid("CheckIn", check_in_id), "value": float(value), "health": health,
-            "confidence": num(confidence), "note": data.get("note"), "checkedAt": now,
+            "id": gid("CheckIn", check_in_id),
+            "value": float(value),
+            "health": health,
+            "confidence": num(confidence),
+            "note": data.get("note"),
+            "checkedAt": now,
         }
         changes = {"currentValue": {"from": num(before["current_value"]), "to": float(value)}}
         if confidence is not None and before["confidence"] != confidence:
             changes["confidence"] = {"from": num(before["confidence"]), "to": float(confidence)}
         state = {
-            "id": gid("KeyResult", kr_id), "typename": "KeyResult",
-            "currentValue": float(value), "health": after["health"],
-            "confidence": num(after["confidence"]), "version": after["version"], "checkIn": check_in,
+            "id": gid("KeyResult", kr_id),
+            "typename": "KeyResult",
+            "currentValue": float(value),
+            "health": after["health"],
+            "confidence": num(after["confidence"]),
+            "version": after["version"],
+            "checkIn": check_in,
         }
         await connection.execute(
-            INSERT_EVENT, uuid7(), org, kr_id, now,
+            INSERT_EVENT,
+            uuid7(),
+            org,
+            kr_id,
+            now,
             orjson.dumps({"type": "api_key", "id": str(key["id"]), "name": key["name"]}).decode(),
             orjson.dumps({"object": state, "changes": changes}).decode(),
         )
-    return {"recordCheckIn": {
-        "userErrors": [], "checkIn": check_in,
-        "keyResult": {
-            "id": gid("KeyResult", kr_id), "currentValue": float(value), "health": after["health"],
-            "confidence": num(after["confidence"]), "version": after["version"],
-        },
-    }}
+    return {
+        "recordCheckIn": {
+            "userErrors": [],
+            "checkIn": check_in,
+            "keyResult": {
+                "id": gid("KeyResult", kr_id),
+                "currentValue": float(value),
+                "health": after["health"],
+                "confidence": num(after["confidence"]),
+                "version": after["version"],
+            },
+        }
+    }
 
 
 READS = {"W1Subtree": w1_subtree, "W1Page": w1_page, "W4": w4}
@@ -286,7 +359,10 @@ async def no_reset(_: asyncpg.Connection) -> None:
 @asynccontextmanager
 async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
     app.state.pool = await asyncpg.create_pool(
-        DSN, min_size=POOL_SIZE, max_size=POOL_SIZE, reset=no_reset,
+        DSN,
+        min_size=POOL_SIZE,
+        max_size=POOL_SIZE,
+        reset=no_reset,
         server_settings={"application_name": "okr-bench-floor"},
     )
     gc.collect()

@@ -127,8 +127,15 @@ async def migrate_and_create_org(database: str) -> tuple[UUID, str]:
     checkout) so that another checkout of the service can be benchmarked."""
     env = {**os.environ, "OKR_DATABASE_URL": sqlalchemy_url(database), "OKR_LOG_LEVEL": "WARNING"}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "service", "create-org", "Bench Corp", cwd=SERVICE_DIR, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "service",
+        "create-org",
+        "Bench Corp",
+        cwd=SERVICE_DIR,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await proc.communicate()
     if proc.returncode != 0:
@@ -164,25 +171,69 @@ class Copier:
 TEAM_COLS = ["id", "organization_id", "name", "parent_id"]
 CYCLE_COLS = ["id", "organization_id", "name", "starts_on", "ends_on", "parent_id", "state"]
 OBJ_COLS = [
-    "id", "organization_id", "team_id", "cycle_id", "title", "description", "owner", "kind",
-    "state", "health", "progress_mode", "version",
+    "id",
+    "organization_id",
+    "team_id",
+    "cycle_id",
+    "title",
+    "description",
+    "owner",
+    "kind",
+    "state",
+    "health",
+    "progress_mode",
+    "version",
 ]
 KR_COLS = [
-    "id", "organization_id", "objective_id", "team_id", "title", "metric", "unit", "direction",
-    "start_value", "target_value", "current_value", "weight", "confidence", "indicator", "health",
+    "id",
+    "organization_id",
+    "objective_id",
+    "team_id",
+    "title",
+    "metric",
+    "unit",
+    "direction",
+    "start_value",
+    "target_value",
+    "current_value",
+    "weight",
+    "confidence",
+    "indicator",
+    "health",
     "version",
 ]
 CI_COLS = [
-    "id", "organization_id", "key_result_id", "value", "health", "confidence", "note", "author",
+    "id",
+    "organization_id",
+    "key_result_id",
+    "value",
+    "health",
+    "confidence",
+    "note",
+    "author",
     "checked_at",
 ]
 INI_COLS = [
-    "id", "organization_id", "team_id", "title", "description", "status", "impact", "confidence",
-    "ease", "external_system", "external_key", "version",
+    "id",
+    "organization_id",
+    "team_id",
+    "title",
+    "description",
+    "status",
+    "impact",
+    "confidence",
+    "ease",
+    "external_system",
+    "external_key",
+    "version",
 ]
 LINK_COLS = ["id", "organization_id", "initiative_id", "key_result_id", "expected_impact"]
 ALIGN_COLS = [
-    "id", "organization_id", "kind", "source_objective_id", "target_objective_id",
+    "id",
+    "organization_id",
+    "kind",
+    "source_objective_id",
+    "target_objective_id",
     "target_key_result_id",
 ]
 
@@ -242,12 +293,24 @@ async def fill(database: str, size: Size, org: UUID) -> dict[str, Any]:
                 for i in range(size.objectives):
                     oid = uuid7()
                     objective_of[(team, cycle_id, i)] = oid
-                    await copier.add("objectives", OBJ_COLS, (
-                        oid, org, team, cycle_id, f"Objective {i + 1} of {str(team)[-6:]}",
-                        "Make the thing measurably better for our customers.", f"owner{i}@bench",
-                        "COMMITTED" if i % 2 == 0 else "ASPIRATIONAL", "ACTIVE",
-                        HEALTHS[i % len(HEALTHS)], "KEY_RESULTS", 1,
-                    ))
+                    await copier.add(
+                        "objectives",
+                        OBJ_COLS,
+                        (
+                            oid,
+                            org,
+                            team,
+                            cycle_id,
+                            f"Objective {i + 1} of {str(team)[-6:]}",
+                            "Make the thing measurably better for our customers.",
+                            f"owner{i}@bench",
+                            "COMMITTED" if i % 2 == 0 else "ASPIRATIONAL",
+                            "ACTIVE",
+                            HEALTHS[i % len(HEALTHS)],
+                            "KEY_RESULTS",
+                            1,
+                        ),
+                    )
                     if len(sample_objectives) < 5000:
                         sample_objectives.append(oid)
                     krs: list[UUID] = []
@@ -260,37 +323,82 @@ async def fill(database: str, size: Size, org: UUID) -> dict[str, Any]:
                             for c in range(size.check_ins)
                         ]
                         health = HEALTHS[(i + k) % len(HEALTHS)]
-                        await copier.add("key_results", KR_COLS, (
-                            kid, org, oid, team, f"Key result {k + 1}",
-                            "PERCENTAGE" if k % 2 else "NUMBER", "%" if k % 2 else "users",
-                            "INCREASE", Decimal(0), target, values[-1] if values else None,
-                            Decimal(1), Decimal("0.7"), "LEADING" if k % 2 else "LAGGING",
-                            health, size.check_ins + 1,
-                        ))
+                        await copier.add(
+                            "key_results",
+                            KR_COLS,
+                            (
+                                kid,
+                                org,
+                                oid,
+                                team,
+                                f"Key result {k + 1}",
+                                "PERCENTAGE" if k % 2 else "NUMBER",
+                                "%" if k % 2 else "users",
+                                "INCREASE",
+                                Decimal(0),
+                                target,
+                                values[-1] if values else None,
+                                Decimal(1),
+                                Decimal("0.7"),
+                                "LEADING" if k % 2 else "LAGGING",
+                                health,
+                                size.check_ins + 1,
+                            ),
+                        )
                         if cycle_id == quarters[1] and len(sample_krs) < 20000:
                             sample_krs.append(kid)
                         for c, value in enumerate(values):
-                            checked = now - week * (size.check_ins - c) - timedelta(
-                                minutes=rng.randrange(600)
+                            checked = now - week * (size.check_ins - c) - timedelta(minutes=rng.randrange(600))
+                            await copier.add(
+                                "check_ins",
+                                CI_COLS,
+                                (
+                                    uuid7(),
+                                    org,
+                                    kid,
+                                    value,
+                                    health,
+                                    Decimal("0.7"),
+                                    "Steady progress this week." if c % 3 else None,
+                                    "bench",
+                                    checked,
+                                ),
                             )
-                            await copier.add("check_ins", CI_COLS, (
-                                uuid7(), org, kid, value, health, Decimal("0.7"),
-                                "Steady progress this week." if c % 3 else None, "bench", checked,
-                            ))
                     first_kr_of[oid] = krs[0]
                     inis: list[UUID] = []
                     for n in range(size.initiatives):
                         nid = uuid7()
                         inis.append(nid)
-                        await copier.add("initiatives", INI_COLS, (
-                            nid, org, team, f"Initiative {n + 1} of objective {i + 1}",
-                            None, STATUSES[n % len(STATUSES)], 1 + n * 3, 8 - n, 5,
-                            "jira" if n == 0 else None, f"OKR-{rng.randrange(10**6)}" if n == 0 else None, 1,
-                        ))
+                        await copier.add(
+                            "initiatives",
+                            INI_COLS,
+                            (
+                                nid,
+                                org,
+                                team,
+                                f"Initiative {n + 1} of objective {i + 1}",
+                                None,
+                                STATUSES[n % len(STATUSES)],
+                                1 + n * 3,
+                                8 - n,
+                                5,
+                                "jira" if n == 0 else None,
+                                f"OKR-{rng.randrange(10**6)}" if n == 0 else None,
+                                1,
+                            ),
+                        )
                     for k, kid in enumerate(krs):
-                        await copier.add("initiative_key_results", LINK_COLS, (
-                            uuid7(), org, inis[k % len(inis)], kid, Decimal(10 * (k + 1)),
-                        ))
+                        await copier.add(
+                            "initiative_key_results",
+                            LINK_COLS,
+                            (
+                                uuid7(),
+                                org,
+                                inis[k % len(inis)],
+                                kid,
+                                Decimal(10 * (k + 1)),
+                            ),
+                        )
         await copier.flush("objectives")
         await copier.flush("key_results")
         await copier.flush("initiatives")

@@ -83,8 +83,15 @@ class Stats:
         self.last_end = 0.0
 
 
-async def user_raw(spec: dict[str, Any], requests: list[bytes], offset: int, stop: list[float],
-                   warm_stats: Stats, stats: Stats, measure_from: float) -> None:
+async def user_raw(
+    spec: dict[str, Any],
+    requests: list[bytes],
+    offset: int,
+    stop: list[float],
+    warm_stats: Stats,
+    stats: Stats,
+    measure_from: float,
+) -> None:
     reader, writer = await asyncio.open_connection(spec["host"], spec["port"])
     i = offset
     n = len(requests)
@@ -117,8 +124,16 @@ async def user_raw(spec: dict[str, Any], requests: list[bytes], offset: int, sto
         writer.close()
 
 
-async def user_httpx(spec: dict[str, Any], bodies: list[bytes], offset: int, stop: list[float],
-                     warm_stats: Stats, stats: Stats, measure_from: float, client: Any) -> None:
+async def user_httpx(
+    spec: dict[str, Any],
+    bodies: list[bytes],
+    offset: int,
+    stop: list[float],
+    warm_stats: Stats,
+    stats: Stats,
+    measure_from: float,
+    client: Any,
+) -> None:
     url = f"http://{spec['host']}:{spec['port']}{spec['path']}"
     headers = {"Content-Type": "application/json", **spec.get("headers", {})}
     i = offset
@@ -170,16 +185,17 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
 
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-            await asyncio.gather(*(
-                user_httpx(spec, bodies, u * step, stop, warm, stats, measure_from, client)
-                for u in range(concurrency)
-            ))
+            await asyncio.gather(
+                *(
+                    user_httpx(spec, bodies, u * step, stop, warm, stats, measure_from, client)
+                    for u in range(concurrency)
+                )
+            )
     else:
         requests = [build_request(spec, b) for b in bodies]
-        await asyncio.gather(*(
-            user_raw(spec, requests, u * step, stop, warm, stats, measure_from)
-            for u in range(concurrency)
-        ))
+        await asyncio.gather(
+            *(user_raw(spec, requests, u * step, stop, warm, stats, measure_from) for u in range(concurrency))
+        )
     lat = sorted(stats.latencies)
     count = len(lat)
     elapsed = max(1e-9, stats.last_end - measure_from)

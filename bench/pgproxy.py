@@ -75,8 +75,12 @@ class PgProxy:
         except (ConnectionError, asyncio.CancelledError):
             pass
 
-    async def frontend(self, reader: asyncio.StreamReader, client_w: asyncio.StreamWriter,
-                       server_w: asyncio.StreamWriter) -> None:
+    async def frontend(
+        self,
+        reader: asyncio.StreamReader,
+        client_w: asyncio.StreamWriter,
+        server_w: asyncio.StreamWriter,
+    ) -> None:
         # Untyped start-up packets first.
         while True:
             head = await reader.readexactly(8)

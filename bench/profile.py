@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 
 from bench import generate as gen
 from bench import runner, workloads
@@ -92,10 +91,25 @@ async def profile(size: str, seconds: float, workload: str, concurrency: int, re
     try:
         await server.wait_ready()
         headers = target.headers(meta["api_key"])
-        spy = subprocess.Popen([
-            "py-spy", "record", "--pid", str(server.proc.pid), "--duration", str(int(seconds)),
-            "--rate", "250", "--format", "raw", "--output", str(raw_path), "--nonblocking",
-        ], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        spy = subprocess.Popen(
+            [
+                "py-spy",
+                "record",
+                "--pid",
+                str(server.proc.pid),
+                "--duration",
+                str(int(seconds)),
+                "--rate",
+                "250",
+                "--format",
+                "raw",
+                "--output",
+                str(raw_path),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         result = await runner.run_cell(target, w.bodies["svc"], headers, concurrency, seconds, 0.5, w.write)
         spy.wait(timeout=60)
     finally:

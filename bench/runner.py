@@ -52,18 +52,54 @@ class Target:
         if self.kind == "svc":
             env["OKR_DATABASE_URL"] = f"postgresql+asyncpg://postgres@127.0.0.1:{db_port}/{database}"
             env["OKR_LOG_LEVEL"] = "WARNING"  # no access log lines
-            argv = [sys.executable, "-m", "service", "serve", "--host", "127.0.0.1",
-                    "--port", str(self.port), "--workers", str(self.workers)]
+            argv = [
+                sys.executable,
+                "-m",
+                "service",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+            ]
         elif self.kind == "floor":
             env["BENCH_FLOOR_DSN"] = f"postgresql://postgres@127.0.0.1:{db_port}/{database}"
-            argv = [sys.executable, "-m", "uvicorn", "bench.floor:app", "--host", "127.0.0.1",
-                    "--port", str(self.port), "--loop", "uvloop", "--http", "httptools",
-                    "--no-access-log", "--log-level", "warning", "--workers", str(self.workers)]
+            argv = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.floor:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+                "--workers",
+                str(self.workers),
+            ]
         else:
             env["NODE_ENV"] = "production"
-            argv = ["node", str(POSTGRAPHILE_CLI), "-c",
-                    f"postgres://postgres@127.0.0.1:{db_port}/{database}", "-s", "public",
-                    "-n", "127.0.0.1", "-p", str(self.port), "--disable-query-log"]
+            argv = [
+                "node",
+                str(POSTGRAPHILE_CLI),
+                "-c",
+                f"postgres://postgres@127.0.0.1:{db_port}/{database}",
+                "-s",
+                "public",
+                "-n",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "--disable-query-log",
+            ]
         return argv, env
 
     def headers(self, api_key: str) -> dict[str, str]:
@@ -92,8 +128,14 @@ class Server:
         argv, env = target.command(database, db_port)
         self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{target.kind}-", suffix=".log", delete=False)
         cwd = gen.SERVICE_DIR if target.kind == "svc" else ROOT
-        self.proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=cwd,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     async def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -102,8 +144,13 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.target.name} exited: {self.tail()}")
             try:
-                status, _ = await request_once("127.0.0.1", self.target.port, "/graphql", probe,
-                                               {"Authorization": "Bearer none"})
+                status, _ = await request_once(
+                    "127.0.0.1",
+                    self.target.port,
+                    "/graphql",
+                    probe,
+                    {"Authorization": "Bearer none"},
+                )
                 if status in (200, 400, 401):
                     if self.target.workers > 1:
                         await asyncio.sleep(1.5)  # let every worker finish its start-up
@@ -177,19 +224,39 @@ async def request_once(host: str, port: int, path: str, body: bytes, headers: di
         writer.close()
 
 
-async def run_cell(target: Target, bodies: list[bytes], headers: dict[str, str], concurrency: int,
-                   duration: float, warmup: float, write: bool, client: str = "raw") -> dict[str, Any]:
+async def run_cell(
+    target: Target,
+    bodies: list[bytes],
+    headers: dict[str, str],
+    concurrency: int,
+    duration: float,
+    warmup: float,
+    write: bool,
+    client: str = "raw",
+) -> dict[str, Any]:
     spec = {
-        "host": "127.0.0.1", "port": target.port, "path": "/graphql", "headers": headers,
-        "bodies": [b.decode() for b in bodies], "concurrency": concurrency,
-        "duration": duration, "warmup": warmup, "write": write, "client": client,
+        "host": "127.0.0.1",
+        "port": target.port,
+        "path": "/graphql",
+        "headers": headers,
+        "bodies": [b.decode() for b in bodies],
+        "concurrency": concurrency,
+        "duration": duration,
+        "warmup": warmup,
+        "write": write,
+        "client": client,
     }
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(spec, handle)
     try:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.loadgen", handle.name, cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "bench.loadgen",
+            handle.name,
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         out, err = await proc.communicate()
     finally:
@@ -202,7 +269,13 @@ async def run_cell(target: Target, bodies: list[bytes], headers: dict[str, str],
 def count_rows(payload: bytes) -> dict[str, int]:
     """Objectives, key results, latest check-ins, initiative links in a W1 answer."""
     data = orjson.loads(payload).get("data") or {}
-    counts = {"objectives": 0, "keyResults": 0, "latestCheckIns": 0, "initiativeLinks": 0, "alignment": 0}
+    counts = {
+        "objectives": 0,
+        "keyResults": 0,
+        "latestCheckIns": 0,
+        "initiativeLinks": 0,
+        "alignment": 0,
+    }
 
     def objective_nodes(value: Any) -> list[Any]:
         if isinstance(value, dict) and "edges" in value:
@@ -221,15 +294,20 @@ def count_rows(payload: bytes) -> dict[str, int]:
             for k in nodes(o.get("keyResults")):
                 counts["keyResults"] += 1
                 latest = k.get("latestCheckIn")
-                counts["latestCheckIns"] += len(latest["nodes"]) if isinstance(latest, dict) and "nodes" in latest else int(latest is not None)
+                counts["latestCheckIns"] += (
+                    len(latest["nodes"]) if isinstance(latest, dict) and "nodes" in latest else int(latest is not None)
+                )
                 counts["initiativeLinks"] += len(nodes(k.get("initiativeLinks")))
     return counts
 
 
 async def pg_node_alias(port: int) -> str:
-    status, payload = await request_once(
-        "127.0.0.1", port, "/graphql",
-        workloads.body(None, "{ allObjectives(first: 1) { nodes { nodeId } } }", {}), {},  # type: ignore[arg-type]
+    _, payload = await request_once(
+        "127.0.0.1",
+        port,
+        "/graphql",
+        workloads.body(None, "{ allObjectives(first: 1) { nodes { nodeId } } }", {}),
+        {},  # type: ignore[arg-type]
     )
     node_id = orjson.loads(payload)["data"]["allObjectives"]["nodes"][0]["nodeId"]
     return orjson.loads(base64.b64decode(node_id))[0]
@@ -246,8 +324,13 @@ async def clean_writes(dsn: str) -> None:
         await connection.close()
 
 
-async def count_statements(target: Target, meta: dict[str, Any], loads: list[workloads.Workload],
-                           proxy: PgProxy, repeats: int = 10) -> dict[str, Any]:
+async def count_statements(
+    target: Target,
+    meta: dict[str, Any],
+    loads: list[workloads.Workload],
+    proxy: PgProxy,
+    repeats: int = 10,
+) -> dict[str, Any]:
     """Untyped pass through the counting proxy: statements and round trips per request."""
     server = Server(target, meta["database"], PROXY_PORT)
     found: dict[str, Any] = {}
@@ -300,8 +383,13 @@ def ratios(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def print_table(result: dict[str, Any]) -> str:
     lines = []
-    head = f"{'workload':<12} {'c':>3} {'target':<15} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'err':>4} {'KB/resp':>8} {'RSS MB/worker':>14}"
-    lines += [f"== okr-service bench, size {result['size']} ({result['timestamp']})", head, "-" * len(head)]
+    head = f"{'workload':<12} {'c':>3} {'target':<15} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'err':>4} "
+        f"{'KB/resp':>8} {'RSS MB/worker':>14}"
+    lines += [
+        f"== okr-service bench, size {result['size']} ({result['timestamp']})",
+        head,
+        "-" * len(head),
+    ]
     for c in result["cells"]:
         rss = "/".join(f"{r:.0f}" for r in c["peak_rss_mb_per_worker"])
         lines.append(
@@ -319,7 +407,9 @@ def print_table(result: dict[str, Any]) -> str:
         )
     lines += ["", "SQL statements per request (round trips) via the counting proxy"]
     for target, per in result["sql"].items():
-        cells = ", ".join(f"{w}: {v['statements_per_request']:.1f} ({v['round_trips_per_request']:.1f})" for w, v in per.items())
+        cells = ", ".join(
+            f"{w}: {v['statements_per_request']:.1f} ({v['round_trips_per_request']:.1f})" for w, v in per.items()
+        )
         lines.append(f"  {target:<15} {cells}")
     lines += ["", "W1 answers (rows per response): " + json.dumps(result["w1_rows"])]
     lines += [f"note: {n}" for n in result["notes"]]
@@ -336,18 +426,37 @@ def chart(result: dict[str, Any], path: Path) -> None:
 
     cells = result["cells"]
     targets = [t.name for t in TARGETS if any(c["target"] == t.name for c in cells)]
-    colors = {"okr-service 1w": "#d62728", "okr-service 2w": "#ff9896", "floor": "#2ca02c", "postgraphile": "#1f77b4"}
+    colors = {
+        "okr-service 1w": "#d62728",
+        "okr-service 2w": "#ff9896",
+        "floor": "#2ca02c",
+        "postgraphile": "#1f77b4",
+    }
     panels = [
         ("p50 latency (ms), concurrency 1", lambda c: c["concurrency"] == 1, "p50_ms"),
-        ("p99 latency (ms), concurrency 16 reads / 32 writes", lambda c: c["concurrency"] in (16, 32), "p99_ms"),
-        ("throughput (req/s), concurrency 16 reads / 8, 32 writes", lambda c: c["concurrency"] in (8, 16, 32), "rps"),
+        (
+            "p99 latency (ms), concurrency 16 reads / 32 writes",
+            lambda c: c["concurrency"] in (16, 32),
+            "p99_ms",
+        ),
+        (
+            "throughput (req/s), concurrency 16 reads / 8, 32 writes",
+            lambda c: c["concurrency"] in (8, 16, 32),
+            "rps",
+        ),
         ("peak RSS per worker (MB), any cell", None, "rss"),
     ]
     fig, axes = plt.subplots(2, 2, figsize=(15, 9))
     for ax, (title, keep, metric) in zip(axes.flat, panels, strict=True):
         if metric == "rss":
             labels = targets
-            values = [max((max(c["peak_rss_mb_per_worker"] or [0]) for c in cells if c["target"] == t), default=0) for t in targets]
+            values = [
+                max(
+                    (max(c["peak_rss_mb_per_worker"] or [0]) for c in cells if c["target"] == t),
+                    default=0,
+                )
+                for t in targets
+            ]
             ax.bar(labels, values, color=[colors.get(t, "grey") for t in targets])
             for i, v in enumerate(values):
                 ax.text(i, v, f"{v:.0f}", ha="center", va="bottom", fontsize=8)
@@ -373,19 +482,31 @@ def chart(result: dict[str, Any], path: Path) -> None:
         ax.set_title(title)
         ax.set_yscale("log")
         ax.legend(fontsize=7)
-    fig.suptitle(f"okr-service vs floor vs PostGraphile 4.14.1, size {result['size']}, {result['machine']['cpus']} CPUs, {result['timestamp']}")
+    fig.suptitle(
+        f"okr-service vs floor vs PostGraphile 4.14.1, size {result['size']}, "
+        f"{result['machine']['cpus']} CPUs, {result['timestamp']}"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-async def run(size: str, *, reuse: bool = False, only: list[str] | None = None,
-              duration: float | None = None, warmup: float | None = None) -> dict[str, Any]:
+async def run(
+    size: str,
+    *,
+    reuse: bool = False,
+    only: list[str] | None = None,
+    duration: float | None = None,
+    warmup: float | None = None,
+) -> dict[str, Any]:
     meta = await gen.generate(size, reuse=reuse)
     busy = psutil.cpu_percent(interval=2.0)
     if busy > 15:
-        print(f"[run] warning: the machine is {busy:.0f}% busy before the bench starts; "
-              "other processes share the CPUs and will distort the numbers", flush=True)
+        print(
+            f"[run] warning: the machine is {busy:.0f}% busy before the bench starts; "
+            "other processes share the CPUs and will distort the numbers",
+            flush=True,
+        )
     measure, warm = TIMING[size]
     measure = duration or measure
     warm = warmup or warm
@@ -395,12 +516,18 @@ async def run(size: str, *, reuse: bool = False, only: list[str] | None = None,
     if not POSTGRAPHILE_CLI.exists() or shutil.which("node") is None:
         targets = [t for t in targets if t.kind != "pg"]
         notes.append("PostGraphile skipped: bench/.postgraphile is not installed (run bench/run.sh).")
-    notes.append("W2 not run on PostGraphile: its generated CRUD mutations cannot do the same "
-                 "transaction (check-in + key result update + outbox event) without custom SQL functions.")
-    notes.append("No subtree filter in the API: W1 subtree = one aliased objectives(filter: {cycleId, teamId}) "
-                 "per team of a department subtree (department + its teams), same aliases on every target.")
-    notes.append("PostGraphile runs without authentication or tenant check; okr-service and the floor "
-                 "look the API key up on every request.")
+    notes.append(
+        "W2 not run on PostGraphile: its generated CRUD mutations cannot do the same "
+        "transaction (check-in + key result update + outbox event) without custom SQL functions."
+    )
+    notes.append(
+        "No subtree filter in the API: W1 subtree = one aliased objectives(filter: {cycleId, teamId}) "
+        "per team of a department subtree (department + its teams), same aliases on every target."
+    )
+    notes.append(
+        "PostGraphile runs without authentication or tenant check; okr-service and the floor "
+        "look the API key up on every request."
+    )
 
     # PostGraphile's node IDs: learned from a running instance.
     alias = None
@@ -453,12 +580,19 @@ async def run(size: str, *, reuse: bool = False, only: list[str] | None = None,
                         r = await run_cell(t, bodies, headers, conc, measure, warm, w.write)
                     r["loadavg_1m_before"] = load_before
                     rss = [v / 2**20 for v in sampler.peaks.values()]
-                    cell = {"target": t.name, "workload": w.key, "concurrency": conc, **r,
-                            "peak_rss_mb_per_worker": sorted(rss, reverse=True)}
+                    cell = {
+                        "target": t.name,
+                        "workload": w.key,
+                        "concurrency": conc,
+                        **r,
+                        "peak_rss_mb_per_worker": sorted(rss, reverse=True),
+                    }
                     cells.append(cell)
-                    print(f"  {w.key:<12} c={conc:<3} {r['rps']:>8.0f} req/s  p50 {r['p50_ms']:7.2f} ms  "
-                          f"p99 {r['p99_ms']:7.2f} ms  err {r['errors']}  RSS {'/'.join(f'{x:.0f}' for x in rss)} MB",
-                          flush=True)
+                    print(
+                        f"  {w.key:<12} c={conc:<3} {r['rps']:>8.0f} req/s  p50 {r['p50_ms']:7.2f} ms  "
+                        f"p99 {r['p99_ms']:7.2f} ms  err {r['errors']}  RSS {'/'.join(f'{x:.0f}' for x in rss)} MB",
+                        flush=True,
+                    )
                     if r["errors"]:
                         print(f"    first error: {r['first_error']}", flush=True)
         except Exception:
@@ -475,11 +609,18 @@ async def run(size: str, *, reuse: bool = False, only: list[str] | None = None,
         "size": size,
         "timestamp": stamp,
         "machine": {
-            "cpus": os.cpu_count(), "python": platform.python_version(),
-            "node": subprocess.run(["node", "-v"], capture_output=True, text=True).stdout.strip() if shutil.which("node") else None,
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "node": subprocess.run(["node", "-v"], capture_output=True, text=True).stdout.strip()
+            if shutil.which("node")
+            else None,
             "postgres": await server_version(meta["dsn"]),
         },
-        "timing": {"duration_s": measure, "warmup_s": warm, "client": "raw asyncio HTTP/1.1 keep-alive, separate process"},
+        "timing": {
+            "duration_s": measure,
+            "warmup_s": warm,
+            "client": "raw asyncio HTTP/1.1 keep-alive, separate process",
+        },
         "data": {"database": meta["database"], "counts": meta["counts"], "shape": meta["size"]},
         "cells": cells,
         "ratios": ratios(cells),
@@ -494,7 +635,10 @@ async def run(size: str, *, reuse: bool = False, only: list[str] | None = None,
         (RESULTS / f"{name}.txt").write_text(text + "\n")
     chart(result, RESULTS / f"{size}-{stamp}.png")
     shutil.copyfile(RESULTS / f"{size}-{stamp}.png", RESULTS / f"latest-{size}.png")
-    print(f"\nwrote {RESULTS.relative_to(ROOT)}/{size}-{stamp}.{{json,txt,png}} and latest-{size}.*", flush=True)
+    print(
+        f"\nwrote {RESULTS.relative_to(ROOT)}/{size}-{stamp}.{{json,txt,png}} and latest-{size}.*",
+        flush=True,
+    )
     return result
 
 

@@ -106,23 +106,18 @@ async def scratch_database(server_url: str) -> AsyncIterator[str]:
         await admin.dispose()
 
 
-async def subscribe(
-    sessionmaker: async_sessionmaker[AsyncSession], port: int, endpoints: int
-) -> str:
+async def subscribe(sessionmaker: async_sessionmaker[AsyncSession], port: int, endpoints: int) -> str:
     """An organization with `endpoints` endpoints on the receiver; returns its API key."""
     async with transaction(sessionmaker) as db:
         _, key = await create_organization(db, "Bench")
         actor = await authenticate(db, key)
         for index in range(endpoints):
             url = f"http://127.0.0.1:{port}/hooks/{index}"
-            await create_endpoint(db, actor, {"url": url, "event_types": ["team.created"],
-                                              "team_ids": []})
+            await create_endpoint(db, actor, {"url": url, "event_types": ["team.created"], "team_ids": []})
     return key
 
 
-async def commit_event(
-    sessionmaker: async_sessionmaker[AsyncSession], key: str, committed: dict[str, float]
-) -> str:
+async def commit_event(sessionmaker: async_sessionmaker[AsyncSession], key: str, committed: dict[str, float]) -> str:
     from service.kit.ids import global_id
 
     async with transaction(sessionmaker) as db:
@@ -133,14 +128,16 @@ async def commit_event(
     return team_id
 
 
-def start_workers(
-    count: int, database_url: str, endpoint_concurrency: int
-) -> list[subprocess.Popen[bytes]]:
-    env = os.environ | LOCAL | {
-        "OKR_DATABASE_URL": database_url,
-        "OKR_WEBHOOK_ENDPOINT_CONCURRENCY": str(endpoint_concurrency),
-        "OKR_LOG_LEVEL": "WARNING",
-    }
+def start_workers(count: int, database_url: str, endpoint_concurrency: int) -> list[subprocess.Popen[bytes]]:
+    env = (
+        os.environ
+        | LOCAL
+        | {
+            "OKR_DATABASE_URL": database_url,
+            "OKR_WEBHOOK_ENDPOINT_CONCURRENCY": str(endpoint_concurrency),
+            "OKR_LOG_LEVEL": "WARNING",
+        }
+    )
     command = [sys.executable, "-m", "service", "worker"]
     return [subprocess.Popen(command, cwd=ROOT, env=env) for _ in range(count)]
 
@@ -204,6 +201,7 @@ async def run(args: argparse.Namespace) -> None:
         key = await subscribe(sessionmaker, receiver.port, args.endpoints)
         print(f"{args.endpoints} endpoint(s), {os.cpu_count()} CPUs, same host for everything")
         for workers in args.workers:
+
             def start(count: int = workers) -> list[subprocess.Popen[bytes]]:
                 return start_workers(count, database_url, args.endpoint_concurrency)
 
@@ -222,18 +220,22 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument(
+        "--server-url",
+        default=os.environ.get("OKR_BENCH_SERVER_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"),
     )
-    parser.add_argument("--server-url", default=os.environ.get(
-        "OKR_BENCH_SERVER_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--events", type=int, default=2000, help="burst size")
     parser.add_argument("--latency-events", type=int, default=200)
     parser.add_argument("--producers", type=int, default=8)
     parser.add_argument("--endpoints", type=int, default=1)
-    parser.add_argument("--endpoint-concurrency", type=int, default=32,
-                        help="OKR_WEBHOOK_ENDPOINT_CONCURRENCY for the workers")
+    parser.add_argument(
+        "--endpoint-concurrency",
+        type=int,
+        default=32,
+        help="OKR_WEBHOOK_ENDPOINT_CONCURRENCY for the workers",
+    )
     asyncio.run(run(parser.parse_args()))
 
 

@@ -32,14 +32,10 @@ SVC_OBJECTIVE_FIELDS = """
 def svc_w1_subtree(team_count: int) -> str:
     args = ", ".join(f"$t{i}: ID!" for i in range(team_count))
     fields = "\n".join(
-        f"  t{i}: objectives(filter: {{cycleId: $cycle, teamId: $t{i}}}, first: 100) "
-        f"{{ edges {{ node {{ ...O }} }} }}"
+        f"  t{i}: objectives(filter: {{cycleId: $cycle, teamId: $t{i}}}, first: 100) {{ edges {{ node {{ ...O }} }} }}"
         for i in range(team_count)
     )
-    return (
-        f"query W1Subtree($cycle: ID!, {args}) {{\n{fields}\n}}\n"
-        f"fragment O on Objective {{{SVC_OBJECTIVE_FIELDS}}}"
-    )
+    return f"query W1Subtree($cycle: ID!, {args}) {{\n{fields}\n}}\nfragment O on Objective {{{SVC_OBJECTIVE_FIELDS}}}"
 
 
 SVC_W1_PAGE = (
@@ -115,7 +111,8 @@ PG_W1_PAGE = (
 PG_W3 = (
     "query W3($org: UUID!, $cycle: UUID!) { allObjectives(condition: {organizationId: $org, cycleId: $cycle}) {"
     " totalCount nodes { id kind teamId"
-    "  contributes: alignmentLinksByOrganizationIdAndSourceObjectiveId(condition: {kind: \"CONTRIBUTES_TO\"}) { totalCount }"
+    "  contributes: alignmentLinksByOrganizationIdAndSourceObjectiveId("
+    '    condition: {kind: "CONTRIBUTES_TO"}) { totalCount }'
     "  keyResultsByOrganizationIdAndObjectiveId { nodes { id title health startValue targetValue currentValue"
     "   metric direction weight finalScore"
     "   checkInsByOrganizationIdAndKeyResultId(first: 1, orderBy: [CHECKED_AT_DESC]) { nodes { checkedAt } } } } } } }"
@@ -157,12 +154,15 @@ def build(meta: dict[str, Any], pg_node_alias: str | None) -> list[Workload]:
     w1s = Workload("W1 subtree", (1, 16))
     svc_q, pg_q = svc_w1_subtree(team_count), pg_w1_subtree(team_count)
     w1s.bodies["svc"] = [
-        body("W1Subtree", svc_q, {"cycle": gid("Cycle", cycle), **{f"t{i}": gid("Team", t) for i, t in enumerate(s)}})
+        body(
+            "W1Subtree",
+            svc_q,
+            {"cycle": gid("Cycle", cycle), **{f"t{i}": gid("Team", t) for i, t in enumerate(s)}},
+        )
         for s in subtrees
     ]
     w1s.bodies["pg"] = [
-        body("W1Subtree", pg_q, {"org": org, "cycle": cycle, **{f"t{i}": t for i, t in enumerate(s)}})
-        for s in subtrees
+        body("W1Subtree", pg_q, {"org": org, "cycle": cycle, **{f"t{i}": t for i, t in enumerate(s)}}) for s in subtrees
     ]
     loads = [w1s]
     for first in (25, 100):
@@ -175,8 +175,7 @@ def build(meta: dict[str, Any], pg_node_alias: str | None) -> list[Workload]:
     w4.bodies["svc"] = [body("W4", SVC_W4, {"id": gid("Objective", o)}) for o in objectives]
     if pg_node_alias is not None:
         w4.bodies["pg"] = [
-            body("W4", PG_W4, {"id": base64.b64encode(orjson.dumps([pg_node_alias, o])).decode()})
-            for o in objectives
+            body("W4", PG_W4, {"id": base64.b64encode(orjson.dumps([pg_node_alias, o])).decode()}) for o in objectives
         ]
     loads.append(w4)
 
@@ -188,10 +187,18 @@ def build(meta: dict[str, Any], pg_node_alias: str | None) -> list[Workload]:
 
     w2 = Workload("W2 checkIn", (1, 8, 32), write=True)
     w2.bodies["svc"] = [
-        body("W2", SVC_W2, {"input": {
-            "keyResultId": gid("KeyResult", k), "value": round(rng.uniform(1, 90), 2),
-            "confidence": 0.8, "note": "bench check-in",
-        }})
+        body(
+            "W2",
+            SVC_W2,
+            {
+                "input": {
+                    "keyResultId": gid("KeyResult", k),
+                    "value": round(rng.uniform(1, 90), 2),
+                    "confidence": 0.8,
+                    "note": "bench check-in",
+                }
+            },
+        )
         for k in key_results
     ]
     loads.append(w2)
@@ -212,6 +219,8 @@ def has_cycle_report() -> bool:
 def w3_note() -> str | None:
     if not has_cycle_report():
         return "W3 skipped: `cycleReport` is not in schema/schema.graphql yet."
-    return ("W3 = cycleReport for the company (one quarter). The floor has no W3 (it would have to "
-            "re-implement the report's arithmetic); PostGraphile's W3 returns the raw rows a "
-            "client needs to compute the report (it has no aggregates without plugins).")
+    return (
+        "W3 = cycleReport for the company (one quarter). The floor has no W3 (it would have to "
+        "re-implement the report's arithmetic); PostGraphile's W3 returns the raw rows a "
+        "client needs to compute the report (it has no aggregates without plugins)."
+    )

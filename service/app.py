@@ -18,12 +18,13 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from service.auth.service import Principal, PrincipalCache, authenticate
+from service.auth.tokens import InvalidToken, TokenVerifier, looks_like_jwt
 from service.graphql.context import Context
 from service.graphql.extensions import mask_escaped_errors
 from service.graphql.limits import Limits
 from service.graphql.schema import schema_for
 from service.idempotency import service as idempotency
-from service.kit.db import create_engine, create_sessionmaker
+from service.kit.db import create_engine, create_sessionmaker, enter_tenant
 from service.kit.errors import Unauthenticated
 from service.kit.outage import DATABASE_ERRORS, DatabaseUnavailable, database_error_response
 from service.kit.ratelimit import BodySizeLimit, RateLimit
@@ -45,7 +46,7 @@ class Unauthorized(Exception):
 def bearer_token(request: Request) -> str:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
+        raise Unauthorized("Send an API key or a user token as 'Authorization: Bearer <...>'.")
     return token.strip()
 
 
@@ -61,13 +62,31 @@ async def graphql_context(request: Request) -> AsyncIterator[Context | None]:
     token = bearer_token(request)
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with sessionmaker() as db:
-        try:
-            principal = await authenticate(db, token, request.app.state.principal_cache)
-        except Unauthenticated:
-            raise Unauthorized("Unknown, expired or revoked API key.") from None
+        principal = await identify(request, db, token)
+        # From here on the transaction runs as the tenant role: row-level security hides
+        # every other organization's rows even from a query that forgets its filter.
+        if not await enter_tenant(db, principal.organization_id):
+            raise Unauthorized("The token's organization does not exist.")
         context = Context(db, principal)
         context.idempotency_key = await replay_or_claim(request, db, principal)
         yield context
+
+
+async def identify(request: Request, db: AsyncSession, token: str) -> Principal:
+    """A JWT (three dot-separated parts) is a user's token, checked without the database;
+    anything else is an API key, looked up before the tenant is known."""
+    if looks_like_jwt(token):
+        verifier: TokenVerifier | None = request.app.state.token_verifier
+        if verifier is None:
+            raise Unauthorized("User tokens are not accepted: no JWT keys are configured.")
+        try:
+            return verifier.verify(token)
+        except InvalidToken as error:
+            raise Unauthorized(error.message) from None
+    try:
+        return await authenticate(db, token, request.app.state.principal_cache)
+    except Unauthenticated:
+        raise Unauthorized("Unknown, expired or revoked API key.") from None
 
 
 class IdempotentReplay(Exception):
@@ -172,12 +191,11 @@ def create_app(
 ) -> FastAPI:
     """The application; the engine is made at start-up (lifespan), never at import.
 
-    `webhook_worker`: run a delivery worker in-process. By default the setting decides,
-    except for an app handed its `database_url` (tests, embedding), which runs none.
+    `webhook_worker`: run a delivery worker in-process; by default the setting decides.
     """
     settings = settings or get_settings()
     if webhook_worker is None:
-        webhook_worker = settings.webhook_worker_in_process and database_url is None
+        webhook_worker = settings.webhook_worker_in_process
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -186,6 +204,7 @@ def create_app(
         app.state.engine = engine
         app.state.settings = settings
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.token_verifier = TokenVerifier.from_settings(settings)
         app.state.principal_cache = (
             PrincipalCache(settings.auth_cache_seconds) if settings.auth_cache_seconds else None
         )

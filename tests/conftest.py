@@ -60,7 +60,8 @@ async def database_url(server_url: str) -> AsyncIterator[str]:
 async def app(database_url: str) -> AsyncIterator[FastAPI]:
     # No key cache: statement counts must not depend on how long a test took.
     settings = Settings(database_url=None, auth_cache_seconds=0)
-    application = create_app(settings, database_url=database_url)
+    # Tests that need delivery run their own workers.
+    application = create_app(settings, database_url=database_url, webhook_worker=False)
     async with application.router.lifespan_context(application):
         yield application
 

@@ -209,8 +209,9 @@ def list_claim(claims: dict[str, Any], name: str) -> list[Any]:
 
 
 def uuid_claim(value: Any, name: str) -> UUID:
-    try:
-        return UUID(value) if isinstance(value, str) else UUID(int=-1)
-    except ValueError:
-        pass
-    raise InvalidToken(f"Invalid token: `{name}` must hold organization/team UUIDs.")
+    if isinstance(value, str):
+        try:
+            return UUID(value)
+        except ValueError:
+            pass
+    raise InvalidToken(f"Invalid token: `{name}` must hold UUIDs.")

@@ -2,7 +2,9 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from uuid import UUID
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -35,3 +37,27 @@ async def transaction(
     """One unit of work: committed when the block ends normally, rolled back otherwise."""
     async with sessionmaker() as session, session.begin():
         yield session
+
+
+TENANT_ROLE = "okr_tenant"  # made by migration 0004, with the row-level security policies
+TENANT_SETTING = "okr.organization_id"
+# Transaction-local: the role and the tenant end with the transaction, so a pooled
+# connection never carries them into the next request. The organization's existence comes
+# with them (a JWT names one the database may not know). Planned and permission-checked
+# before the switch, so the EXISTS is not filtered by it.
+_ENTER_TENANT = text(
+    "SELECT set_config('role', 'okr_tenant', true),"
+    " set_config('okr.organization_id', :organization, true),"
+    " EXISTS (SELECT FROM organizations WHERE id = :organization_id)"
+)
+
+
+async def enter_tenant(db: AsyncSession, organization_id: UUID) -> bool:
+    """Run the rest of `db`'s transaction as the tenant role, inside one organization: from
+    here on PostgreSQL's row-level security hides every other organization's rows, whatever
+    a query forgets. One statement. False (and no switch worth keeping) when the
+    organization does not exist."""
+    result = await db.execute(
+        _ENTER_TENANT, {"organization": str(organization_id), "organization_id": organization_id}
+    )
+    return bool(result.one()[2])

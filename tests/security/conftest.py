@@ -23,7 +23,7 @@ def app_with(database_url: str) -> AppWith:
     @asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[Api]:
         settings = Settings(database_url=None, auth_cache_seconds=0, **overrides)
-        app: FastAPI = create_app(settings, database_url=database_url)
+        app: FastAPI = create_app(settings, database_url=database_url, webhook_worker=False)
         async with app.router.lifespan_context(app):
             organization_id, key = await new_organization(app)
             transport = httpx.ASGITransport(app=app)
