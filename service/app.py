@@ -22,7 +22,7 @@ from service.auth.tokens import InvalidToken, TokenVerifier, looks_like_jwt
 from service.graphql.context import Context
 from service.graphql.extensions import mask_escaped_errors
 from service.graphql.limits import Limits
-from service.graphql.schema import schema_for
+from service.graphql.schema import schema
 from service.idempotency import service as idempotency
 from service.kit.db import create_engine, create_sessionmaker, enter_tenant
 from service.kit.errors import Unauthenticated
@@ -232,6 +232,7 @@ def create_app(
     app.add_exception_handler(IdempotentReplay, idempotent_replay_response)
     app.add_exception_handler(BadIdempotencyKey, bad_idempotency_key_response)
     document_webhooks(app.webhooks)  # OpenAPI `webhooks`: every event type and its body
+    app.state.limits = Limits.from_settings(settings)  # read by the schema's QueryLimits
     for database_error in DATABASE_ERRORS:  # unreachable database: 503, not 500
         app.add_exception_handler(database_error, database_error_response)
     # Outermost first: refuse a flood before reading its body, an oversized body before JSON.
@@ -240,7 +241,7 @@ def create_app(
         RateLimit, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst
     )
     graphql: GraphQLRouter[Any, None] = FastJSONGraphQLRouter(
-        schema_for(Limits.from_settings(settings)),
+        schema,
         context_getter=graphql_context,
         graphql_ide="graphiql" if settings.graphiql else None,
     )

@@ -58,8 +58,9 @@ async def database_url(server_url: str) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 async def app(database_url: str) -> AsyncIterator[FastAPI]:
-    # No key cache: statement counts must not depend on how long a test took.
-    settings = Settings(database_url=None, auth_cache_seconds=0)
+    # No key cache: statement counts must not depend on how long a test took. No rate
+    # limit: tests drive one key fast (tests/security covers the limit on its own app).
+    settings = Settings(database_url=None, auth_cache_seconds=0, rate_limit_per_second=0)
     # Tests that need delivery run their own workers.
     application = create_app(settings, database_url=database_url, webhook_worker=False)
     async with application.router.lifespan_context(application):

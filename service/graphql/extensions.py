@@ -30,11 +30,14 @@ class RequestTransaction(SchemaExtension):
             await context.db.rollback()
             return
         if context.idempotency_key is not None:
+            stored = {"data": result.data}  # type: ignore[union-attr]
+            if extensions := getattr(result, "extensions", None):
+                stored["extensions"] = extensions  # the query cost: a replay answers the same
             await idempotency.remember(
                 context.db,
                 context.principal.organization_id,
                 context.idempotency_key,
-                {"data": result.data},  # type: ignore[union-attr]
+                stored,
             )
         await context.db.commit()
 

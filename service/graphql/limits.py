@@ -25,7 +25,14 @@ number of objects the response can hold at most, computed from the document alon
 - any other list field with a `first` argument holds `first` items (its schema default when
   absent); a list field without one is estimated at `query_cost_list_estimate` items;
 - sizes multiply down the tree: `objectives(first: 100) { edges { node { keyResults
-  { id } } } }` costs 1 + 100 + 100 + 100 x 10 = 1,201.
+  { id } } } }` costs 1 + 100 + 100 + 100 x 5 = 701.
+
+Defaults: lists without `first` are estimated at 5 items (an objective's key results, its
+links, a team's children are short lists), and the limit is 200,000: twice the heaviest
+dashboard query we know (15 aliased team pages of 100 objectives, each with its key
+results, links and latest check-ins: about 100,000), while a multiplicative blow-up
+(`teams(first: 100)` -> children -> children -> objectives -> key results ->
+`checkIns(first: 100)`: millions) is refused before it runs.
 
 Every executed operation reports `{"cost": {"requestedQueryCost": N, "maximumAvailable": M}}`
 in the response's `extensions`.
@@ -62,10 +69,10 @@ from graphql import (
     is_leaf_type,
 )
 from graphql.error import GraphQLSyntaxError
-from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
 
-from service.kit.settings import Settings
+from service.kit.settings import Settings, get_settings
 
 DEFAULT_PAGE_SIZE = 25  # what a connection returns without `first` (service/graphql/nodes.py)
 
@@ -177,12 +184,20 @@ def alias_rule(max_aliases: int) -> type[ASTValidationRule]:
     return AliasCountRule
 
 
-class NoIntrospectionRule(NoSchemaIntrospectionCustomRule):
+class NoIntrospectionRule(ValidationRule):
     """`__schema` and `__type` refused (`__typename` stays allowed)."""
 
-    def report_error(self, error: GraphQLError) -> None:
-        error.extensions = {"code": "INTROSPECTION_DISABLED"}
-        super().report_error(error)
+    def enter_field(self, node: FieldNode, *_: Any) -> Any:
+        if node.name.value in ("__schema", "__type"):
+            self.report_error(
+                GraphQLError(
+                    "Introspection is disabled on this server.",
+                    node,
+                    extensions={"code": "INTROSPECTION_DISABLED"},
+                )
+            )
+            return self.SKIP  # one error per introspection field, not one per subfield
+        return None
 
 
 @lru_cache
@@ -373,15 +388,29 @@ def query_cost(
 TOO_MANY_TOKENS_MESSAGE = "Document contains more than"  # graphql-core's max_tokens error
 
 
-class QueryLimits(SchemaExtension):
-    """Applies `limits` to every operation: token limit, validation rules, cost limit."""
+@lru_cache
+def default_limits() -> Limits:
+    return Limits.from_settings(get_settings())
 
-    def __init__(self, limits: Limits) -> None:
-        self.limits = limits
+
+def limits_of(context: Any) -> Limits:
+    """The limits of the app serving the request (`app.state.limits`, set by create_app)."""
+    request = getattr(context, "request", None)
+    limits = getattr(getattr(getattr(request, "app", None), "state", None), "limits", None)
+    return limits if isinstance(limits, Limits) else default_limits()
+
+
+class QueryLimits(SchemaExtension):
+    """Applies the app's limits to every operation: token limit, validation rules, cost."""
+
+    limits: Limits
+
+    def __init__(self) -> None:
         self.cost: int | None = None
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
+        self.limits = limits_of(context.context)
         context.parse_options["max_tokens"] = self.limits.max_tokens
         context.validation_rules = context.validation_rules + validation_rules(self.limits)
         try:
@@ -433,6 +462,10 @@ class QueryLimits(SchemaExtension):
                     ],
                 )
         yield
+        result = context.result
+        if self.cost is not None and isinstance(result, ExecutionResult):
+            # Also on the raw result, for what keeps it (the Idempotency-Key's stored answer).
+            result.extensions = {**(result.extensions or {}), **self.get_results()}
 
     def get_results(self) -> dict[str, Any]:
         if self.cost is None:

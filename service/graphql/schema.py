@@ -1,7 +1,5 @@
 """The GraphQL schema: every domain's queries and mutations, merged."""
 
-from functools import lru_cache
-
 import strawberry
 from strawberry import relay
 from strawberry.extensions import ParserCache, ValidationCache
@@ -14,11 +12,10 @@ from service.auth.service import Scope
 from service.cycles.resolvers import CycleMutation, CycleQuery
 from service.graphql.context import Info
 from service.graphql.extensions import MaskUnexpectedErrors, RequestTransaction
-from service.graphql.limits import Limits, QueryLimits
+from service.graphql.limits import QueryLimits
 from service.initiatives.resolvers import InitiativeMutation, InitiativeQuery
 from service.key_results.resolvers import KeyResultMutation, KeyResultQuery
 from service.key_results.types import CheckIn
-from service.kit.settings import Settings
 from service.objectives.resolvers import ObjectiveMutation, ObjectiveQuery
 from service.organizations.types import Viewer, load_viewer
 from service.reports.resolvers import ReportQuery
@@ -67,26 +64,20 @@ Mutation = merge_types(
 )
 
 
-@lru_cache
-def schema_for(limits: Limits) -> strawberry.Schema:
-    """The schema enforcing `limits`: one per distinct set of limits, so the parser and
-    validation caches (keyed by parse options and rule classes) stay effective."""
-    return strawberry.Schema(
-        query=Query,
-        mutation=Mutation,
-        types=[CheckIn],
-        config=StrawberryConfig(relay_max_results=100),
-        extensions=[
-            RequestTransaction,
-            MaskUnexpectedErrors,
-            # Before the caches: sets the token limit (a parse option) and the limit rules.
-            lambda: QueryLimits(limits),
-            # Clients send the same few documents again and again: parse and validate them once.
-            lambda: ParserCache(maxsize=1024),
-            lambda: ValidationCache(maxsize=1024),
-        ],
-    )
-
-
-# The schema with the default limits: the committed SDL, and apps run with default settings.
-schema = schema_for(Limits.from_settings(Settings.model_construct()))
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    types=[CheckIn],
+    config=StrawberryConfig(relay_max_results=100),
+    extensions=[
+        RequestTransaction,
+        MaskUnexpectedErrors,
+        # Depth, aliases, tokens, cost, introspection: the app's settings (limits.py). Its
+        # rule classes and token option are made once per set of limits, so the caches
+        # below (keyed by them) keep hitting.
+        QueryLimits,
+        # Clients send the same few documents again and again: parse and validate them once.
+        lambda: ParserCache(maxsize=1024),
+        lambda: ValidationCache(maxsize=1024),
+    ],
+)

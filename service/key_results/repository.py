@@ -16,11 +16,11 @@ from service.objectives.models import Objective
 
 async def lock_with_cycle(
     db: AsyncSession, organization_id: UUID, key_result_id: UUID, *, field: str
-) -> tuple[KeyResult, Cycle]:
-    """The key result, locked for update, and the cycle it lives in: one statement."""
+) -> tuple[KeyResult, Objective, Cycle]:
+    """The key result, locked for update, with its objective and cycle: one statement."""
     row = (
         await db.execute(
-            select(KeyResult, Cycle)
+            select(KeyResult, Cycle, Objective)
             .join(
                 Objective,
                 (Objective.organization_id == KeyResult.organization_id)
@@ -37,7 +37,7 @@ async def lock_with_cycle(
     ).one_or_none()
     if row is None:
         raise DomainError.single(field, "Not found.", ErrorCode.NOT_FOUND)
-    return row[0], row[1]
+    return row[0], row[2], row[1]
 
 
 async def latest_check_in_time(

@@ -8,7 +8,7 @@ from strawberry import relay
 from service.auth.service import Principal
 from service.graphql.context import Info
 from service.graphql.mutations import changes_of, mutate
-from service.graphql.nodes import connection
+from service.graphql.nodes import connection, prime
 from service.key_results import service
 from service.key_results.models import KeyResult as KeyResultModel
 from service.key_results.types import (
@@ -124,7 +124,7 @@ class KeyResultMutation:
     )
     async def record_check_in(self, info: Info, input: RecordCheckInInput) -> RecordCheckInPayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
-            check_in, key_result = await service.record_check_in(
+            recorded = await service.record_check_in(
                 db,
                 actor,
                 key_result_id=parse_global_id(
@@ -138,9 +138,11 @@ class KeyResultMutation:
                 support_needed=input.support_needed,
                 checked_at=input.checked_at,
             )
+            # The payload's figures (health, expected progress) reuse the rows just read.
+            prime(info, recorded.key_result, recorded.objective, recorded.cycle)
             return {
-                "check_in": CheckIn.from_row(check_in),
-                "key_result": KeyResult.from_row(key_result),
+                "check_in": CheckIn.from_row(recorded.check_in),
+                "key_result": KeyResult.from_row(recorded.key_result),
             }
 
         return await mutate(info, RecordCheckInPayload, action)

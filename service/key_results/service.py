@@ -1,6 +1,6 @@
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,17 @@ from service.okr.figures import CycleDates
 from service.teams.models import Team
 
 TYPE_NAME = "KeyResult"
+
+
+class RecordedCheckIn(NamedTuple):
+    """A check-in and the rows it touched, ready for the response to use."""
+
+    check_in: CheckIn
+    key_result: KeyResult
+    objective: Objective
+    cycle: Cycle
+
+
 STATUS_EVENTS = {"health": "key_result.health_changed"}
 MAX_WEIGHT = 100.0
 
@@ -147,7 +158,7 @@ async def update_key_result(
     problems = Problems()
     check_texts(problems, changes)
     problems.raise_if_any()
-    key_result, cycle = await repository.lock_with_cycle(
+    key_result, _, cycle = await repository.lock_with_cycle(
         db, actor.organization_id, key_result_id, field="id"
     )
     ensure_open(cycle, "id")
@@ -170,7 +181,7 @@ async def update_key_result(
 
 async def delete_key_result(db: AsyncSession, actor: Principal, key_result_id: UUID) -> KeyResult:
     actor.require(Scope.WRITE)
-    key_result, cycle = await repository.lock_with_cycle(
+    key_result, _, cycle = await repository.lock_with_cycle(
         db, actor.organization_id, key_result_id, field="id"
     )
     ensure_open(cycle, "id")
@@ -194,7 +205,7 @@ async def record_check_in(
     blockers: str | None,
     support_needed: str | None,
     checked_at: datetime | None = None,
-) -> tuple[CheckIn, KeyResult]:
+) -> RecordedCheckIn:
     """Append a check-in; the key result takes its value unless a later one exists."""
     actor.require(Scope.WRITE)
     problems = Problems()
@@ -208,15 +219,16 @@ async def record_check_in(
     if checked_at is not None and checked_at.tzinfo is not None and checked_at > now:
         problems.add("checkedAt", "A check-in cannot be in the future.", ErrorCode.INVALID_VALUE)
     problems.raise_if_any()
-    key_result, cycle = await repository.lock_with_cycle(
+    key_result, objective, cycle = await repository.lock_with_cycle(
         db, actor.organization_id, key_result_id, field="keyResultId"
     )
     ensure_open(cycle, "keyResultId")
     await authorize_key_result(db, actor, key_result.team_id, key_result.objective_id)
     # "Now" is read once the key result is locked: a concurrent check-in that took the lock
     # first is then older, and this one does not land behind it.
+    # An explicit time may lie behind history already recorded; "now" never does.
+    is_latest = checked_at is None or await is_latest_check_in(db, key_result, checked_at)
     checked_at = checked_at or datetime.now(UTC)
-    is_latest = await is_latest_check_in(db, key_result, checked_at)
     check_in = CheckIn(
         organization_id=actor.organization_id,
         key_result_id=key_result.id,
@@ -234,7 +246,7 @@ async def record_check_in(
         await apply_check_in(
             db, actor, key_result, check_in, CycleDates(cycle.starts_on, cycle.ends_on)
         )
-        await refresh_objective_health(db, actor, key_result.objective_id, cycle)
+        await refresh_objective_health(db, actor, objective, cycle)
     else:
         # History only: the key result keeps its newer value, but consumers still learn of
         # the check-in (a BI tool pulling history needs it).
@@ -248,7 +260,7 @@ async def record_check_in(
             object_state=events.snapshot(key_result, TYPE_NAME)
             | {"checkIn": events.snapshot(check_in, "CheckIn")},
         )
-    return check_in, key_result
+    return RecordedCheckIn(check_in, key_result, objective, cycle)
 
 
 async def is_latest_check_in(db: AsyncSession, key_result: KeyResult, checked_at: datetime) -> bool:

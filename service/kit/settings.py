@@ -73,14 +73,14 @@ class Settings(BaseSettings):
         default=2000, ge=10, description="Most lexical tokens one GraphQL document may hold."
     )
     max_query_cost: int = Field(
-        default=25_000,
+        default=200_000,
         ge=1,
         description="Largest requested query cost: the number of objects the response can "
         "hold at most, from `first` (default 25) on connections and lists, multiplied down "
         "the tree (see service/graphql/limits.py). Reported in each response's extensions.",
     )
     query_cost_list_estimate: int = Field(
-        default=10,
+        default=5,
         ge=1,
         description="Items assumed in a list field without `first` when computing query cost.",
     )

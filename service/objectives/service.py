@@ -113,14 +113,13 @@ def ensure_open(cycle: Cycle, field: str) -> None:
 
 
 async def refresh_objective_health(
-    db: AsyncSession, actor: Principal, objective_id: UUID, cycle: Cycle
+    db: AsyncSession, actor: Principal, objective: Objective, cycle: Cycle
 ) -> None:
     """Store the objective's derived health after one of its key results moved, emitting
     `objective.health_changed` when it changes. Health set by a person is left alone."""
-    objective = await get_owned(db, Objective, actor.organization_id, objective_id, field="id")
     if objective.health_manual:
         return
-    key_results = await repository.key_results_of_objective(db, actor.organization_id, objective_id)
+    key_results = await repository.key_results_of_objective(db, actor.organization_id, objective.id)
     derived = figures.objective_health(
         key_results, CycleDates(cycle.starts_on, cycle.ends_on), datetime.now(UTC).date()
     )

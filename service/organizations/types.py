@@ -1,7 +1,7 @@
 import strawberry
 from sqlalchemy import select
 
-from service.auth.service import Scope
+from service.auth.service import Role, Scope
 from service.graphql.context import Info
 from service.kit.ids import global_id
 from service.organizations.models import Organization as OrganizationModel
@@ -17,7 +17,13 @@ class Organization:
 class Viewer:
     organization: Organization
     scopes: list[Scope]
-    actor_name: str = strawberry.field(description="The name of the API key in use.")
+    role: Role = strawberry.field(
+        description="VIEWER reads; EDITOR writes the OKRs of its teams and the teams below "
+        "them (a WRITE API key: of every team); ADMIN does everything."
+    )
+    actor_name: str = strawberry.field(
+        description="The name of the API key in use, or of the signed-in user."
+    )
 
 
 async def load_viewer(info: Info) -> Viewer:
@@ -32,5 +38,6 @@ async def load_viewer(info: Info) -> Viewer:
             id=strawberry.ID(global_id("Organization", principal.organization_id)), name=name or ""
         ),
         scopes=sorted(principal.scopes),
+        role=principal.role,
         actor_name=principal.actor_name,
     )

@@ -56,7 +56,10 @@ class Change(BaseModel):
 
 
 class Actor(BaseModel):
-    type: str = Field(description="`api_key`, or `system` for the delivery worker.")
+    type: str = Field(
+        description="`api_key`, `user` (a person signed in with a token: `id` is the token's "
+        "`sub`), or `system` for the delivery worker."
+    )
     id: str
     name: str
 

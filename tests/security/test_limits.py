@@ -25,11 +25,11 @@ async def refused(api: Api, query: str, code: str, variables: dict[str, Any] | N
 
 
 def nested_teams(levels: int) -> str:
-    """`teams { edges { node { children { ... } } } }` with `levels` selection-set levels."""
+    """`teams { edges { node { parent { ... } } } }` with `levels` selection-set levels."""
     inner = "id"
     for _ in range(levels - 3):
-        inner = f"children {{ {inner} }}"
-    return f"{{ teams {{ edges {{ node {{ {inner} }} }} }} }}"
+        inner = f"parent {{ {inner} }}"
+    return f"{{ teams(first: 1) {{ edges {{ node {{ {inner} }} }} }} }}"
 
 
 async def test_depth_limit(api: Api, engine: AsyncEngine) -> None:
@@ -40,7 +40,7 @@ async def test_depth_limit(api: Api, engine: AsyncEngine) -> None:
     before = await db_state(engine, api.organization_id)
     selection = "id"
     for _ in range(10):
-        selection = f"children {{ {selection} }}"
+        selection = f"parent {{ {selection} }}"
     await refused(
         api,
         f'mutation {{ createTeam(input: {{name: "Deep"}}) {{ team {{ {selection} }} }} }}',
@@ -52,7 +52,7 @@ async def test_depth_limit(api: Api, engine: AsyncEngine) -> None:
 async def test_depth_counts_fragments(api: Api) -> None:
     inner = "id"
     for _ in range(8):
-        inner = f"children {{ {inner} }}"
+        inner = f"parent {{ {inner} }}"
     query = (
         f"query {{ teams {{ edges {{ ...E }} }} }} fragment E on TeamEdge {{ node {{ {inner} }} }}"
     )
@@ -69,10 +69,15 @@ async def test_alias_limit(api: Api) -> None:
     assert body["errors"][0]["extensions"]["aliases"] == 16
 
 
+def with_tokens(count: int) -> str:
+    """A document of exactly `count` tokens: 18 of structure and a list of strings."""
+    types = " ".join(['"x"'] * (count - 18))
+    return f"{{ events(types: [{types}]) {{ edges {{ node {{ id }} }} }} }}"
+
+
 async def test_token_limit(api: Api) -> None:
-    fields = "__typename " * 1990  # 1,990 names + 4 braces + `viewer`: under 2,000 tokens
-    await api.query(f"{{ viewer {{ {fields} }} }}")
-    body = await refused(api, f"{{ viewer {{ {fields} {'__typename ' * 10} }} }}", "TOO_MANY_TOKENS")
+    await api.query(with_tokens(2000))
+    body = await refused(api, with_tokens(2001), "TOO_MANY_TOKENS")
     assert "2000 tokens" in body["errors"][0]["message"]
 
 
@@ -97,29 +102,30 @@ COSTLY = """query($n: Int, $m: Int!) {
 
 async def test_cost_is_reported(api: Api) -> None:
     body = (await api.post("{ viewer { organization { id } } }")).json()
-    assert body["extensions"]["cost"] == {"requestedQueryCost": 2, "maximumAvailable": 25_000}
-    # 1 connection + 5 edges + 5 nodes + 5 x 10 key results + 50 x 3 check-ins
+    assert body["extensions"]["cost"] == {"requestedQueryCost": 2, "maximumAvailable": 200_000}
+    # 1 connection + 5 edges + 5 nodes + 5 x 5 key results (estimated) + 25 x 3 check-ins
     body = (await api.post(COSTLY, {"n": 5, "m": 3})).json()
     assert "errors" not in body, body
-    assert body["extensions"]["cost"]["requestedQueryCost"] == 1 + 5 + 5 + 50 + 150
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 1 + 5 + 5 + 25 + 75
     # Without `first`, a connection holds 25.
     body = (await api.post("{ teams { edges { node { id } } pageInfo { hasNextPage } } }")).json()
     assert body["extensions"]["cost"]["requestedQueryCost"] == 1 + 25 + 25 + 1
 
 
 async def test_cost_limit(api: Api, engine: AsyncEngine) -> None:
-    # 1 + 100 + 100 + 1,000 + 1,000 x 24 = 25,201 > 25,000; with 23 check-ins: 24,201.
-    await api.query(COSTLY, {"n": 100, "m": 23})
-    body = await refused(api, COSTLY, "QUERY_TOO_COSTLY", {"n": 100, "m": 24})
-    assert body["errors"][0]["extensions"]["cost"] == 25_201
-    assert body["extensions"]["cost"] == {"requestedQueryCost": 25_201, "maximumAvailable": 25_000}
+    # 1 + 100 + 100 + 500 + 500 x 399 = 200,201 > 200,000; with 20 check-ins: 10,701.
+    await api.query(COSTLY, {"n": 100, "m": 20})
+    body = await refused(api, COSTLY, "QUERY_TOO_COSTLY", {"n": 100, "m": 399})
+    assert body["errors"][0]["extensions"]["cost"] == 200_201
+    report = {"requestedQueryCost": 200_201, "maximumAvailable": 200_000}
+    assert body["extensions"]["cost"] == report
     # A costly mutation writes nothing.
     ids = await factories.okr(api)
     before = await db_state(engine, api.organization_id)
     await refused(
         api,
         "mutation($input: RecordCheckInInput!) { recordCheckIn(input: $input) "
-        "{ checkIn { keyResult { checkIns(first: 30000) { id } } } } }",
+        "{ checkIn { keyResult { checkIns(first: 300000) { id } } } } }",
         "QUERY_TOO_COSTLY",
         {"input": {"keyResultId": ids["key_result"], "value": 15}},
     )
