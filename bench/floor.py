@@ -44,6 +44,12 @@ OBJ_SUBTREE = (
     f"SELECT {OBJ_COLS} FROM objectives WHERE organization_id = $1 AND cycle_id = $2 "
     "AND team_id = ANY($3::uuid[]) ORDER BY id"
 )
+OBJ_TREE = (
+    "WITH RECURSIVE subtree AS (SELECT id FROM teams WHERE organization_id = $1 AND id = $3 "
+    "UNION ALL SELECT t.id FROM teams t JOIN subtree s ON t.parent_id = s.id WHERE t.organization_id = $1) "
+    f"SELECT {OBJ_COLS} FROM objectives WHERE organization_id = $1 AND cycle_id = $2 "
+    "AND team_id IN (SELECT id FROM subtree) ORDER BY id LIMIT 100"
+)
 OBJ_PAGE = f"SELECT {OBJ_COLS} FROM objectives WHERE organization_id = $1 AND cycle_id = $2 ORDER BY id LIMIT $3"
 KRS = (
     "SELECT id, objective_id, title, metric, unit, direction, start_value, target_value, "
@@ -208,6 +214,12 @@ async def w1_subtree(connection: asyncpg.Connection, org: UUID, variables: dict[
     return {name: {"edges": by_team.get(team, [])[:100]} for name, team in aliases.items()}
 
 
+async def w1_tree(connection: asyncpg.Connection, org: UUID, variables: dict[str, Any]) -> dict[str, Any]:
+    rows = await connection.fetch(OBJ_TREE, org, ungid(variables["cycle"]), ungid(variables["team"]))
+    nodes = await objectives_tree(connection, org, rows)
+    return {"objectives": {"edges": [{"node": node} for node in nodes]}}
+
+
 async def w1_page(connection: asyncpg.Connection, org: UUID, variables: dict[str, Any]) -> dict[str, Any]:
     first = int(variables["first"])
     rows = await connection.fetch(OBJ_PAGE, org, ungid(variables["cycle"]), first + 1)
@@ -327,7 +339,7 @@ async def w2(connection: asyncpg.Connection, key: asyncpg.Record, variables: dic
     }
 
 
-READS = {"W1Subtree": w1_subtree, "W1Page": w1_page, "W4": w4}
+READS = {"W1Tree": w1_tree, "W1Subtree": w1_subtree, "W1Page": w1_page, "W4": w4}
 
 
 async def graphql(request: Request) -> Response:

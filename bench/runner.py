@@ -383,8 +383,10 @@ def ratios(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def print_table(result: dict[str, Any]) -> str:
     lines = []
-    head = f"{'workload':<12} {'c':>3} {'target':<15} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'err':>4} "
+    head = (
+        f"{'workload':<12} {'c':>3} {'target':<15} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'err':>4} "
         f"{'KB/resp':>8} {'RSS MB/worker':>14}"
+    )
     lines += [
         f"== okr-service bench, size {result['size']} ({result['timestamp']})",
         head,
@@ -521,8 +523,8 @@ async def run(
         "transaction (check-in + key result update + outbox event) without custom SQL functions."
     )
     notes.append(
-        "No subtree filter in the API: W1 subtree = one aliased objectives(filter: {cycleId, teamId}) "
-        "per team of a department subtree (department + its teams), same aliases on every target."
+        "W1 subtree: okr-service and the floor use one objectives(filter: {cycleId, teamId: department, "
+        "includeSubteams: true}); PostGraphile, lacking a recursive filter, one alias per team of the subtree."
     )
     notes.append(
         "PostGraphile runs without authentication or tenant check; okr-service and the floor "

@@ -29,14 +29,14 @@ SVC_OBJECTIVE_FIELDS = """
 """
 
 
-def svc_w1_subtree(team_count: int) -> str:
-    args = ", ".join(f"$t{i}: ID!" for i in range(team_count))
-    fields = "\n".join(
-        f"  t{i}: objectives(filter: {{cycleId: $cycle, teamId: $t{i}}}, first: 100) {{ edges {{ node {{ ...O }} }} }}"
-        for i in range(team_count)
-    )
-    return f"query W1Subtree($cycle: ID!, {args}) {{\n{fields}\n}}\nfragment O on Objective {{{SVC_OBJECTIVE_FIELDS}}}"
-
+# okr-service and the floor read a department subtree with one filter; PostGraphile has no
+# recursive filter, so it gets one alias per team of the subtree (the same rows).
+SVC_W1_TREE = (
+    "query W1Tree($cycle: ID!, $team: ID!) {\n"
+    "  objectives(filter: {cycleId: $cycle, teamId: $team, includeSubteams: true}, first: 100) {\n"
+    "    edges { node { ...O } } } }\n"
+    f"fragment O on Objective {{{SVC_OBJECTIVE_FIELDS}}}"
+)
 
 SVC_W1_PAGE = (
     "query W1Page($cycle: ID!, $first: Int!) {\n"
@@ -152,14 +152,9 @@ def build(meta: dict[str, Any], pg_node_alias: str | None) -> list[Workload]:
     key_results = meta["sample_key_results"][:400]
 
     w1s = Workload("W1 subtree", (1, 16))
-    svc_q, pg_q = svc_w1_subtree(team_count), pg_w1_subtree(team_count)
+    pg_q = pg_w1_subtree(team_count)
     w1s.bodies["svc"] = [
-        body(
-            "W1Subtree",
-            svc_q,
-            {"cycle": gid("Cycle", cycle), **{f"t{i}": gid("Team", t) for i, t in enumerate(s)}},
-        )
-        for s in subtrees
+        body("W1Tree", SVC_W1_TREE, {"cycle": gid("Cycle", cycle), "team": gid("Team", s[0])}) for s in subtrees
     ]
     w1s.bodies["pg"] = [
         body("W1Subtree", pg_q, {"org": org, "cycle": cycle, **{f"t{i}": t for i, t in enumerate(s)}}) for s in subtrees
