@@ -14,6 +14,9 @@ T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_PATH = ROOT / "schema" / "schema.graphql"
 OPENAPI_PATH = ROOT / "openapi" / "openapi.json"
+README_PATH = ROOT / "README.md"
+SETTINGS_START = "<!-- settings:start"
+SETTINGS_END = "<!-- settings:end -->"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -152,7 +155,21 @@ def export_contracts() -> None:
     SCHEMA_PATH.write_text(schema.as_str() + "\n")
     OPENAPI_PATH.parent.mkdir(exist_ok=True)
     OPENAPI_PATH.write_text(json.dumps(create_app().openapi(), indent=2, sort_keys=True) + "\n")
-    print(f"Wrote {SCHEMA_PATH.relative_to(ROOT)} and {OPENAPI_PATH.relative_to(ROOT)}")
+    README_PATH.write_text(with_settings_table(README_PATH.read_text()))
+    print(
+        f"Wrote {SCHEMA_PATH.relative_to(ROOT)}, {OPENAPI_PATH.relative_to(ROOT)} and the "
+        f"configuration table of {README_PATH.relative_to(ROOT)}"
+    )
+
+
+def with_settings_table(readme: str) -> str:
+    """`readme` with its generated configuration table replaced by the current one."""
+    from service.kit.settings import markdown_table
+
+    head, rest = readme.split(SETTINGS_START, 1)
+    start_line, _, rest = rest.partition("\n")
+    _, tail = rest.split(SETTINGS_END, 1)
+    return f"{head}{SETTINGS_START}{start_line}\n{markdown_table()}\n{SETTINGS_END}{tail}"
 
 
 if __name__ == "__main__":

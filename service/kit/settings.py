@@ -152,3 +152,30 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def shown_default(default: object) -> str:
+    if default is None:
+        return "unset"
+    if default == "":
+        return "empty"
+    return f"`{str(default).lower() if isinstance(default, bool) else default}`"
+
+
+def markdown_table() -> str:
+    """The README's configuration table, from the fields above: one place for each setting."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        shown = (
+            "unset"
+            if default is None
+            else f"`{str(default).lower() if isinstance(default, bool) else default}`"
+        )
+        description = (field.description or "").replace("|", "\\|")
+        rows.append(f"| `OKR_{name.upper()}` | {shown} | {description} |")
+    rows.append(
+        "| `OKR_TEST_DATABASE_URL` | unset | Tests only: a server to create their throwaway "
+        "database on (else an embedded one). |"
+    )
+    return "\n".join(rows)
