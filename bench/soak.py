@@ -198,6 +198,32 @@ class Soak:
             await self.call("{ viewer { organization { id name } } }", {})
 
 
+def report(soak: Soak, process: psutil.Process | None, started: float, window_started: float) -> dict[str, Any]:
+    """Close the current window: print its line and return it."""
+    window, soak.window = soak.window, Window()
+    now = time.monotonic()
+    row = {
+        "t": round(now - started, 1),
+        "requests": len(window.latencies),
+        "rps": len(window.latencies) / max(now - window_started, 1e-9),
+        "errors": window.errors,
+        "rate_limited": window.limited,
+        "writes": window.writes,
+        "p50_ms": percentile(window.latencies, 0.50) * 1000,
+        "p99_ms": percentile(window.latencies, 0.99) * 1000,
+        "rss_mb": rss_mb(process),
+        "error_samples": window.error_samples[:3],
+    }
+    print(
+        f"{row['t']:>7.0f} {row['requests']:>9} {row['rps']:>7.1f} {row['errors']:>7} "
+        f"{row['rate_limited']:>5} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
+        f"{row['rss_mb']:>8.1f}"
+    )
+    for sample in window.error_samples[:3]:
+        print(f"        error: {sample}")
+    return row
+
+
 async def worker(soak: Soak, seed: int, deadline: float) -> None:
     rng = random.Random(seed)
     while time.monotonic() < deadline:
@@ -232,32 +258,13 @@ async def main() -> None:
             f"{'t (s)':>7} {'requests':>9} {'rps':>7} {'errors':>7} {'429':>5} "
             f"{'p50 ms':>8} {'p99 ms':>8} {'RSS MB':>8}"
         )
-        while not all(task.done() for task in tasks):
-            await asyncio.sleep(min(args.interval, max(0.1, deadline - time.monotonic())))
-            window, soak.window = soak.window, Window()
-            elapsed = time.monotonic() - started
-            row = {
-                "t": round(elapsed, 1),
-                "requests": len(window.latencies),
-                "rps": len(window.latencies) / args.interval,
-                "errors": window.errors,
-                "rate_limited": window.limited,
-                "writes": window.writes,
-                "p50_ms": percentile(window.latencies, 0.50) * 1000,
-                "p99_ms": percentile(window.latencies, 0.99) * 1000,
-                "rss_mb": rss_mb(process),
-                "error_samples": window.error_samples[:3],
-            }
-            rows.append(row)
-            print(
-                f"{row['t']:>7.0f} {row['requests']:>9} {row['rps']:>7.1f} {row['errors']:>7} "
-                f"{row['rate_limited']:>5} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
-                f"{row['rss_mb']:>8.1f}"
-            )
-            for sample in window.error_samples[:3]:
-                print(f"        error: {sample}")
-            if time.monotonic() >= deadline and window.latencies == []:
-                break
+        window_started = started
+        while (remaining := deadline - time.monotonic()) > 0:
+            await asyncio.sleep(min(args.interval, remaining))
+            if time.monotonic() >= deadline:
+                await asyncio.gather(*tasks)  # the last window takes the stragglers
+            rows.append(report(soak, process, started, window_started))
+            window_started = time.monotonic()
         await asyncio.gather(*tasks)
     quarter = max(1, len(rows) // 4)
     rss = [row["rss_mb"] for row in rows]

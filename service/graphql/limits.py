@@ -58,7 +58,6 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
-    NullValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     ValidationContext,
@@ -111,38 +110,52 @@ def _fragments(context: ValidationContext) -> dict[str, FragmentDefinitionNode]:
     }
 
 
-def _depth(
-    selection_set: SelectionSetNode | None,
-    fragments: Mapping[str, FragmentDefinitionNode],
-    visited: frozenset[str],
-) -> int:
-    """Levels of nested selection sets; introspection fields do not count."""
-    if selection_set is None:
-        return 0
-    deepest = 0
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            if selection.name.value.startswith("__") or selection.selection_set is None:
+class _Depth:
+    """Levels of nested selection sets; introspection fields do not count.
+
+    Each fragment's depth is computed once: a document spreading fragments that spread
+    others twice over ("fragment bombs") would otherwise take exponential time.
+    """
+
+    def __init__(self, fragments: Mapping[str, FragmentDefinitionNode]) -> None:
+        self.fragments = fragments
+        self.known: dict[str, int] = {}
+        self.visiting: set[str] = set()
+
+    def of(self, selection_set: SelectionSetNode | None) -> int:
+        if selection_set is None:
+            return 0
+        deepest = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                if selection.name.value.startswith("__") or selection.selection_set is None:
+                    continue
+                found = 1 + self.of(selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                found = self.of(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                found = self.fragment(selection.name.value)
+            else:  # pragma: no cover - graphql-core has no other selection kind
                 continue
-            found = 1 + _depth(selection.selection_set, fragments, visited)
-        elif isinstance(selection, InlineFragmentNode):
-            found = _depth(selection.selection_set, fragments, visited)
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            fragment = fragments.get(name)
-            if fragment is None or name in visited:
-                continue  # unknown or cyclic fragments are reported by the standard rules
-            found = _depth(fragment.selection_set, fragments, visited | {name})
-        else:  # pragma: no cover - graphql-core has no other selection kind
-            continue
-        deepest = max(deepest, found)
-    return deepest
+            deepest = max(deepest, found)
+        return deepest
+
+    def fragment(self, name: str) -> int:
+        if name in self.known:
+            return self.known[name]
+        fragment = self.fragments.get(name)
+        if fragment is None or name in self.visiting:
+            return 0  # unknown or cyclic fragments are reported by the standard rules
+        self.visiting.add(name)
+        self.known[name] = self.of(fragment.selection_set)
+        self.visiting.discard(name)
+        return self.known[name]
 
 
 def depth_rule(max_depth: int) -> type[ASTValidationRule]:
     class QueryDepthRule(ValidationRule):
         def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
-            depth = _depth(node.selection_set, _fragments(self.context), frozenset())
+            depth = _Depth(_fragments(self.context)).of(node.selection_set)
             if depth > max_depth:
                 name = node.name.value if node.name else "anonymous"
                 self.report_error(
@@ -228,6 +241,9 @@ def _is_connection(type_: GraphQLNamedType) -> bool:
 
 
 class _CostWalk:
+    """Costs per parent object: every count is linear in the number of parents, so a
+    fragment's cost (per page size) is computed once and multiplied, never walked again."""
+
     def __init__(
         self,
         schema: GraphQLSchema,
@@ -244,6 +260,8 @@ class _CostWalk:
             definition.variable.name.value: definition.default_value
             for definition in operation.variable_definitions or ()
         }
+        self.known: dict[tuple[str, str | None, int | None], int] = {}
+        self.visiting: set[str] = set()
 
     def first(self, node: FieldNode, field_default: Any) -> int | None:
         """The `first` argument's value when known (a literal, a variable, a default)."""
@@ -260,76 +278,42 @@ class _CostWalk:
                 return _count(given)
             if isinstance(value, IntValueNode):
                 return _count(int(value.value))
-            if isinstance(value, NullValueNode):
-                return None
-            return None
+            return None  # null: the default
         return _count(field_default)
 
-    def cost(
-        self,
-        selection_set: SelectionSetNode | None,
-        parent: Any,
-        multiplier: int,
-        page: int | None,
-        visited: frozenset[str],
-    ) -> int:
-        if selection_set is None or not isinstance(
-            parent, GraphQLObjectType | GraphQLInterfaceType
-        ):
-            return self.fragment_cost(selection_set, parent, multiplier, page, visited)
-        total = 0
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                total += self.field_cost(selection, parent, multiplier, page, visited)
-            else:
-                total += self.spread_cost(selection, parent, multiplier, page, visited)
-        return total
-
-    def fragment_cost(
-        self,
-        selection_set: SelectionSetNode | None,
-        parent: Any,
-        multiplier: int,
-        page: int | None,
-        visited: frozenset[str],
-    ) -> int:
-        """A union's selections: only fragments (and `__typename`) select anything."""
+    def cost(self, selection_set: SelectionSetNode | None, parent: Any, page: int | None) -> int:
+        """Objects one `parent` object's selection can hold (`page`: its lists' size)."""
         if selection_set is None:
             return 0
-        return sum(
-            self.spread_cost(selection, parent, multiplier, page, visited)
-            for selection in selection_set.selections
-            if not isinstance(selection, FieldNode)
-        )
+        total = 0
+        fields = isinstance(parent, GraphQLObjectType | GraphQLInterfaceType)
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                if fields:  # a union selects only `__typename` directly: free
+                    total += self.field_cost(selection, parent, page)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                target = self.schema.get_type(condition.name.value) if condition else parent
+                total += self.cost(selection.selection_set, target, page)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += self.fragment_cost(selection.name.value, parent, page)
+        return total
 
-    def spread_cost(
-        self,
-        selection: Any,
-        parent: Any,
-        multiplier: int,
-        page: int | None,
-        visited: frozenset[str],
-    ) -> int:
-        if isinstance(selection, InlineFragmentNode):
-            condition = selection.type_condition
-            target = self.schema.get_type(condition.name.value) if condition else parent
-            return self.cost(selection.selection_set, target, multiplier, page, visited)
-        if isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            fragment = self.fragments.get(name)
-            if fragment is None or name in visited:
-                return 0
-            target = self.schema.get_type(fragment.type_condition.name.value)
-            return self.cost(fragment.selection_set, target, multiplier, page, visited | {name})
-        return 0
+    def fragment_cost(self, name: str, parent: Any, page: int | None) -> int:
+        key = (name, getattr(parent, "name", None), page)
+        if key in self.known:
+            return self.known[key]
+        fragment = self.fragments.get(name)
+        if fragment is None or name in self.visiting:
+            return 0  # unknown or cyclic: refused by validation anyway
+        self.visiting.add(name)
+        target = self.schema.get_type(fragment.type_condition.name.value)
+        self.known[key] = self.cost(fragment.selection_set, target, page)
+        self.visiting.discard(name)
+        return self.known[key]
 
     def field_cost(
-        self,
-        node: FieldNode,
-        parent: GraphQLObjectType | GraphQLInterfaceType,
-        multiplier: int,
-        page: int | None,
-        visited: frozenset[str],
+        self, node: FieldNode, parent: GraphQLObjectType | GraphQLInterfaceType, page: int | None
     ) -> int:
         name = node.name.value
         field = parent.fields.get(name)
@@ -344,16 +328,15 @@ class _CostWalk:
         )
         if _is_connection(named):
             size = self.limits.default_page_size if first is None else first
-            return multiplier + self.cost(node.selection_set, named, multiplier, size, visited)
+            return 1 + self.cost(node.selection_set, named, size)
         if is_list:
             if first_argument is not None:
                 items = self.limits.default_page_size if first is None else first
             else:
                 items = page if page is not None else self.limits.list_estimate
-            count = multiplier * items
         else:
-            count = multiplier
-        return count + self.cost(node.selection_set, named, count, None, visited)
+            items = 1
+        return items * (1 + self.cost(node.selection_set, named, None))
 
 
 def _count(value: Any) -> int | None:
@@ -380,7 +363,7 @@ def query_cost(
         if isinstance(definition, FragmentDefinitionNode)
     }
     walk = _CostWalk(schema, operation, fragments, variables or {}, limits)
-    return walk.cost(operation.selection_set, root, 1, None, frozenset())
+    return walk.cost(operation.selection_set, root, None)
 
 
 # --- the extension ---------------------------------------------------------------------

@@ -124,6 +124,13 @@ async def unfiltered_get_owned(
 
 
 LIST = "{ objectives(first: 100) { edges { node { id } } } }"
+IN_CYCLE = (
+    "query($c: ID!) { objectives(first: 100, filter: {cycleId: $c}) { edges { node { id } } } }"
+)
+
+
+def ids_of(data: dict[str, Any]) -> set[str]:
+    return {edge["node"]["id"] for edge in data["objectives"]["edges"]}
 
 
 async def test_a_query_that_forgets_its_organization_filter_still_reads_one_tenant(
@@ -133,16 +140,16 @@ async def test_a_query_that_forgets_its_organization_filter_still_reads_one_tena
 ) -> None:
     mine, theirs = two_worlds
     monkeypatch.setattr(nodes, "page", unfiltered_page)
-    listed = {edge["node"]["id"] for edge in (await api.query(LIST))["objectives"]["edges"]}
-    assert listed == {mine["objective"], mine["objective2"]}
+    assert ids_of(await api.query(LIST)) == {mine["objective"], mine["objective2"]}
+    assert ids_of(await api.query(IN_CYCLE, {"c": theirs["cycle"]})) == set()
 
     # The control: without the role switch the same forgetful query leaks.
     async def no_switch(*_: Any) -> bool:
         return True
 
     monkeypatch.setattr("service.app.enter_tenant", no_switch)
-    leaked = {edge["node"]["id"] for edge in (await api.query(LIST))["objectives"]["edges"]}
-    assert {theirs["objective"], theirs["objective2"]} <= leaked
+    leaked = ids_of(await api.query(IN_CYCLE, {"c": theirs["cycle"]}))
+    assert leaked == {theirs["objective"], theirs["objective2"]}
 
 
 async def test_a_write_that_forgets_its_organization_filter_cannot_touch_another_tenant(
