@@ -52,6 +52,7 @@ class Target:
         if self.kind == "svc":
             env["OKR_DATABASE_URL"] = f"postgresql+asyncpg://postgres@127.0.0.1:{db_port}/{database}"
             env["OKR_LOG_LEVEL"] = "WARNING"  # no access log lines
+            env["OKR_RATE_LIMIT_PER_SECOND"] = "0"  # the load generator is one key, far above 50/s
             argv = [
                 sys.executable,
                 "-m",

@@ -44,6 +44,7 @@ from functools import lru_cache
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
@@ -60,12 +61,15 @@ from graphql import (
     IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
     ValidationContext,
     ValidationRule,
     VariableNode,
+    Visitor,
     get_named_type,
     get_operation_ast,
     is_leaf_type,
+    visit,
 )
 from graphql.error import GraphQLSyntaxError
 from graphql.validation import ASTValidationRule
@@ -366,6 +370,46 @@ def query_cost(
     return walk.cost(operation.selection_set, root, None)
 
 
+# --- text PostgreSQL cannot store -------------------------------------------------------
+
+
+def nul_error() -> GraphQLError:
+    return GraphQLError(
+        "Text may not contain the NUL character (U+0000).",
+        extensions={"code": "INVALID_VALUE"},
+    )
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a variable value holds U+0000 anywhere: PostgreSQL refuses it in text."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+class _NulFinder(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def enter_string_value(self, node: StringValueNode, *_: Any) -> Any:
+        if "\x00" in node.value:
+            self.found = True
+            return self.BREAK
+        return None
+
+
+def _document_holds_nul(document: DocumentNode) -> bool:
+    """Whether a string literal of the document holds U+0000 (written as `\\u0000`)."""
+    finder = _NulFinder()
+    visit(document, finder)
+    return finder.found
+
+
 # --- the extension ---------------------------------------------------------------------
 
 TOO_MANY_TOKENS_MESSAGE = "Document contains more than"  # graphql-core's max_tokens error
@@ -420,6 +464,10 @@ class QueryLimits(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         if context.result is None and context.graphql_document is not None:
+            if _holds_nul(context.variables) or _document_holds_nul(context.graphql_document):
+                context.result = ExecutionResult(data=None, errors=[nul_error()])
+                yield
+                return
             self.cost = query_cost(
                 context.schema._schema,
                 context.graphql_document,

@@ -1,5 +1,6 @@
 """Abuse limits: each is probed just above (refused, nothing executed) and at its edge (runs)."""
 
+import time
 from typing import Any
 
 import httpx
@@ -218,3 +219,37 @@ def test_leaky_bucket_keeps_a_bounded_number_of_keys() -> None:
     for key in "abcdef":
         bucket.take(key)
     assert len(bucket._buckets) == 3
+
+
+def fragment_bomb(levels: int, nest: bool) -> str:
+    """Each fragment spreads the next twice: 2^levels paths through a short document."""
+    inner = "parent {{ ...F{} ...F{} }}" if nest else "...F{} ...F{}"
+    fragments = "\n".join(
+        f"fragment F{i} on Team {{ id {inner.format(i + 1, i + 1)} }}" for i in range(levels)
+    )
+    return (
+        "{ teams(first: 1) { edges { node { ...F0 } } } }\n"
+        f"{fragments}\nfragment F{levels} on Team {{ parent {{ id }} }}"
+    )
+
+
+async def test_fragment_bombs_are_refused_quickly(api: Api) -> None:
+    started = time.monotonic()
+    await refused(api, fragment_bomb(40, nest=True), "QUERY_TOO_DEEP")
+    body = await refused(api, fragment_bomb(40, nest=False), "QUERY_TOO_COSTLY")
+    assert body["errors"][0]["extensions"]["cost"] > 2**40
+    assert time.monotonic() - started < 5
+
+
+async def test_nul_characters_are_refused_before_anything_runs(
+    api: Api, engine: AsyncEngine
+) -> None:
+    """Found by the fuzzer: PostgreSQL cannot store U+0000 in text (was a masked 500)."""
+    before = await db_state(engine, api.organization_id)
+    mutation = "mutation($input: CreateTeamInput!) { createTeam(input: $input) { team { id } } }"
+    await refused(api, mutation, "INVALID_VALUE", {"input": {"name": "a\x00b"}})
+    await refused(
+        api, 'mutation { createTeam(input: {name: "a\\u0000b"}) { team { id } } }', "INVALID_VALUE"
+    )
+    await refused(api, '{ events(types: ["\\u0000"]) { edges { node { id } } } }', "INVALID_VALUE")
+    assert await db_state(engine, api.organization_id) == before
