@@ -102,8 +102,13 @@ async def cycle_of_objective(info: Info, objective_id: UUID) -> Cycle:
 
 
 async def cycle_dates_of_objective(info: Info, objective_id: UUID) -> CycleDates:
-    cycle = await cycle_of_objective(info, objective_id)
-    return CycleDates(cycle.starts_on, cycle.ends_on)
+    """Memoised per request: every key result's figures of an objective ask for them."""
+    memo_key = ("cycle_dates", objective_id)
+    found: CycleDates | None = info.context.memo.get(memo_key)
+    if found is None:
+        cycle = await cycle_of_objective(info, objective_id)
+        found = info.context.memo[memo_key] = CycleDates(cycle.starts_on, cycle.ends_on)
+    return found
 
 
 @strawberry.input

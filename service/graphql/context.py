@@ -27,10 +27,18 @@ class Context(BaseContext):
         # concurrently, so their statements take turns on the request's one connection.
         self.db_lock = asyncio.Lock()
         self._loaders: dict[Hashable, DataLoader[Any, Any]] = {}
+        # Values several fields derive from the same rows (an objective's key results, its
+        # cycle's dates), computed once per request.
+        self.memo: dict[Hashable, Any] = {}
         # Set when a mutation reported user errors: the request's transaction rolls back.
         self.rollback_only = False
         # The request's Idempotency-Key, claimed in its transaction; its answer is kept.
         self.idempotency_key: str | None = None
+
+    def forget_reads(self) -> None:
+        """Drop what this request has read: a mutation is about to change it."""
+        self._loaders.clear()
+        self.memo.clear()
 
     def loader(
         self, batch: BatchLoad, *, default: Any = None, name: Hashable | None = None

@@ -35,6 +35,7 @@ async def mutate(
     """
     context = info.context
     alone = len(info.operation.selection_set.selections) == 1
+    context.forget_reads()
     try:
         async with context.db_lock:
             if alone:

@@ -304,3 +304,19 @@ async def test_key_results_filter(api: Api) -> None:
     assert await matching({"teamId": sales}) == [shared]
     assert await matching({"health": "ON_TRACK"}) == [ids["key_result"]]
     assert await matching({"teamId": ids["team"], "health": "OFF_TRACK"}) == []
+
+
+async def test_a_later_mutation_in_one_document_reads_what_the_earlier_wrote(api: Api) -> None:
+    ids = await factories.okr(api)
+    fields = "keyResult { objective { keyResults { title } } } userErrors { code }"
+    data = await api.query(
+        "mutation($a: CreateKeyResultInput!, $b: CreateKeyResultInput!) {"
+        f" a: createKeyResult(input: $a) {{ {fields} }}"
+        f" b: createKeyResult(input: $b) {{ {fields} }} }}",
+        {
+            "a": {"objectiveId": ids["objective"], "title": "Second", "targetValue": 5},
+            "b": {"objectiveId": ids["objective"], "title": "Third", "targetValue": 5},
+        },
+    )
+    titles = [kr["title"] for kr in data["b"]["keyResult"]["objective"]["keyResults"]]
+    assert titles == ["Raise activation", "Second", "Third"]
