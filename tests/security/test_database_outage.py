@@ -28,10 +28,14 @@ from tests.conftest import new_organization
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:port to the database; `cut()` drops everything, `restore()` undoes."""
+    """Forwards 127.0.0.1:port to the database; `cut()` drops everything, `restore()` undoes.
 
-    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+    The upstream is a TCP address, or a Unix socket path (the embedded PostgreSQL's).
+    """
+
+    def __init__(self, upstream_host: str, upstream_port: int, unix_socket: str | None) -> None:
         self.upstream = (upstream_host, upstream_port)
+        self.unix_socket = unix_socket
         self.port = 0
         self.server: asyncio.Server | None = None
         self.writers: set[asyncio.StreamWriter] = set()
@@ -43,7 +47,10 @@ class TcpProxy:
 
     async def accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+            if self.unix_socket:
+                up_reader, up_writer = await asyncio.open_unix_connection(self.unix_socket)
+            else:
+                up_reader, up_writer = await asyncio.open_connection(*self.upstream)
         except OSError:
             writer.close()
             return
@@ -135,9 +142,15 @@ async def wait_for(condition: Callable[[], Awaitable[bool]], limit: float = 30.0
 @pytest.fixture
 async def proxied(database_url: str) -> AsyncIterator[tuple[FastAPI, TcpProxy]]:
     url = make_url(database_url)
-    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    port = int(str(url.query.get("port") or url.port or 5432))
+    socket_dir = url.query.get("host")  # an embedded server listens on a Unix socket only
+    socket = f"{socket_dir}/.s.PGSQL.{port}" if socket_dir else None
+    proxy = TcpProxy(url.host or "127.0.0.1", port, socket)
     await proxy.start()
-    proxied_url = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    direct = url.difference_update_query(["host", "port"])
+    proxied_url = direct.set(host="127.0.0.1", port=proxy.port).render_as_string(
+        hide_password=False
+    )
     settings = Settings(database_url=None, auth_cache_seconds=0, rate_limit_per_second=0)
     app = create_app(settings, database_url=proxied_url)
     async with app.router.lifespan_context(app):

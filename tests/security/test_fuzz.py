@@ -20,6 +20,11 @@ import httpx
 import orjson
 import pytest
 import schemathesis
+
+# Imported here, at collection, rather than lazily deep inside the async test: pytest
+# rewrites schemathesis' modules (it is a pytest plugin) and CPython 3.11 can fail to
+# compile one so deep in the stack ("AST constructor recursion depth mismatch").
+import schemathesis.specs.graphql.schemas
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.generation import GenerationMode
