@@ -20,6 +20,8 @@ class Objective(TenantMixin, Base):
     __table_args__ = tenant_table_args(
         tenant_reference("team_id", "teams"),
         tenant_reference("cycle_id", "cycles"),
+        # A cycle's objectives page in key order (keyset pagination) without sorting.
+        Index(None, "organization_id", "cycle_id", "id"),
         Index(None, "organization_id", "cycle_id", "team_id"),
         Index(None, "organization_id", "team_id"),
     )
