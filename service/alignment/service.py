@@ -46,14 +46,17 @@ async def create_alignment(
             ErrorCode.SELF_REFERENCE,
         )
     await authorize_team(db, actor, source.team_id)  # a link speaks for its source
-    if kind is AlignmentKind.CONTRIBUTES_TO:
-        await repository.lock_alignment_graph(db, org)
-        if await repository.contributes_to(db, org, parent_objective_id, source_objective_id):
-            raise DomainError.single(
-                "sourceObjectiveId",
-                "This link would make the objective contribute to itself.",
-                ErrorCode.ALIGNMENT_CYCLE,
-            )
+    # Serialises link creation per organization: no cycle can close between two concurrent
+    # CONTRIBUTES_TO links, and no duplicate slips past the check below.
+    await repository.lock_alignment_graph(db, org)
+    if kind is AlignmentKind.CONTRIBUTES_TO and await repository.contributes_to(
+        db, org, parent_objective_id, source_objective_id
+    ):
+        raise DomainError.single(
+            "sourceObjectiveId",
+            "This link would make the objective contribute to itself.",
+            ErrorCode.ALIGNMENT_CYCLE,
+        )
     if await find_duplicate(
         db, org, kind, source_objective_id, target_objective_id, target_key_result_id
     ):

@@ -34,10 +34,8 @@ async def issue_api_key(
     name = problems.name("name", name) or ""
     if not scopes:
         problems.add("scopes", "Give at least one scope.", ErrorCode.REQUIRED)
-    if expires_at is not None and (expires_at.tzinfo is None or is_expired(expires_at)):
-        problems.add(
-            "expiresAt", "Must be a future time with a time zone.", ErrorCode.INVALID_VALUE
-        )
+    if problems.moment("expiresAt", expires_at) and is_expired(expires_at):
+        problems.add("expiresAt", "Must be a future time.", ErrorCode.INVALID_VALUE)
     problems.raise_if_any()
     key, secret = await create_api_key(db, actor.organization_id, name, sorted(set(scopes)))
     key.expires_at = expires_at

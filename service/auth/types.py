@@ -8,11 +8,11 @@ from strawberry import relay
 from service.auth.models import ApiKey as ApiKeyModel
 from service.auth.service import Scope
 from service.graphql.mutations import Payload
-from service.graphql.nodes import ModelNode
+from service.graphql.nodes import AdminNode
 
 
 @strawberry.type(description="A service credential of the organization (the secret is not kept).")
-class ApiKey(ModelNode):
+class ApiKey(AdminNode):
     model = ApiKeyModel
 
     id: relay.NodeID[UUID]

@@ -155,10 +155,13 @@ async def close_cycle(
         raise DomainError.single(
             "cycleId", "This cycle is already closed.", ErrorCode.ALREADY_CLOSED
         )
+    # Key results before objectives: the order a check-in takes its locks in, so the two
+    # queue behind each other instead of deadlocking.
+    key_results = await repository.key_results_of_cycle(db, actor.organization_id, cycle.id)
     objectives = await repository.objectives_of_cycle(
         db, actor.organization_id, cycle.id, lock=True
     )
-    for key_result in await repository.key_results_of_cycle(db, actor.organization_id, cycle.id):
+    for key_result in key_results:
         key_result.final_score = Decimal(str(round(figures.progress(key_result), 6)))
     for objective in objectives:
         if objective.state is ObjectiveState.ACTIVE:

@@ -4,6 +4,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import strawberry
+from graphql import (
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    SelectionSetNode,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.service import Principal
@@ -34,7 +40,7 @@ async def mutate(
     transaction for rollback; beside other mutations it runs in a savepoint so theirs stand.
     """
     context = info.context
-    alone = len(info.operation.selection_set.selections) == 1
+    alone = root_field_count(info.operation.selection_set, info._raw_info.fragments) == 1
     context.forget_reads()
     try:
         async with context.db_lock:
@@ -55,6 +61,24 @@ async def mutate(
             ]
         )
     return payload(**fields)
+
+
+def root_field_count(
+    selections: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]
+) -> int:
+    """How many fields an operation selects at its root, fragments expanded (a fragment
+    holding two mutations is two). @skip/@include are ignored: overcounting only costs a
+    savepoint, undercounting would lose a sibling's write."""
+    count = 0
+    for selection in selections.selections:
+        if isinstance(selection, FragmentSpreadNode):
+            fragment = fragments.get(selection.name.value)
+            count += root_field_count(fragment.selection_set, fragments) if fragment else 0
+        elif isinstance(selection, InlineFragmentNode):
+            count += root_field_count(selection.selection_set, fragments)
+        else:
+            count += 1
+    return count
 
 
 def changes_of(

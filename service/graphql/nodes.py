@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
+from service.auth.service import Scope
 from service.graphql.context import BatchLoad, Info
 from service.kit.errors import DomainError, ErrorCode
 from service.kit.ids import decode_cursor, encode_cursor
@@ -84,6 +85,17 @@ class ModelNode(relay.Node):
         rows = await loader.load_many([id_ for id_ in ids if id_ is not None])
         found = {row.id: cls.from_row(row) for row in rows if row is not None}
         return [found.get(id_) if id_ else None for id_ in ids]
+
+
+class AdminNode(ModelNode):
+    """A node only admin keys may fetch, by `node(id:)` too."""
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        info.context.principal.require(Scope.ADMIN)
+        return await super().resolve_nodes(info=info, node_ids=node_ids, required=required)
 
 
 def parse_uuid(value: str) -> UUID | None:

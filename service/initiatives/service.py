@@ -25,6 +25,7 @@ def check_fields(problems: Problems, fields: dict[str, Any]) -> None:
     if "title" in fields:
         fields["title"] = problems.name("title", fields["title"])
     problems.text("description", fields.get("description"))
+    problems.moment("shippedAt", fields.get("shipped_at"))
     for field in ICE_FIELDS:
         problems.in_range(field, fields.get(field), 1, 10)
     # Paths into the nested input, as the schema spells them.

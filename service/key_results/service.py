@@ -15,7 +15,11 @@ from service.kit.errors import ErrorCode
 from service.kit.repository import get_owned
 from service.kit.validation import Problems
 from service.objectives.models import Objective
-from service.objectives.service import ensure_open, refresh_objective_health
+from service.objectives.service import (
+    ensure_cycle_open,
+    ensure_open,
+    refresh_objective_health,
+)
 from service.okr import figures
 from service.okr.enums import Direction, Health, Indicator, Metric
 from service.okr.figures import CycleDates
@@ -134,11 +138,10 @@ async def create_key_result(
     )
     if team_id is not None:
         await get_owned(db, Team, actor.organization_id, team_id, field="teamId")
-    cycle = await get_owned(
-        db, Cycle, actor.organization_id, objective.cycle_id, field="objectiveId"
-    )
-    ensure_open(cycle, "objectiveId")
-    await authorize_team(db, actor, team_id or objective.team_id, objective.team_id)
+    await ensure_cycle_open(db, actor.organization_id, objective.cycle_id, "objectiveId")
+    await authorize_team(db, actor, objective.team_id)
+    if team_id is not None and team_id != objective.team_id:
+        await authorize_team(db, actor, team_id)  # owned by another team: that one too
     key_result = KeyResult(
         organization_id=actor.organization_id,
         objective_id=objective.id,
@@ -213,10 +216,7 @@ async def record_check_in(
     problems.in_range("confidence", confidence, 0, 1)
     for field, text in (("note", note), ("blockers", blockers), ("supportNeeded", support_needed)):
         problems.text(field, text)
-    if checked_at is not None and checked_at.tzinfo is None:
-        problems.add("checkedAt", "A time zone is required.", ErrorCode.INVALID_VALUE)
-    now = datetime.now(UTC)
-    if checked_at is not None and checked_at.tzinfo is not None and checked_at > now:
+    if problems.moment("checkedAt", checked_at) and checked_at and checked_at > datetime.now(UTC):
         problems.add("checkedAt", "A check-in cannot be in the future.", ErrorCode.INVALID_VALUE)
     problems.raise_if_any()
     key_result, objective, cycle = await repository.lock_with_cycle(

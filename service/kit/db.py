@@ -21,6 +21,8 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_pre_ping=True,
+        # Error messages reach the logs: never with the values (secrets, users' text) bound.
+        hide_parameters=True,
         connect_args={"server_settings": {"application_name": "okr-service"}},
     )
 

@@ -21,11 +21,15 @@ async def get_owned(
     *,
     field: str,
     for_update: bool = False,
+    for_share: bool = False,
 ) -> ModelT:
-    """The row `id_` of this organization, or NOT_FOUND (also for another tenant's row)."""
+    """The row `id_` of this organization, or NOT_FOUND (also for another tenant's row).
+
+    `for_update` locks it for a change; `for_share` only keeps it from changing meanwhile.
+    """
     statement = select(model).where(model.organization_id == organization_id, model.id == id_)
-    if for_update:
-        statement = statement.with_for_update()
+    if for_update or for_share:
+        statement = statement.with_for_update(read=for_share and not for_update)
     found = (await db.execute(statement)).scalar_one_or_none()
     if found is None:
         raise DomainError.single(field, "Not found.", ErrorCode.NOT_FOUND)

@@ -1,6 +1,7 @@
 """Checks on input values shared by every domain, collecting every problem at once."""
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from service.kit.errors import DomainError, ErrorCode, UserError
 
@@ -57,3 +58,17 @@ class Problems:
     def finite(self, field: str, value: float | None) -> None:
         if value is not None and (value != value or value in (float("inf"), float("-inf"))):
             self.add(field, "Must be a finite number.", ErrorCode.INVALID_VALUE)
+
+    def moment(self, field: str, value: datetime | None) -> bool:
+        """A point in time with a time zone, representable in UTC; whether it is one."""
+        if value is None:
+            return False
+        if value.tzinfo is None:
+            self.add(field, "A time zone is required.", ErrorCode.INVALID_VALUE)
+            return False
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            self.add(field, "This time is out of range.", ErrorCode.INVALID_VALUE)
+            return False
+        return True

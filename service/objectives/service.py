@@ -43,8 +43,7 @@ async def create_objective(
     problems.name("owner", owner, required=False)
     problems.raise_if_any()
     await get_owned(db, Team, actor.organization_id, team_id, field="teamId")
-    cycle = await get_owned(db, Cycle, actor.organization_id, cycle_id, field="cycleId")
-    ensure_open(cycle, "cycleId")
+    await ensure_cycle_open(db, actor.organization_id, cycle_id, "cycleId")
     await authorize_team(db, actor, team_id)
     objective = Objective(
         organization_id=actor.organization_id,
@@ -80,11 +79,9 @@ async def update_objective(
     await authorize_team(db, actor, objective.team_id)
     if "team_id" in changes:
         await authorize_team(db, actor, changes["team_id"])  # moving it: the new team too
+    await ensure_cycle_open(db, actor.organization_id, objective.cycle_id, "id")
     if "cycle_id" in changes:
-        cycle = await get_owned(
-            db, Cycle, actor.organization_id, changes["cycle_id"], field="cycleId"
-        )
-        ensure_open(cycle, "cycleId")
+        await ensure_cycle_open(db, actor.organization_id, changes["cycle_id"], "cycleId")
     if "health" in changes:
         changes["health_manual"] = True
     await events.apply_update(db, actor, objective, TYPE_NAME, changes, status_fields=STATUS_EVENTS)
@@ -98,11 +95,22 @@ async def delete_objective(db: AsyncSession, actor: Principal, objective_id: UUI
         db, Objective, actor.organization_id, objective_id, field="id", for_update=True
     )
     await authorize_team(db, actor, objective.team_id)
+    await ensure_cycle_open(db, actor.organization_id, objective.cycle_id, "id")
     state = events.snapshot(objective, TYPE_NAME)
     await db.delete(objective)
     await db.flush()
     await events.record_deleted(db, actor, objective, TYPE_NAME, state)
     return objective
+
+
+async def ensure_cycle_open(
+    db: AsyncSession, organization_id: UUID, cycle_id: UUID, field: str
+) -> Cycle:
+    """The cycle, share-locked so closeCycle (which locks it for update) waits for this
+    write or this write for it: nothing lands in a cycle while its scores are frozen."""
+    cycle = await get_owned(db, Cycle, organization_id, cycle_id, field=field, for_share=True)
+    ensure_open(cycle, field)
+    return cycle
 
 
 def ensure_open(cycle: Cycle, field: str) -> None:

@@ -17,6 +17,7 @@ from service.webhooks.models import DeliveryStatus
 from service.webhooks.models import WebhookDelivery as WebhookDeliveryModel
 from service.webhooks.models import WebhookEndpoint as WebhookEndpointModel
 from service.webhooks.types import (
+    ADMIN_ONLY_SUBJECTS,
     CreateWebhookEndpointInput,
     CreateWebhookEndpointPayload,
     DeleteWebhookEndpointInput,
@@ -97,6 +98,8 @@ class WebhookQuery:
         if subject_id is not None:
             _, subject = decode_global_id(subject_id, field="subjectId")
             filters.append(EventModel.subject_id == subject)
+        if Scope.ADMIN not in info.context.principal.scopes:
+            filters.append(EventModel.subject_type.not_in(ADMIN_ONLY_SUBJECTS))
         return await connection(info, Event, first=first, after=after, filters=filters)
 
 

@@ -11,7 +11,7 @@ from service.auth.service import Scope
 from service.events.models import Event as EventModel
 from service.graphql.context import Info
 from service.graphql.mutations import Payload
-from service.graphql.nodes import ModelNode
+from service.graphql.nodes import AdminNode, ModelNode
 from service.kit.ids import global_id
 from service.teams.types import Team
 from service.webhooks import repository
@@ -23,15 +23,8 @@ from service.webhooks.payloads import event_data
 strawberry.enum(DeliveryStatus, name="WebhookDeliveryStatus")
 
 
-class AdminNode(ModelNode):
-    """A node only admin keys may fetch, by `node(id:)` too."""
-
-    @classmethod
-    async def resolve_nodes(  # type: ignore[override]
-        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-    ) -> list[Self | None]:
-        info.context.principal.require(Scope.ADMIN)
-        return await super().resolve_nodes(info=info, node_ids=node_ids, required=required)
+# Events about credentials and endpoints (their URLs may be secrets too): admins only.
+ADMIN_ONLY_SUBJECTS = ("WebhookEndpoint", "ApiKey")
 
 
 @strawberry.type(
@@ -40,6 +33,19 @@ class AdminNode(ModelNode):
 )
 class Event(ModelNode):
     model = EventModel
+    subject_type: strawberry.Private[str]
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        found = await super().resolve_nodes(info=info, node_ids=node_ids, required=required)
+        if Scope.ADMIN in info.context.principal.scopes:
+            return found
+        return [
+            None if event is None or event.subject_type in ADMIN_ONLY_SUBJECTS else event
+            for event in found
+        ]
 
     id: relay.NodeID[UUID]
     type: str
@@ -58,6 +64,7 @@ class Event(ModelNode):
             timestamp=row.occurred_at,
             sequence=row.sequence,
             subject_id=strawberry.ID(global_id(row.subject_type, row.subject_id)),
+            subject_type=row.subject_type,
             data=JSON(event_data(row)),
             actor=JSON(row.actor),
             changes=JSON(row.data.get("changes") or {}),

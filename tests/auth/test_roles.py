@@ -107,6 +107,15 @@ async def test_an_editor_cannot_move_okrs_out_of_its_teams(
         ("updateObjective", {"id": world["mobile_objective"], "teamId": world["sales"]}),
         ("updateKeyResult", {"id": world["mobile_kr"], "teamId": world["sales"]}),
         ("updateInitiative", {"id": world["mobile_initiative"], "teamId": world["sales"]}),
+        (
+            "createKeyResult",
+            {
+                "objectiveId": world["mobile_objective"],
+                "title": "Owned elsewhere",
+                "targetValue": 5,
+                "teamId": world["sales"],
+            },
+        ),
     ]:
         await refused(editor, engine, name, input_, "FORBIDDEN", None)
     # ...but within them, it may.

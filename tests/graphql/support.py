@@ -4,10 +4,9 @@ import base64
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.cycles.models import Cycle
 from service.events.models import Event
 from tests import factories
 from tests.conftest import OBJECT_FIELDS, Api
@@ -73,12 +72,13 @@ async def events(engine: AsyncEngine, organization_id: UUID) -> list[dict[str, A
         return [dict(row._mapping) for row in rows]
 
 
-async def close_cycle(engine: AsyncEngine, cycle_id: str) -> None:
-    """No mutation closes a cycle yet: closing is done in SQL."""
-    async with engine.begin() as connection:
-        await connection.execute(
-            update(Cycle).where(Cycle.id == uuid_of(cycle_id)).values(state="CLOSED")
-        )
+async def close_cycle(api: Api, cycle_id: str) -> None:
+    """Close a cycle the way clients do (scores frozen, objectives closed)."""
+    data = await api.query(
+        "mutation($input: CloseCycleInput!) { closeCycle(input: $input) { userErrors { code } } }",
+        {"input": {"cycleId": cycle_id}},
+    )
+    assert data["closeCycle"]["userErrors"] == []
 
 
 async def refused(

@@ -138,7 +138,7 @@ async def test_a_check_in_cannot_be_in_the_future(api: Api, engine: AsyncEngine)
 
 async def test_no_check_in_into_a_closed_cycle(api: Api, engine: AsyncEngine) -> None:
     ids = await factories.okr(api)
-    await close_cycle(engine, ids["cycle"])
+    await close_cycle(api, ids["cycle"])
     input_ = {"keyResultId": ids["key_result"], "value": 12}
     await refused(api, engine, "recordCheckIn", input_, "ALREADY_CLOSED", ["keyResultId"])
 
@@ -172,3 +172,21 @@ async def test_concurrent_check_ins_all_land_with_unique_event_sequences(
     ]
     assert sorted(row["sequence"] for row in rows) == list(range(1, len(rows) + 1))
     assert [row["type"] for row in rows].count("key_result.checked_in") == 10
+
+
+@pytest.mark.parametrize(
+    "checked_at",
+    ["0001-01-01T00:30:00+01:00", "2026-01-01T10:00:00", "9999-12-31T23:00:00-05:00"],
+)
+async def test_check_in_times_out_of_range_or_without_zone_are_refused(
+    api: Api, engine: AsyncEngine, checked_at: str
+) -> None:
+    ids = await factories.okr(api)
+    input_ = {"keyResultId": ids["key_result"], "value": 12, "checkedAt": checked_at}
+    await refused(api, engine, "recordCheckIn", input_, "INVALID_VALUE", ["checkedAt"])
+
+
+async def test_shipped_at_needs_a_time_zone(api: Api, engine: AsyncEngine) -> None:
+    ids = await factories.okr(api)
+    input_ = {"title": "Tour", "teamId": ids["team"], "shippedAt": "2026-01-01T10:00:00"}
+    await refused(api, engine, "createInitiative", input_, "INVALID_VALUE", ["shippedAt"])

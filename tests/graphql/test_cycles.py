@@ -152,7 +152,7 @@ async def test_update_cycle_refuses_bad_ids(
 
 async def test_a_closed_cycle_cannot_change(api: Api, engine: AsyncEngine) -> None:
     cycle = await factories.cycle(api)
-    await close_cycle(engine, cycle)
+    await close_cycle(api, cycle)
     await refused(
         api, engine, "updateCycle", {"id": cycle, "name": "Reopened"}, "ALREADY_CLOSED", ["id"]
     )

@@ -164,7 +164,7 @@ async def test_create_key_result_refuses_bad_objective_ids(
 
 async def test_key_results_cannot_change_in_a_closed_cycle(api: Api, engine: AsyncEngine) -> None:
     ids = await factories.okr(api)
-    await close_cycle(engine, ids["cycle"])
+    await close_cycle(api, ids["cycle"])
     await refused(
         api,
         engine,

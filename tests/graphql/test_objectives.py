@@ -167,7 +167,7 @@ async def test_create_objective_refuses_bad_cycle_ids(
 async def test_objectives_cannot_enter_a_closed_cycle(api: Api, engine: AsyncEngine) -> None:
     ids = await factories.okr(api)
     closed = await factories.cycle(api, "Q4", "2025-10-01", "2025-12-31")
-    await close_cycle(engine, closed)
+    await close_cycle(api, closed)
     input_ = {"title": "Late", "teamId": ids["team"], "cycleId": closed}
     await refused(api, engine, "createObjective", input_, "ALREADY_CLOSED", ["cycleId"])
     changes = {"id": ids["objective"], "cycleId": closed}
@@ -258,3 +258,15 @@ async def test_objectives_of_a_team_subtree(api: Api) -> None:
     assert await found(teamId=product, includeSubteams=True) == ["Grow", "Onboard"]
     assert await found(teamId=company, includeSubteams=True) == ["Lead", "Grow", "Onboard", "Run"]
     assert await found(teamId=squad, includeSubteams=True) == ["Onboard"]
+
+
+async def test_objectives_of_a_closed_cycle_are_final(api: Api, engine: AsyncEngine) -> None:
+    ids = await factories.okr(api)
+    elsewhere = await factories.cycle(api, "Q2", "2026-04-01", "2026-06-30")
+    await close_cycle(api, ids["cycle"])
+    for name, input_ in (
+        ("updateObjective", {"id": ids["objective"], "title": "Rewritten history"}),
+        ("updateObjective", {"id": ids["objective"], "cycleId": elsewhere}),
+        ("deleteObjective", {"id": ids["objective"]}),
+    ):
+        await refused(api, engine, name, input_, "ALREADY_CLOSED", ["id"])
