@@ -1,22 +1,19 @@
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, Uuid, func, literal, select, text
+from sqlalchemy import Row, Uuid, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.alignment.models import AlignmentLink
 from service.key_results.models import KeyResult
-from service.kit.repository import rows_grouped_by
+from service.kit.repository import lock_organization, rows_grouped_by
 from service.okr.enums import AlignmentKind
 
 
 async def lock_alignment_graph(db: AsyncSession, organization_id: UUID) -> None:
-    """Serialise CONTRIBUTES_TO changes of one organization until commit, so two concurrent
-    links cannot close a cycle that neither saw alone."""
-    await db.execute(
-        select(func.pg_advisory_xact_lock(func.hashtextextended(text("'alignment:' || :org"), 0))),
-        {"org": str(organization_id)},
-    )
+    """Serialise link creation in one organization: no cycle and no duplicate can slip in
+    between two concurrent links that were each fine alone."""
+    await lock_organization(db, organization_id, "alignment")
 
 
 async def contributes_to(db: AsyncSession, organization_id: UUID, start: UUID, goal: UUID) -> bool:

@@ -11,7 +11,7 @@ from service.cycles import repository
 from service.cycles.models import Cycle
 from service.events import service as events
 from service.kit.errors import DomainError, ErrorCode
-from service.kit.repository import get_owned, is_ancestor_or_self
+from service.kit.repository import get_owned, is_ancestor_or_self, lock_organization
 from service.kit.validation import Problems
 from service.okr import figures
 from service.okr.enums import CycleState, ObjectiveState
@@ -89,9 +89,12 @@ async def update_cycle(
         if parent_id
         else None
     )
+    moving = parent_id is not None and parent_id != cycle.parent_id
+    if moving:
+        await lock_organization(db, actor.organization_id, "cycles")  # moves take turns
     if (
-        parent_id
-        and parent_id != cycle.parent_id
+        moving
+        and parent_id is not None
         and await is_ancestor_or_self(db, Cycle, actor.organization_id, cycle.id, parent_id)
     ):
         raise DomainError.single(

@@ -4,7 +4,7 @@ from collections.abc import Collection, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Row, Select, literal, select
+from sqlalchemy import ColumnElement, Row, Select, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.kit.errors import DomainError, ErrorCode
@@ -131,9 +131,19 @@ def subtree_ids(model: type[TenantMixin], organization_id: UUID, root_id: UUID) 
         .where(table.c.organization_id == organization_id, table.c.id == root_id)
         .cte("subtree", recursive=True)
     )
-    down = down.union_all(
+    # UNION, not UNION ALL: should a loop ever exist, the walk still ends.
+    down = down.union(
         select(table.c.id).where(
             table.c.organization_id == organization_id, table.c.parent_id == down.c.id
         )
     )
     return select(down.c.id)
+
+
+async def lock_organization(db: AsyncSession, organization_id: UUID, purpose: str) -> None:
+    """Serialise one kind of change (`purpose`) within one organization until commit: two
+    concurrent changes that are each fine alone (two moves, two links) cannot combine into
+    a loop neither saw."""
+    await db.execute(
+        select(func.pg_advisory_xact_lock(func.hashtextextended(f"{purpose}:{organization_id}", 0)))
+    )

@@ -125,7 +125,8 @@ async def refresh_objective_health(
 ) -> None:
     """Store the objective's derived health after one of its key results moved, emitting
     `objective.health_changed` when it changes. Health set by a person is left alone."""
-    if objective.health_manual:
+    # A roll-up (ALIGNED, BOTH) depends on other objectives' key results: computed when read.
+    if objective.health_manual or objective.progress_mode is not ProgressMode.KEY_RESULTS:
         return
     key_results = await repository.key_results_of_objective(db, actor.organization_id, objective.id)
     derived = figures.objective_health(
@@ -133,6 +134,8 @@ async def refresh_objective_health(
     )
     if derived is not None and derived != objective.health:
         await db.refresh(objective, with_for_update=True)
+        if objective.health_manual:  # set by a person while we computed
+            return
         await events.apply_update(
             db, actor, objective, TYPE_NAME, {"health": derived}, status_fields=STATUS_EVENTS
         )

@@ -7,7 +7,7 @@ from service.auth.access import authorize_structure
 from service.auth.service import Principal
 from service.events import service as events
 from service.kit.errors import ErrorCode
-from service.kit.repository import get_owned, is_ancestor_or_self
+from service.kit.repository import get_owned, is_ancestor_or_self, lock_organization
 from service.kit.validation import Problems
 from service.teams.models import Team
 
@@ -41,6 +41,7 @@ async def update_team(
     team = await get_owned(db, Team, actor.organization_id, team_id, field="id", for_update=True)
     parent_id = changes.get("parent_id")
     if parent_id is not None:
+        await lock_organization(db, actor.organization_id, "teams")  # moves take turns
         await get_owned(db, Team, actor.organization_id, parent_id, field="parentId")
         if await is_ancestor_or_self(db, Team, actor.organization_id, team.id, parent_id):
             problems.add("parentId", "A team cannot sit below itself.", ErrorCode.SELF_REFERENCE)
