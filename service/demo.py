@@ -20,7 +20,8 @@ from service.okr.enums import (
     ObjectiveKind,
     ObjectiveState,
 )
-from service.organizations.service import create_organization, find_by_name, system_principal
+from service.organizations.repository import find_by_name
+from service.organizations.service import create_organization, system_principal
 from service.teams.service import create_team
 
 DEMO_ORGANIZATION = "Acme Demo"

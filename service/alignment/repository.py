@@ -68,3 +68,23 @@ async def links_to_key_result(
     return await rows_grouped_by(
         db, AlignmentLink, organization_id, "target_key_result_id", key_result_ids
     )
+
+
+async def find_duplicate(
+    db: AsyncSession,
+    organization_id: UUID,
+    kind: AlignmentKind,
+    source_objective_id: UUID,
+    target_objective_id: UUID | None,
+    target_key_result_id: UUID | None,
+) -> bool:
+    found = await db.execute(
+        select(AlignmentLink.id).where(
+            AlignmentLink.organization_id == organization_id,
+            AlignmentLink.kind == kind,
+            AlignmentLink.source_objective_id == source_objective_id,
+            AlignmentLink.target_objective_id.is_not_distinct_from(target_objective_id),
+            AlignmentLink.target_key_result_id.is_not_distinct_from(target_key_result_id),
+        )
+    )
+    return found.first() is not None

@@ -1,6 +1,5 @@
 from uuid import UUID
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.alignment import repository
@@ -57,7 +56,7 @@ async def create_alignment(
             "This link would make the objective contribute to itself.",
             ErrorCode.ALIGNMENT_CYCLE,
         )
-    if await find_duplicate(
+    if await repository.find_duplicate(
         db, org, kind, source_objective_id, target_objective_id, target_key_result_id
     ):
         raise DomainError.single(None, "This link already exists.", ErrorCode.DUPLICATE)
@@ -96,26 +95,6 @@ def check_shape(
         raise DomainError.single(
             "targetObjectiveId", "An objective cannot align to itself.", ErrorCode.SELF_REFERENCE
         )
-
-
-async def find_duplicate(
-    db: AsyncSession,
-    organization_id: UUID,
-    kind: AlignmentKind,
-    source_objective_id: UUID,
-    target_objective_id: UUID | None,
-    target_key_result_id: UUID | None,
-) -> bool:
-    found = await db.execute(
-        select(AlignmentLink.id).where(
-            AlignmentLink.organization_id == organization_id,
-            AlignmentLink.kind == kind,
-            AlignmentLink.source_objective_id == source_objective_id,
-            AlignmentLink.target_objective_id.is_not_distinct_from(target_objective_id),
-            AlignmentLink.target_key_result_id.is_not_distinct_from(target_key_result_id),
-        )
-    )
-    return found.first() is not None
 
 
 async def delete_alignment(db: AsyncSession, actor: Principal, link_id: UUID) -> AlignmentLink:

@@ -17,13 +17,12 @@ tenant's IDs still answer NOT_FOUND, and before anything is written.
 
 from uuid import UUID
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.service import Principal, Scope
 from service.kit.errors import DomainError, ErrorCode
 from service.kit.repository import any_ancestor_or_self
-from service.objectives.models import Objective
+from service.objectives import repository as objectives_repository
 from service.teams.models import Team
 
 OUTSIDE_TEAMS = "You can only change OKRs of your teams and the teams below them."
@@ -56,7 +55,7 @@ async def authorize_objective(db: AsyncSession, actor: Principal, objective_id: 
     actor.require(Scope.WRITE)
     if actor.team_ids is None:
         return
-    team_id = await objective_team(db, actor.organization_id, objective_id)
+    team_id = await objectives_repository.objective_team(db, actor.organization_id, objective_id)
     if team_id is None:
         raise DomainError.single(None, OUTSIDE_TEAMS, ErrorCode.FORBIDDEN)
     await authorize_team(db, actor, team_id)
@@ -70,7 +69,10 @@ async def authorize_key_result(
     if actor.team_ids is None or team_id in actor.team_ids:
         return
     await authorize_team(
-        db, actor, team_id, await objective_team(db, actor.organization_id, objective_id)
+        db,
+        actor,
+        team_id,
+        await objectives_repository.objective_team(db, actor.organization_id, objective_id),
     )
 
 
@@ -79,14 +81,3 @@ def authorize_structure(actor: Principal) -> None:
     actor.require(Scope.WRITE)
     if not actor.organization_wide:
         raise DomainError.single(None, STRUCTURE, ErrorCode.FORBIDDEN)
-
-
-async def objective_team(
-    db: AsyncSession, organization_id: UUID, objective_id: UUID
-) -> UUID | None:
-    found: UUID | None = await db.scalar(
-        select(Objective.team_id).where(
-            Objective.organization_id == organization_id, Objective.id == objective_id
-        )
-    )
-    return found

@@ -1,7 +1,7 @@
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.initiatives.models import InitiativeKeyResult
@@ -14,3 +14,17 @@ async def links_of(
     return await rows_grouped_by(
         db, InitiativeKeyResult, organization_id, "initiative_id", initiative_ids
     )
+
+
+async def find_link(
+    db: AsyncSession, organization_id: UUID, initiative_id: UUID, key_result_id: UUID
+) -> InitiativeKeyResult | None:
+    return (
+        await db.execute(
+            select(InitiativeKeyResult).where(
+                InitiativeKeyResult.organization_id == organization_id,
+                InitiativeKeyResult.initiative_id == initiative_id,
+                InitiativeKeyResult.key_result_id == key_result_id,
+            )
+        )
+    ).scalar_one_or_none()

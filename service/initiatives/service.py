@@ -2,12 +2,12 @@ from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.access import authorize_team
 from service.auth.service import Principal, Scope
 from service.events import service as events
+from service.initiatives import repository
 from service.initiatives.models import Initiative, InitiativeKeyResult
 from service.key_results.models import KeyResult
 from service.key_results.service import to_decimal
@@ -96,7 +96,7 @@ async def link_initiative(
     )
     await get_owned(db, KeyResult, actor.organization_id, key_result_id, field="keyResultId")
     await authorize_team(db, actor, initiative.team_id)
-    link = await find_link(db, actor.organization_id, initiative_id, key_result_id)
+    link = await repository.find_link(db, actor.organization_id, initiative_id, key_result_id)
     if link is None:
         link = InitiativeKeyResult(
             organization_id=actor.organization_id,
@@ -124,7 +124,7 @@ async def unlink_initiative(
     initiative = await get_owned(
         db, Initiative, actor.organization_id, initiative_id, field="initiativeId", for_update=True
     )
-    link = await find_link(db, actor.organization_id, initiative_id, key_result_id)
+    link = await repository.find_link(db, actor.organization_id, initiative_id, key_result_id)
     if link is None:
         raise DomainError.single(
             "keyResultId", "This initiative is not linked to that key result.", ErrorCode.NOT_FOUND
@@ -142,17 +142,3 @@ async def unlink_initiative(
         changes={"keyResultLinks": {"from": state, "to": None}},
     )
     return initiative
-
-
-async def find_link(
-    db: AsyncSession, organization_id: UUID, initiative_id: UUID, key_result_id: UUID
-) -> InitiativeKeyResult | None:
-    return (
-        await db.execute(
-            select(InitiativeKeyResult).where(
-                InitiativeKeyResult.organization_id == organization_id,
-                InitiativeKeyResult.initiative_id == initiative_id,
-                InitiativeKeyResult.key_result_id == key_result_id,
-            )
-        )
-    ).scalar_one_or_none()

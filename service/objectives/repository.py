@@ -72,3 +72,14 @@ async def objectives_in_cycle(
             .order_by(Objective.id)
         )
     ).all()
+
+
+async def objective_team(
+    db: AsyncSession, organization_id: UUID, objective_id: UUID
+) -> UUID | None:
+    found: UUID | None = await db.scalar(
+        select(Objective.team_id).where(
+            Objective.organization_id == organization_id, Objective.id == objective_id
+        )
+    )
+    return found

@@ -1,6 +1,5 @@
 from uuid import UUID
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.service import Principal, Scope, create_api_key, effective_scopes
@@ -20,12 +19,6 @@ async def create_organization(
     await db.flush()
     _, secret = await create_api_key(db, organization.id, key_name, [Scope.ADMIN])
     return organization, secret
-
-
-async def find_by_name(db: AsyncSession, name: str) -> Organization | None:
-    return (
-        await db.execute(select(Organization).where(Organization.name == name).limit(1))
-    ).scalar_one_or_none()
 
 
 def system_principal(organization_id: UUID, name: str) -> Principal:

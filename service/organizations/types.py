@@ -1,10 +1,9 @@
 import strawberry
-from sqlalchemy import select
 
 from service.auth.service import Role, Scope
 from service.graphql.context import Info
 from service.kit.ids import global_id
-from service.organizations.models import Organization as OrganizationModel
+from service.organizations import repository
 
 
 @strawberry.type(description="A customer: every object belongs to exactly one organization.")
@@ -29,9 +28,7 @@ class Viewer:
 async def load_viewer(info: Info) -> Viewer:
     principal = info.context.principal
     name = await info.context.run(
-        lambda db: db.scalar(
-            select(OrganizationModel.name).where(OrganizationModel.id == principal.organization_id)
-        )
+        lambda db: repository.organization_name(db, principal.organization_id)
     )
     return Viewer(
         organization=Organization(
