@@ -30,7 +30,7 @@ _REFERENCE_TYPES = {
     "origin_id": "Objective",
 }
 # Internal columns no consumer needs.
-_HIDDEN_COLUMNS = {"organization_id", "id", "key_hash"}
+HIDDEN_COLUMNS = {"organization_id", "id", "key_hash"}
 
 
 def camel_case(name: str) -> str:
@@ -56,17 +56,23 @@ def snapshot(obj: Base, type_name: str) -> dict[str, Any]:
     state: dict[str, Any] = {"id": global_id(type_name, obj.id), "typename": type_name}  # type: ignore[attr-defined]
     for column in obj.__table__.columns:
         name = column.key
-        if name in _HIDDEN_COLUMNS:
+        if name in HIDDEN_COLUMNS:
             continue
         value = getattr(obj, name)
-        if name in _REFERENCE_TYPES:
-            reference_type = type_name if name == "parent_id" else _REFERENCE_TYPES[name]
-            state[camel_case(name)] = global_id(reference_type, value) if value else None
-        elif name == "parent_id":
-            state["parentId"] = global_id(type_name, value) if value else None
+        reference = referenced_type(name, type_name)
+        if reference is not None:
+            state[camel_case(name)] = global_id(reference, value) if value else None
         else:
             state[camel_case(name)] = json_value(value)
     return state
+
+
+def referenced_type(column_key: str, owner_type: str) -> str | None:
+    """The node type a column references (shown as a global ID), or None for a plain value.
+    A parent is of its owner's type: a team's parent team, a cycle's parent cycle."""
+    if column_key == "parent_id":
+        return owner_type
+    return _REFERENCE_TYPES.get(column_key)
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:

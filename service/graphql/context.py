@@ -12,7 +12,6 @@ from strawberry.types import Info as StrawberryInfo
 
 from service.auth.service import Principal
 
-K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 BatchLoad: TypeAlias = Callable[[AsyncSession, UUID, list[Any]], Awaitable[dict[Any, Any]]]

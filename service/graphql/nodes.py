@@ -1,6 +1,6 @@
 """Relay plumbing shared by every node type: lookups by ID, cursor connections, user errors."""
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, Self, TypeVar
 from uuid import UUID
 
@@ -17,7 +17,7 @@ from service.kit.models import TenantMixin
 from service.kit.repository import page, rows_by_ids
 from service.kit.settings import get_settings
 
-ErrorCodeType = strawberry.enum(ErrorCode, name="UserErrorCode", description="Stable codes.")
+strawberry.enum(ErrorCode, name="UserErrorCode", description="Stable codes.")
 
 
 @strawberry.type(description="An expected problem with the input: nothing was written.")
@@ -159,7 +159,3 @@ async def connection(
 
 def to_float(value: Any) -> float | None:
     return None if value is None else float(value)
-
-
-def rows_to(node_type: Callable[[Any], NodeT], rows: Iterable[Any]) -> list[NodeT]:
-    return [node_type(row) for row in rows]

@@ -166,12 +166,7 @@ def markdown_table() -> str:
     """The README's configuration table, from the fields above: one place for each setting."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
-        default = field.get_default(call_default_factory=True)
-        shown = (
-            "unset"
-            if default is None
-            else f"`{str(default).lower() if isinstance(default, bool) else default}`"
-        )
+        shown = shown_default(field.get_default(call_default_factory=True))
         description = (field.description or "").replace("|", "\\|")
         rows.append(f"| `OKR_{name.upper()}` | {shown} | {description} |")
     rows.append(

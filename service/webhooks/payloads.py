@@ -10,7 +10,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlalchemy import Row
 
-from service.events.service import _HIDDEN_COLUMNS, _REFERENCE_TYPES, camel_case
+from service.events.service import HIDDEN_COLUMNS, camel_case, referenced_type
 from service.key_results.models import CheckIn
 from service.kit.ids import global_id
 from service.kit.models import Base
@@ -71,7 +71,7 @@ def _constant(value: str) -> Any:
 
 def _python_type(model: type[Base], column_key: str) -> Any:
     column = model.__table__.columns[column_key]
-    if column_key in _REFERENCE_TYPES or column_key == "parent_id":
+    if referenced_type(column_key, model.__name__) is not None:
         annotation: Any = str  # a global ID
     else:
         try:
@@ -92,7 +92,7 @@ def object_model(type_name: str, model: type[Base]) -> type[BaseModel]:
         "typename": (_constant(type_name), ...),
     }
     for column in model.__table__.columns:
-        if column.key not in _HIDDEN_COLUMNS:
+        if column.key not in HIDDEN_COLUMNS:
             fields[camel_case(column.key)] = (_python_type(model, column.key), ...)
     return create_model(type_name, **fields)
 
