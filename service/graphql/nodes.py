@@ -155,7 +155,3 @@ async def connection(
             end_cursor=edges[-1].cursor if edges else None,
         ),
     )
-
-
-def to_float(value: Any) -> float | None:
-    return None if value is None else float(value)

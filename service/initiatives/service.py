@@ -10,8 +10,8 @@ from service.events import service as events
 from service.initiatives import repository
 from service.initiatives.models import Initiative, InitiativeKeyResult
 from service.key_results.models import KeyResult
-from service.key_results.service import to_decimal
 from service.kit.errors import DomainError, ErrorCode
+from service.kit.numbers import to_decimal
 from service.kit.repository import get_owned
 from service.kit.validation import Problems
 from service.teams.models import Team

@@ -7,9 +7,10 @@ from strawberry import relay
 
 from service.graphql.context import Info
 from service.graphql.mutations import Payload
-from service.graphql.nodes import ModelNode, to_float
+from service.graphql.nodes import ModelNode
 from service.initiatives import repository
 from service.initiatives.models import Initiative as InitiativeModel
+from service.kit.numbers import to_float
 from service.okr.enums import InitiativeStatus
 from service.teams.types import Team
 

@@ -1,5 +1,4 @@
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -12,6 +11,7 @@ from service.events import service as events
 from service.key_results import repository
 from service.key_results.models import CheckIn, KeyResult
 from service.kit.errors import ErrorCode
+from service.kit.numbers import to_decimal, to_float
 from service.kit.repository import get_owned
 from service.kit.validation import Problems
 from service.objectives.models import Objective
@@ -80,15 +80,6 @@ def current_values(key_result: KeyResult) -> dict[str, Any]:
         "weight": float(key_result.weight),
         "confidence": to_float(key_result.confidence),
     }
-
-
-def to_float(value: Decimal | None) -> float | None:
-    return None if value is None else float(value)
-
-
-def to_decimal(value: float | None) -> Decimal | None:
-    # Through str: the decimal the client typed, not the binary float's expansion.
-    return None if value is None else Decimal(str(value))
 
 
 NUMERIC_FIELDS = ("start_value", "target_value", "current_value", "weight", "confidence")

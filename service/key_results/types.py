@@ -12,11 +12,12 @@ from service.graphql.checks import OkrCheck
 from service.graphql.context import Info
 from service.graphql.interfaces import AlignmentTarget
 from service.graphql.mutations import Payload
-from service.graphql.nodes import ModelNode, to_float
+from service.graphql.nodes import ModelNode
 from service.key_results import repository
 from service.key_results.models import CheckIn as CheckInModel
 from service.key_results.models import KeyResult as KeyResultModel
 from service.kit.clock import today
+from service.kit.numbers import to_float
 from service.okr import figures
 from service.okr.arithmetic import impact_coverage
 from service.okr.checks import KeyResultFacts, check_key_result

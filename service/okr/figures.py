@@ -10,6 +10,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Protocol
 
+from service.kit.numbers import to_float
 from service.okr.arithmetic import (
     derive_health,
     expected_progress,
@@ -55,10 +56,6 @@ class CycleDates:
         return expected_progress(starts_on=self.starts_on, ends_on=self.ends_on, today=today)
 
 
-def _float(value: Number | None) -> float | None:
-    return None if value is None else float(value)
-
-
 def achieved(key_result: KeyResultValues) -> bool:
     """The target is met by the latest value (the baseline until a first check-in)."""
     value = (
@@ -86,7 +83,7 @@ def progress(key_result: KeyResultValues) -> float:
         direction=key_result.direction,
         start=float(key_result.start_value),
         target=float(key_result.target_value),
-        current=_float(key_result.current_value),
+        current=to_float(key_result.current_value),
     )
 
 
