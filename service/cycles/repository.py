@@ -39,11 +39,19 @@ async def children_span(
 
 
 async def objectives_of_cycle(
-    db: AsyncSession, organization_id: UUID, cycle_id: UUID, *, lock: bool = False
+    db: AsyncSession,
+    organization_id: UUID,
+    cycle_id: UUID,
+    *,
+    team_ids: Sequence[UUID] | None = None,
+    lock: bool = False,
 ) -> Sequence[Objective]:
+    """The cycle's objectives in key order (of `team_ids` only, when given)."""
     statement = select(Objective).where(
         Objective.organization_id == organization_id, Objective.cycle_id == cycle_id
     )
+    if team_ids is not None:
+        statement = statement.where(Objective.team_id.in_(team_ids))
     if lock:
         statement = statement.with_for_update()
     return (await db.scalars(statement.order_by(Objective.id))).all()

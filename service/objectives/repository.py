@@ -48,32 +48,6 @@ async def initiatives_of(
     return groups
 
 
-async def key_results_of_objective(
-    db: AsyncSession, organization_id: UUID, objective_id: UUID
-) -> Sequence[KeyResult]:
-    """The key results objective progress is computed from."""
-    return (
-        await db.scalars(
-            select(KeyResult).where(
-                KeyResult.organization_id == organization_id,
-                KeyResult.objective_id == objective_id,
-            )
-        )
-    ).all()
-
-
-async def objectives_in_cycle(
-    db: AsyncSession, organization_id: UUID, cycle_id: UUID
-) -> Sequence[Objective]:
-    return (
-        await db.scalars(
-            select(Objective)
-            .where(Objective.organization_id == organization_id, Objective.cycle_id == cycle_id)
-            .order_by(Objective.id)
-        )
-    ).all()
-
-
 async def objective_team(
     db: AsyncSession, organization_id: UUID, objective_id: UUID
 ) -> UUID | None:
@@ -83,3 +57,19 @@ async def objective_team(
         )
     )
     return found
+
+
+async def key_results_of_objectives(
+    db: AsyncSession, organization_id: UUID, objective_ids: Sequence[UUID]
+) -> Sequence[KeyResult]:
+    """The key results of these objectives, as entities, in one statement."""
+    return (
+        await db.scalars(
+            select(KeyResult)
+            .where(
+                KeyResult.organization_id == organization_id,
+                KeyResult.objective_id.in_(objective_ids),
+            )
+            .order_by(KeyResult.id)
+        )
+    ).all()

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.access import authorize_team
 from service.auth.service import Principal, Scope
+from service.cycles import repository as cycles_repository
 from service.cycles.models import Cycle
 from service.events import service as events
 from service.key_results.models import KeyResult
@@ -128,7 +129,9 @@ async def refresh_objective_health(
     # A roll-up (ALIGNED, BOTH) depends on other objectives' key results: computed when read.
     if objective.health_manual or objective.progress_mode is not ProgressMode.KEY_RESULTS:
         return
-    key_results = await repository.key_results_of_objective(db, actor.organization_id, objective.id)
+    key_results = await repository.key_results_of_objectives(
+        db, actor.organization_id, [objective.id]
+    )
     derived = figures.objective_health(
         key_results, CycleDates(cycle.starts_on, cycle.ends_on), datetime.now(UTC).date()
     )
@@ -162,9 +165,8 @@ async def carry_over_objectives(
             "toCycleId", "Carry over into another cycle.", ErrorCode.SELF_REFERENCE
         )
     await get_owned(db, Cycle, org, from_cycle_id, field="fromCycleId")
-    target = await get_owned(db, Cycle, org, to_cycle_id, field="toCycleId")
-    ensure_open(target, "toCycleId")
-    sources = await repository.objectives_in_cycle(db, org, from_cycle_id)
+    target = await ensure_cycle_open(db, org, to_cycle_id, "toCycleId")
+    sources = await cycles_repository.objectives_of_cycle(db, org, from_cycle_id)
     if objective_ids is not None:
         missing = set(objective_ids) - {objective.id for objective in sources}
         if missing:
@@ -176,17 +178,16 @@ async def carry_over_objectives(
         sources = [objective for objective in sources if objective.id in set(objective_ids)]
     for team_id in {objective.team_id for objective in sources}:
         await authorize_team(db, actor, team_id)  # a copy belongs to its source's team
+    unfinished: dict[UUID, list[KeyResult]] = {source.id: [] for source in sources}
+    for kr in await repository.key_results_of_objectives(db, org, list(unfinished)):
+        if not figures.achieved(kr):
+            unfinished[kr.objective_id].append(kr)
     copies, skipped = [], []
     for source in sources:
-        unfinished = [
-            kr
-            for kr in await repository.key_results_of_objective(db, org, source.id)
-            if not figures.achieved(kr)
-        ]
-        if source.state is ObjectiveState.CANCELLED or not unfinished:
+        if source.state is ObjectiveState.CANCELLED or not unfinished[source.id]:
             skipped.append(source.id)
             continue
-        copies.append(await copy_objective(db, actor, source, target, unfinished))
+        copies.append(await copy_objective(db, actor, source, target, unfinished[source.id]))
     return copies, skipped
 
 

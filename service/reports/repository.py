@@ -20,32 +20,6 @@ async def teams(db: AsyncSession, organization_id: UUID) -> Sequence[Team]:
     return (await db.scalars(select(Team).where(Team.organization_id == organization_id))).all()
 
 
-async def objectives_in_cycle(
-    db: AsyncSession, organization_id: UUID, cycle_id: UUID, team_ids: Sequence[UUID] | None
-) -> Sequence[Objective]:
-    statement = select(Objective).where(
-        Objective.organization_id == organization_id, Objective.cycle_id == cycle_id
-    )
-    if team_ids is not None:
-        statement = statement.where(Objective.team_id.in_(team_ids))
-    return (await db.scalars(statement.order_by(Objective.id))).all()
-
-
-async def key_results_of(
-    db: AsyncSession, organization_id: UUID, objective_ids: Sequence[UUID]
-) -> Sequence[KeyResult]:
-    return (
-        await db.scalars(
-            select(KeyResult)
-            .where(
-                KeyResult.organization_id == organization_id,
-                KeyResult.objective_id.in_(objective_ids),
-            )
-            .order_by(KeyResult.id)
-        )
-    ).all()
-
-
 async def last_check_in_times(
     db: AsyncSession, organization_id: UUID, key_result_ids: Sequence[UUID]
 ) -> dict[UUID, datetime]:

@@ -10,9 +10,11 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.service import Principal, Scope
+from service.cycles import repository as cycles_repository
 from service.cycles.models import Cycle
 from service.key_results.models import KeyResult
 from service.kit.repository import get_owned
+from service.objectives import repository as objectives_repository
 from service.objectives.models import Objective
 from service.okr import checks, figures
 from service.okr.arithmetic import share
@@ -59,9 +61,9 @@ async def load_cycle_facts(
     if team_id is not None and team_id not in teams:
         await get_owned(db, Team, org, team_id, field="teamId")  # raises NOT_FOUND
     scope = subtree(teams, team_id) if team_id is not None else None
-    objectives = await repository.objectives_in_cycle(db, org, cycle.id, scope)
+    objectives = await cycles_repository.objectives_of_cycle(db, org, cycle.id, team_ids=scope)
     objective_ids = [objective.id for objective in objectives]
-    key_results = await repository.key_results_of(db, org, objective_ids)
+    key_results = await objectives_repository.key_results_of_objectives(db, org, objective_ids)
     return CycleFacts(
         cycle=cycle,
         teams=teams,
