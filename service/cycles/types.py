@@ -103,12 +103,12 @@ async def cycle_of_objective(info: Info, objective_id: UUID) -> Cycle:
 
 async def cycle_dates_of_objective(info: Info, objective_id: UUID) -> CycleDates:
     """Memoised per request: every key result's figures of an objective ask for them."""
-    memo_key = ("cycle_dates", objective_id)
-    found: CycleDates | None = info.context.memo.get(memo_key)
-    if found is None:
+
+    async def dates() -> CycleDates:
         cycle = await cycle_of_objective(info, objective_id)
-        found = info.context.memo[memo_key] = CycleDates(cycle.starts_on, cycle.ends_on)
-    return found
+        return CycleDates(cycle.starts_on, cycle.ends_on)
+
+    return await info.context.memoized(("cycle_dates", objective_id), dates)
 
 
 @strawberry.input

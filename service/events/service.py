@@ -181,7 +181,21 @@ async def apply_update(
         changes=changed,
         object_state=after,
     )
-    for field, event_type in (status_fields or {}).items():
+    await record_status_changes(db, actor, obj, type_name, changed, after, status_fields or {})
+    return changed
+
+
+async def record_status_changes(
+    db: AsyncSession,
+    actor: Principal,
+    obj: Base,
+    type_name: str,
+    changed: dict[str, dict[str, Any]],
+    after: dict[str, Any],
+    status_fields: dict[str, str],
+) -> None:
+    """A dedicated event for each changed status field (attribute -> event type)."""
+    for field, event_type in status_fields.items():
         key = camel_case(field)
         if key in changed:
             await record(
@@ -193,4 +207,3 @@ async def apply_update(
                 changes={key: changed[key]},
                 object_state=after,
             )
-    return changed

@@ -34,6 +34,13 @@ class Context(BaseContext):
         # The request's Idempotency-Key, claimed in its transaction; its answer is kept.
         self.idempotency_key: str | None = None
 
+    async def memoized(self, key: Hashable, compute: Callable[[], Awaitable[V]]) -> V:
+        """`compute()` once per request for `key` (a value several fields derive alike)."""
+        if key not in self.memo:
+            self.memo[key] = await compute()
+        found: V = self.memo[key]
+        return found
+
     def forget_reads(self) -> None:
         """Drop what this request has read: a mutation is about to change it."""
         self._loaders.clear()

@@ -290,16 +290,9 @@ async def apply_check_in(
         changes=changes,
         object_state=after | {"checkIn": events.snapshot(check_in, "CheckIn")},
     )
-    if "health" in changes:
-        await events.record(
-            db,
-            actor,
-            "key_result.health_changed",
-            key_result,
-            TYPE_NAME,
-            changes={"health": changes["health"]},
-            object_state=after,
-        )
+    await events.record_status_changes(
+        db, actor, key_result, TYPE_NAME, changes, after, STATUS_EVENTS
+    )
     await record_if_newly_achieved(db, actor, key_result, was_achieved)
 
 

@@ -246,13 +246,11 @@ async def key_results_of(info: Info, objective_id: UUID) -> list["KeyResult"]:
     """The objective's key results; built once per request however many fields ask."""
     from service.key_results.types import KeyResult
 
-    memo_key = ("key_results_of", objective_id)
-    found: list[KeyResult] | None = info.context.memo.get(memo_key)
-    if found is None:
+    async def build() -> list[KeyResult]:
         loader = info.context.loader(repository.key_results_of, default=list)
-        found = [KeyResult.from_row(row) for row in await loader.load(objective_id)]
-        info.context.memo[memo_key] = found
-    return found
+        return [KeyResult.from_row(row) for row in await loader.load(objective_id)]
+
+    return await info.context.memoized(("key_results_of", objective_id), build)
 
 
 async def sources(info: Info, links: list[AlignmentLink], kind: AlignmentKind) -> list[Objective]:

@@ -171,13 +171,8 @@ def lines_of(facts: CycleFacts, now: datetime) -> list[KeyResultLine]:
 def build_report(facts: CycleFacts, now: datetime) -> CycleReport:
     lines = lines_of(facts, now)
     live = [o for o in facts.objectives if o.state is not ObjectiveState.CANCELLED]
-    fresh = sum(
-        1
-        for line in lines
-        if now
-        - facts.last_check_ins.get(line.key_result.id, datetime.min.replace(tzinfo=now.tzinfo))
-        <= FRESH_CHECK_IN
-    )
+    last_check_ins = [facts.last_check_ins.get(line.key_result.id) for line in lines]
+    fresh = sum(1 for last in last_check_ins if last and now - last <= FRESH_CHECK_IN)
     # Alignment is asked of teams that have a parent: the root's objectives lead.
     non_root = [o for o in live if facts.teams[o.team_id].parent_id is not None]
     aligned = sum(1 for o in non_root if facts.contributions.get(o.id, 0) > 0)
