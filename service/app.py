@@ -19,11 +19,13 @@ from strawberry.types import ExecutionResult
 
 from service.auth.service import Principal, PrincipalCache, authenticate
 from service.auth.tokens import InvalidToken, TokenVerifier, looks_like_jwt
+from service.cycles.sweep import HealthSweeper
 from service.graphql.context import Context
 from service.graphql.extensions import mask_escaped_errors
 from service.graphql.limits import Limits
 from service.graphql.schema import schema
 from service.idempotency import service as idempotency
+from service.kit.clock import Clock
 from service.kit.db import create_engine, create_sessionmaker, enter_tenant
 from service.kit.errors import Unauthenticated
 from service.kit.outage import DATABASE_ERRORS, DatabaseUnavailable, database_error_response
@@ -67,7 +69,9 @@ async def graphql_context(request: Request) -> AsyncIterator[Context | None]:
         # every other organization's rows even from a query that forgets its filter.
         if not await enter_tenant(db, principal.organization_id):
             raise Unauthorized("The token's organization does not exist.")
-        context = Context(db, principal)
+        context = Context(
+            db, principal, settings=request.app.state.settings, clock=request.app.state.clock
+        )
         context.idempotency_key = await replay_or_claim(request, db, principal)
         yield context
 
@@ -188,12 +192,15 @@ def create_app(
     database_url: str | None = None,
     *,
     webhook_worker: bool | None = None,
+    clock: Clock | None = None,
 ) -> FastAPI:
     """The application; the engine is made at start-up (lifespan), never at import.
 
-    `webhook_worker`: run a delivery worker in-process; by default the setting decides.
+    `webhook_worker`: run a delivery worker and the health sweep in-process; by default
+    the setting decides. `clock`: where requests and the sweep read "now" (the system's).
     """
     settings = settings or get_settings()
+    clock = clock or Clock()
     if webhook_worker is None:
         webhook_worker = settings.webhook_worker_in_process
 
@@ -209,8 +216,14 @@ def create_app(
             PrincipalCache(settings.auth_cache_seconds) if settings.auth_cache_seconds else None
         )
         worker = DeliveryWorker(url, settings) if webhook_worker else None
-        if worker is not None:
+        sweeper = (
+            HealthSweeper(app.state.sessionmaker, clock, settings.health_sweep_interval_seconds)
+            if webhook_worker
+            else None
+        )
+        if worker is not None and sweeper is not None:
             await worker.start()
+            await sweeper.start()
         # Everything allocated so far lives as long as the process: keep it out of the
         # collector's generations, so full collections stay short and rare under load.
         gc.collect()
@@ -218,7 +231,8 @@ def create_app(
         try:
             yield
         finally:
-            if worker is not None:
+            if worker is not None and sweeper is not None:
+                await sweeper.stop()
                 await worker.stop()
             await engine.dispose()
 
@@ -232,6 +246,7 @@ def create_app(
     app.add_exception_handler(IdempotentReplay, idempotent_replay_response)
     app.add_exception_handler(BadIdempotencyKey, bad_idempotency_key_response)
     document_webhooks(app.webhooks)  # OpenAPI `webhooks`: every event type and its body
+    app.state.clock = clock
     app.state.limits = Limits.from_settings(settings)  # read by the schema's QueryLimits
     for database_error in DATABASE_ERRORS:  # unreachable database: 503, not 500
         app.add_exception_handler(database_error, database_error_response)

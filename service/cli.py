@@ -131,10 +131,14 @@ def serve_api(host: str, port: int, *, demo: bool, workers: int) -> None:
 
 
 def run_webhook_worker() -> None:
-    """Deliver webhooks until SIGINT or SIGTERM (the database must be migrated already)."""
+    """Deliver webhooks and sweep health until SIGINT or SIGTERM (the database must be
+    migrated already)."""
     import signal
 
     from service.app import resolve_database_url
+    from service.cycles.sweep import HealthSweeper
+    from service.kit.clock import Clock
+    from service.kit.db import create_engine, create_sessionmaker
     from service.webhooks.worker import run_until_stopped
 
     async def run() -> None:
@@ -142,7 +146,18 @@ def run_webhook_worker() -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await run_until_stopped(resolve_database_url(get_settings()), get_settings(), stop)
+        settings = get_settings()
+        url = resolve_database_url(settings)
+        engine = create_engine(url, settings)
+        sweeper = HealthSweeper(
+            create_sessionmaker(engine), Clock(), settings.health_sweep_interval_seconds
+        )
+        await sweeper.start()
+        try:
+            await run_until_stopped(url, settings, stop)
+        finally:
+            await sweeper.stop()
+            await engine.dispose()
 
     asyncio.run(run())
 

@@ -9,6 +9,7 @@ from service.auth.service import Scope, create_api_key
 from service.cycles.service import create_cycle, update_cycle
 from service.initiatives.service import create_initiative, link_initiative
 from service.key_results.service import create_key_result, record_check_in
+from service.kit.clock import Clock
 from service.objectives.service import create_objective, update_objective
 from service.okr.enums import (
     AlignmentKind,
@@ -39,6 +40,7 @@ async def load_demo(db: AsyncSession, today: date | None = None) -> str:
 
 
 async def seed(db: AsyncSession, actor, today: date) -> None:  # type: ignore[no-untyped-def]
+    now = datetime.now(UTC)
     company = await create_team(db, actor, name="Acme", parent_id=None)
     product = await create_team(db, actor, name="Product", parent_id=company.id)
     onboarding = await create_team(db, actor, name="Onboarding squad", parent_id=product.id)
@@ -77,6 +79,7 @@ async def seed(db: AsyncSession, actor, today: date) -> None:  # type: ignore[no
     activation = await create_key_result(
         db,
         actor,
+        now=now,
         objective_id=growth.id,
         title="Raise 30-day activation",
         metric=Metric.PERCENTAGE,
@@ -89,6 +92,7 @@ async def seed(db: AsyncSession, actor, today: date) -> None:  # type: ignore[no
     await create_key_result(
         db,
         actor,
+        now=now,
         objective_id=growth.id,
         title="Keep monthly churn under 3%",
         metric=Metric.PERCENTAGE,
@@ -111,6 +115,7 @@ async def seed(db: AsyncSession, actor, today: date) -> None:  # type: ignore[no
     completion = await create_key_result(
         db,
         actor,
+        now=now,
         objective_id=onboarding_objective.id,
         title="Raise onboarding completion",
         metric=Metric.PERCENTAGE,
@@ -123,6 +128,7 @@ async def seed(db: AsyncSession, actor, today: date) -> None:  # type: ignore[no
     time_to_value = await create_key_result(
         db,
         actor,
+        now=now,
         objective_id=onboarding_objective.id,
         title="Cut time to first value",
         metric=Metric.NUMBER,
@@ -144,6 +150,7 @@ async def seed(db: AsyncSession, actor, today: date) -> None:  # type: ignore[no
     await create_key_result(
         db,
         actor,
+        now=now,
         objective_id=reliability.id,
         title="Keep API availability",
         metric=Metric.PERCENTAGE,
@@ -154,7 +161,7 @@ async def seed(db: AsyncSession, actor, today: date) -> None:  # type: ignore[no
         team_id=None,
     )
     for objective in (growth, onboarding_objective, reliability):
-        await update_objective(db, actor, objective.id, {"state": ObjectiveState.ACTIVE})
+        await update_objective(db, actor, objective.id, {"state": ObjectiveState.ACTIVE}, now)
 
     await create_alignment(
         db,
@@ -209,10 +216,9 @@ async def seed(db: AsyncSession, actor, today: date) -> None:  # type: ignore[no
         actor,
         initiative_id=templates.id,
         key_result_id=time_to_value.id,
-        expected_impact=600,
+        expected_impact=-600,  # minutes: the time falls
     )
 
-    now = datetime.now(UTC)
     for weeks_ago, value, health in (
         (3, 70, Health.ON_TRACK),
         (2, 71.5, Health.ON_TRACK),
@@ -221,6 +227,7 @@ async def seed(db: AsyncSession, actor, today: date) -> None:  # type: ignore[no
         await record_check_in(
             db,
             actor,
+            clock=Clock(),
             key_result_id=completion.id,
             value=value,
             health=health,
@@ -233,6 +240,7 @@ async def seed(db: AsyncSession, actor, today: date) -> None:  # type: ignore[no
     await record_check_in(
         db,
         actor,
+        clock=Clock(),
         key_result_id=time_to_value.id,
         value=900,
         health=Health.ON_TRACK,

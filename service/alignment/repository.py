@@ -1,7 +1,8 @@
+from collections.abc import Collection
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, Uuid, func, literal, select
+from sqlalchemy import CTE, Row, Uuid, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.alignment.models import AlignmentLink
@@ -16,15 +17,17 @@ async def lock_alignment_graph(db: AsyncSession, organization_id: UUID) -> None:
     await lock_organization(db, organization_id, "alignment")
 
 
-async def contributes_to(db: AsyncSession, organization_id: UUID, start: UUID, goal: UUID) -> bool:
-    """Whether objective `start` already contributes, directly or not, to objective `goal`.
-
-    Walks up CONTRIBUTES_TO links (a link to a key result leads to that KR's objective) in
-    one recursive statement.
-    """
+def _contribution_edges(organization_id: UUID) -> CTE:
+    """The organization's CONTRIBUTES_TO edges as (child objective, parent objective, key
+    result of the parent it supports or NULL): a link to a key result leads to that key
+    result's objective. The one definition of the contribution graph's edges."""
     parent_objective = func.coalesce(AlignmentLink.target_objective_id, KeyResult.objective_id)
-    edges = (
-        select(AlignmentLink.source_objective_id.label("child"), parent_objective.label("parent"))
+    return (
+        select(
+            AlignmentLink.source_objective_id.label("child"),
+            parent_objective.label("parent"),
+            AlignmentLink.target_key_result_id.label("via"),
+        )
         .outerjoin(
             KeyResult,
             (KeyResult.organization_id == AlignmentLink.organization_id)
@@ -36,6 +39,12 @@ async def contributes_to(db: AsyncSession, organization_id: UUID, start: UUID, g
         )
         .cte("edges")
     )
+
+
+async def contributes_to(db: AsyncSession, organization_id: UUID, start: UUID, goal: UUID) -> bool:
+    """Whether objective `start` already contributes, directly or not, to objective `goal`:
+    one recursive statement walking up the contribution edges."""
+    edges = _contribution_edges(organization_id)
     # Typed explicitly: a UUID read from a row is asyncpg's own class, which `literal` would
     # not recognise, leaving PostgreSQL to guess `text` for the column.
     reachable = select(literal(start, Uuid).label("objective_id")).cte("reachable", recursive=True)
@@ -44,6 +53,34 @@ async def contributes_to(db: AsyncSession, organization_id: UUID, start: UUID, g
     )
     found = await db.execute(select(literal(True)).where(reachable.c.objective_id == goal).limit(1))
     return found.scalar_one_or_none() is not None
+
+
+async def contributions_below(
+    db: AsyncSession, organization_id: UUID, root_ids: Collection[UUID], max_depth: int
+) -> list[tuple[UUID, UUID, UUID | None, int]]:
+    """Every contribution edge below `root_ids`, to `max_depth` levels, in one recursive
+    statement: (objective, parent objective, key result it supports, depth below a root).
+
+    An objective reachable along several paths appears once per parent, at its shallowest
+    depth for each.
+    """
+    edges = _contribution_edges(organization_id)
+    tree = (
+        select(edges.c.child, edges.c.parent, edges.c.via, literal(1).label("depth"))
+        .where(edges.c.parent.in_(list(root_ids)))
+        .cte("tree", recursive=True)
+    )
+    tree = tree.union_all(
+        select(edges.c.child, edges.c.parent, edges.c.via, tree.c.depth + 1).where(
+            edges.c.parent == tree.c.child, tree.c.depth < max_depth
+        )
+    )
+    rows = await db.execute(
+        select(tree.c.child, tree.c.parent, tree.c.via, func.min(tree.c.depth))
+        .group_by(tree.c.child, tree.c.parent, tree.c.via)
+        .order_by(func.min(tree.c.depth), tree.c.child, tree.c.via)
+    )
+    return [(child, parent, via, depth) for child, parent, via, depth in rows]
 
 
 async def links_from(

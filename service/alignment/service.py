@@ -1,10 +1,11 @@
+from collections.abc import Collection
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.alignment import repository
 from service.alignment.models import AlignmentLink
-from service.auth.access import authorize_objective, authorize_team
+from service.auth.access import authorize_team
 from service.auth.service import Principal, Scope
 from service.events import service as events
 from service.key_results.models import KeyResult
@@ -14,6 +15,16 @@ from service.objectives.models import Objective
 from service.okr.enums import AlignmentKind
 
 TYPE_NAME = "AlignmentLink"
+
+
+async def contributions_below(
+    db: AsyncSession, organization_id: UUID, root_ids: Collection[UUID], max_depth: int
+) -> list[tuple[UUID, UUID, UUID | None, int]]:
+    """The contribution cascade below `root_ids`: (objective, parent objective, key result
+    of the parent it supports, depth). One statement, whatever the depth."""
+    if not root_ids:
+        return []
+    return await repository.contributions_below(db, organization_id, root_ids, max_depth)
 
 
 async def create_alignment(
@@ -102,7 +113,10 @@ async def delete_alignment(db: AsyncSession, actor: Principal, link_id: UUID) ->
     link = await get_owned(
         db, AlignmentLink, actor.organization_id, link_id, field="id", for_update=True
     )
-    await authorize_objective(db, actor, link.source_objective_id)
+    source = await get_owned(
+        db, Objective, actor.organization_id, link.source_objective_id, field="id"
+    )
+    await authorize_team(db, actor, source.team_id)  # a link speaks for its source
     state = events.snapshot(link, TYPE_NAME)
     await db.delete(link)
     await db.flush()

@@ -1,5 +1,6 @@
 """The cascade below an objective, with progress at every level, in a fixed number of
-statements: one recursive query for the shape, then one batch per relation."""
+statements: one recursive query for the shape, then one batch per relation. Progress is
+the objectives' own (`Objective.progress`): one roll-up, in the objectives' service."""
 
 import asyncio
 from collections import defaultdict
@@ -8,10 +9,8 @@ from uuid import UUID
 
 import strawberry
 
+from service.alignment import service as alignment
 from service.graphql.context import Info
-from service.okr import figures
-from service.okr.enums import ProgressMode
-from service.reports.repository import contribution_tree
 
 if TYPE_CHECKING:
     from service.key_results.types import KeyResult
@@ -27,7 +26,7 @@ class AlignmentTreeNode:
     objective: ObjectiveRef
     depth: int = strawberry.field(description="0 for the root.")
     progress: float | None = strawberry.field(
-        description="The objective's progress, rolled up from the tree as its mode asks."
+        description="The objective's progress, rolled up as its mode asks (as its `progress`)."
     )
     # The supported key result, taken from its parent's key results (already loaded):
     # loading it per node would cost one statement per level of the tree.
@@ -43,19 +42,24 @@ class AlignmentTreeNode:
 
 
 async def alignment_tree(info: Info, root_id: UUID, depth: int) -> AlignmentTreeNode | None:
-    from service.objectives.types import Objective, key_results_of
+    from service.objectives.types import Objective, key_results_of, objective_figures
 
     depth = max(0, min(depth, MAX_DEPTH))
     edges = await info.context.run(
-        lambda db: contribution_tree(db, info.context.principal.organization_id, root_id, MAX_DEPTH)
+        lambda db: alignment.contributions_below(
+            db, info.context.principal.organization_id, [root_id], depth
+        )
     )
     ids = list(dict.fromkeys([root_id, *(child for child, _, _, _ in edges)]))
     objectives = {o.id: o for o in await Objective.load_many(info, ids)}
     if root_id not in objectives:
         return None
-    key_results = dict(
-        zip(ids, await asyncio.gather(*(key_results_of(info, id_) for id_ in ids)), strict=True)
+    key_results, found = await asyncio.gather(
+        asyncio.gather(*(key_results_of(info, id_) for id_ in ids)),
+        objective_figures(info).load_many(ids),
     )
+    own_key_results = dict(zip(ids, key_results, strict=True))
+    progress = {id_: figures.progress for id_, figures in zip(ids, found, strict=True)}
     children: dict[UUID, list[tuple[UUID, UUID | None]]] = defaultdict(list)
     for child, parent, via, _ in edges:
         children[parent].append((child, via))
@@ -63,8 +67,7 @@ async def alignment_tree(info: Info, root_id: UUID, depth: int) -> AlignmentTree
     def build(
         objective_id: UUID, level: int, via: "KeyResult | None", path: frozenset[UUID]
     ) -> AlignmentTreeNode:
-        objective = objectives[objective_id]
-        own = {key_result.id: key_result for key_result in key_results[objective_id]}
+        own = {key_result.id: key_result for key_result in own_key_results[objective_id]}
         below = [
             build(
                 child, level + 1, own.get(child_via) if child_via else None, path | {objective_id}
@@ -72,19 +75,10 @@ async def alignment_tree(info: Info, root_id: UUID, depth: int) -> AlignmentTree
             for child, child_via in children.get(objective_id, [])
             if child not in path and child in objectives
         ]
-        # An objective supporting several key results of this one is shown under each,
-        # but rolls up once, as in Objective.progress.
-        distinct = {node.objective.id: node.progress for node in below}
-        aligned = [found for found in distinct.values() if found is not None]
-        mode = objective.progress_mode
         return AlignmentTreeNode(
-            objective=objective,
+            objective=objectives[objective_id],
             depth=level,
-            progress=figures.objective_progress_of(
-                key_results[objective_id],
-                mode,
-                aligned if mode is not ProgressMode.KEY_RESULTS else (),
-            ),
+            progress=progress[objective_id],
             via=via,
             children=below if level < depth else [],
         )

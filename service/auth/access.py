@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.auth.service import Principal, Scope
 from service.kit.errors import DomainError, ErrorCode
 from service.kit.repository import any_ancestor_or_self
-from service.objectives import repository as objectives_repository
 from service.teams.models import Team
 
 OUTSIDE_TEAMS = "You can only change OKRs of your teams and the teams below them."
@@ -50,30 +49,11 @@ async def authorize_team(
     raise DomainError.single(None, OUTSIDE_TEAMS, ErrorCode.FORBIDDEN)
 
 
-async def authorize_objective(db: AsyncSession, actor: Principal, objective_id: UUID) -> None:
-    """A write on what hangs off an objective (its alignment links): the objective's team."""
-    actor.require(Scope.WRITE)
-    if actor.team_ids is None:
-        return
-    team_id = await objectives_repository.objective_team(db, actor.organization_id, objective_id)
-    if team_id is None:
-        raise DomainError.single(None, OUTSIDE_TEAMS, ErrorCode.FORBIDDEN)
-    await authorize_team(db, actor, team_id)
-
-
 async def authorize_key_result(
-    db: AsyncSession, actor: Principal, team_id: UUID, objective_id: UUID
+    db: AsyncSession, actor: Principal, team_id: UUID, objective_team_id: UUID
 ) -> None:
     """A write on a key result (or a check-in on it): its own team or its objective's."""
-    actor.require(Scope.WRITE)
-    if actor.team_ids is None or team_id in actor.team_ids:
-        return
-    await authorize_team(
-        db,
-        actor,
-        team_id,
-        await objectives_repository.objective_team(db, actor.organization_id, objective_id),
-    )
+    await authorize_team(db, actor, team_id, objective_team_id)
 
 
 def authorize_structure(actor: Principal) -> None:

@@ -6,6 +6,7 @@ from strawberry import relay
 
 from service.auth.service import Principal
 from service.cycles import service
+from service.cycles.carry_over import carry_over_objectives
 from service.cycles.models import Cycle as CycleModel
 from service.cycles.types import (
     CarryOverObjectivesInput,
@@ -97,7 +98,6 @@ class CycleMutation:
     async def carry_over_objectives(
         self, info: Info, input: CarryOverObjectivesInput
     ) -> CarryOverObjectivesPayload:
-        from service.objectives.service import carry_over_objectives
         from service.objectives.types import Objective
 
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
@@ -110,6 +110,7 @@ class CycleMutation:
                 objective_ids=None
                 if ids is None
                 else [parse_global_id(id_, "Objective", field="objectiveIds") for id_ in ids],
+                now=info.context.now,
             )
             return {
                 "objectives": [Objective.from_row(copy) for copy in copies],

@@ -111,6 +111,24 @@ async def update_cycle(
     return cycle
 
 
+async def ensure_cycle_open(
+    db: AsyncSession, organization_id: UUID, cycle_id: UUID, field: str
+) -> Cycle:
+    """The cycle, share-locked so closeCycle (which locks it for update) waits for this
+    write or this write for it: nothing lands in a cycle while its scores are frozen."""
+    cycle = await get_owned(db, Cycle, organization_id, cycle_id, field=field, for_share=True)
+    ensure_open(cycle, field)
+    return cycle
+
+
+def ensure_open(cycle: Cycle, field: str) -> None:
+    """A closed cycle's OKRs are final: every write into one is refused."""
+    if cycle.state is CycleState.CLOSED:
+        raise DomainError.single(
+            field, "This cycle is closed: its OKRs are final.", ErrorCode.ALREADY_CLOSED
+        )
+
+
 def check_dates(starts_on: date, ends_on: date, parent: Cycle | None) -> None:
     if ends_on < starts_on:
         raise DomainError.single(

@@ -185,6 +185,28 @@ async def apply_update(
     return changed
 
 
+async def record_status_change(
+    db: AsyncSession,
+    actor: Principal,
+    obj: Base,
+    type_name: str,
+    field: str,
+    value: Any,
+    event_type: str,
+) -> bool:
+    """Set a status field the service derives (not a person's edit: no version bump, no
+    `.updated`) and record `event_type` with `{field: {from, to}}` when it moved."""
+    if getattr(obj, field) == value:
+        return False
+    before = json_value(getattr(obj, field))
+    setattr(obj, field, value)
+    await db.flush()
+    key = camel_case(field)
+    changes = {key: {"from": before, "to": json_value(value)}}
+    await record(db, actor, event_type, obj, type_name, changes=changes)
+    return True
+
+
 async def record_status_changes(
     db: AsyncSession,
     actor: Principal,

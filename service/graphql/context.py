@@ -11,6 +11,8 @@ from strawberry.fastapi import BaseContext
 from strawberry.types import Info as StrawberryInfo
 
 from service.auth.service import Principal
+from service.kit.clock import Clock
+from service.kit.settings import Settings
 
 V = TypeVar("V")
 
@@ -18,10 +20,17 @@ BatchLoad: TypeAlias = Callable[[AsyncSession, UUID, list[Any]], Awaitable[dict[
 
 
 class Context(BaseContext):
-    def __init__(self, db: AsyncSession, principal: Principal) -> None:
+    def __init__(
+        self, db: AsyncSession, principal: Principal, *, settings: Settings, clock: Clock
+    ) -> None:
         super().__init__()
         self.db = db
         self.principal = principal
+        self.settings = settings
+        # Every figure of one response is of one moment; a write that must order itself
+        # after others (a check-in) reads the clock again once it holds its lock.
+        self.clock = clock
+        self.now = clock.now()
         # Loaders of one request dispatch concurrently; an AsyncSession is not safe to use
         # concurrently, so their statements take turns on the request's one connection.
         self.db_lock = asyncio.Lock()

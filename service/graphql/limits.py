@@ -75,7 +75,7 @@ from graphql.error import GraphQLSyntaxError
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
 
-from service.kit.settings import Settings, get_settings
+from service.kit.settings import Settings
 
 DEFAULT_PAGE_SIZE = 25  # what a connection returns without `first` (service/graphql/nodes.py)
 
@@ -415,16 +415,13 @@ def _document_holds_nul(document: DocumentNode) -> bool:
 TOO_MANY_TOKENS_MESSAGE = "Document contains more than"  # graphql-core's max_tokens error
 
 
-@lru_cache
-def default_limits() -> Limits:
-    return Limits.from_settings(get_settings())
-
-
 def limits_of(context: Any) -> Limits:
     """The limits of the app serving the request (`app.state.limits`, set by create_app)."""
     request = getattr(context, "request", None)
     limits = getattr(getattr(getattr(request, "app", None), "state", None), "limits", None)
-    return limits if isinstance(limits, Limits) else default_limits()
+    if not isinstance(limits, Limits):
+        raise RuntimeError("No app.state.limits: serve the schema through create_app().")
+    return limits
 
 
 class QueryLimits(SchemaExtension):

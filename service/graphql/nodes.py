@@ -1,6 +1,6 @@
 """Relay plumbing shared by every node type: lookups by ID, cursor connections, user errors."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar, Self, TypeVar
 from uuid import UUID
 
@@ -14,8 +14,7 @@ from service.graphql.context import BatchLoad, Info
 from service.kit.errors import DomainError, ErrorCode
 from service.kit.ids import decode_cursor, encode_cursor
 from service.kit.models import TenantMixin
-from service.kit.repository import page, rows_by_ids
-from service.kit.settings import get_settings
+from service.kit.repository import Keep, page, rows_by_ids
 
 strawberry.enum(ErrorCode, name="UserErrorCode", description="Stable codes.")
 
@@ -115,8 +114,8 @@ def prime(info: Info, *rows: TenantMixin) -> None:
         info.context.loader(by_ids(type(row))).prime(row.id, row)
 
 
-def page_size(first: int | None) -> int:
-    limit = get_settings().max_page_size
+def page_size(first: int | None, limit: int) -> int:
+    """The page `first` asks for, at most `limit` (the app's `max_page_size`)."""
     if first is None:
         return min(25, limit)
     if not 0 <= first <= limit:
@@ -131,9 +130,11 @@ async def connection(
     first: int | None,
     after: str | None,
     filters: Sequence[ColumnElement[bool]] = (),
+    keep: Callable[[AsyncSession], Keep] | None = None,
 ) -> relay.Connection[NodeT]:
-    """A keyset page of `node_type` in creation order."""
-    size = page_size(first)
+    """A keyset page of `node_type` in creation order; `keep` (given the session) filters
+    each batch of rows on what SQL cannot state, such as a derived figure."""
+    size = page_size(first, info.context.settings.max_page_size)
     after_id = decode_cursor(after) if after is not None else None  # "" is malformed too
     rows, has_next = await info.context.run(
         lambda db: page(
@@ -143,6 +144,7 @@ async def connection(
             first=size,
             after=after_id,
             filters=filters,
+            keep=None if keep is None else keep(db),
         )
     )
     edges = [relay.Edge(node=node_type.from_row(row), cursor=encode_cursor(row.id)) for row in rows]

@@ -41,6 +41,8 @@ class KeyResult(TenantMixin, Base):
     weight: Mapped[Decimal] = mapped_column(Numeric, default=Decimal(1))
     confidence: Mapped[Decimal | None] = mapped_column(Numeric)
     indicator: Mapped[Indicator | None] = mapped_column(enum_column(Indicator))
+    # The health events last told consumers: set by a person (see health_manual), or the
+    # derived health as of the latest write or health sweep. Readers derive it afresh.
     health: Mapped[Health] = mapped_column(enum_column(Health), default=Health.ON_TRACK)
     # Health set by a person (an update, or a check-in that named it) rather than derived
     # from progress against expected progress.
@@ -48,11 +50,6 @@ class KeyResult(TenantMixin, Base):
     # Set when the cycle closes: the graded result, no longer moving with later values.
     final_score: Mapped[Decimal | None] = mapped_column(Numeric)
     version: Mapped[int] = mapped_column(Integer, default=1)
-
-    @property
-    def stored_health(self) -> Health:
-        """The health last stored (what `service.okr.figures` calls it)."""
-        return self.health
 
 
 class CheckIn(TenantMixin, Base):

@@ -1,4 +1,6 @@
+from collections.abc import Collection, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -6,11 +8,13 @@ from sqlalchemy import ARRAY, Row, Uuid, cast, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.cycles.models import Cycle
-from service.initiatives.models import InitiativeKeyResult
+from service.initiatives.models import Initiative, InitiativeKeyResult
 from service.key_results.models import CheckIn, KeyResult
 from service.kit.errors import DomainError, ErrorCode
 from service.kit.repository import rows_grouped_by
 from service.objectives.models import Objective
+from service.okr.enums import CycleState, InitiativeStatus
+from service.okr.figures import CycleDates
 
 
 async def lock_with_cycle(
@@ -116,3 +120,88 @@ async def history_of(
     return await rows_grouped_by(
         db, CheckIn, organization_id, "key_result_id", key_result_ids, order_by="checked_at"
     )
+
+
+async def cycle_dates(
+    db: AsyncSession, organization_id: UUID, key_result_ids: list[UUID]
+) -> dict[UUID, CycleDates]:
+    """The dates of each key result's cycle (through its objective)."""
+    result = await db.execute(
+        select(KeyResult.id, Cycle.starts_on, Cycle.ends_on)
+        .join(
+            Objective,
+            (Objective.organization_id == KeyResult.organization_id)
+            & (Objective.id == KeyResult.objective_id),
+        )
+        .join(
+            Cycle,
+            (Cycle.organization_id == Objective.organization_id) & (Cycle.id == Objective.cycle_id),
+        )
+        .where(KeyResult.organization_id == organization_id, KeyResult.id.in_(key_result_ids))
+    )
+    return {id_: CycleDates(starts_on, ends_on) for id_, starts_on, ends_on in result}
+
+
+async def bets_of(
+    db: AsyncSession, organization_id: UUID, key_result_ids: list[UUID]
+) -> dict[UUID, list[tuple[Decimal | None, InitiativeStatus]]]:
+    """(expected impact, status) of each initiative linked to each key result."""
+    result = await db.execute(
+        select(
+            InitiativeKeyResult.key_result_id,
+            InitiativeKeyResult.expected_impact,
+            Initiative.status,
+        )
+        .join(
+            Initiative,
+            (Initiative.organization_id == InitiativeKeyResult.organization_id)
+            & (Initiative.id == InitiativeKeyResult.initiative_id),
+        )
+        .where(
+            InitiativeKeyResult.organization_id == organization_id,
+            InitiativeKeyResult.key_result_id.in_(key_result_ids),
+        )
+    )
+    groups: dict[UUID, list[tuple[Decimal | None, InitiativeStatus]]] = {}
+    for key_result_id, impact, status in result:
+        groups.setdefault(key_result_id, []).append((impact, status))
+    return groups
+
+
+async def unsettled_in_open_cycles(db: AsyncSession) -> list[Row[Any]]:
+    """Every key result whose health is derived, in every cycle not closed, across
+    organizations, with its cycle's dates: what the health sweep looks at."""
+    table = KeyResult.__table__
+    result = await db.execute(
+        select(table, Cycle.starts_on, Cycle.ends_on)
+        .join(
+            Objective,
+            (Objective.organization_id == table.c.organization_id)
+            & (Objective.id == table.c.objective_id),
+        )
+        .join(
+            Cycle,
+            (Cycle.organization_id == Objective.organization_id) & (Cycle.id == Objective.cycle_id),
+        )
+        .where(Cycle.state != CycleState.CLOSED, table.c.health_manual.is_(False))
+        .order_by(table.c.organization_id, table.c.id)
+    )
+    return list(result)
+
+
+async def lock_many(
+    db: AsyncSession, organization_id: UUID, key_result_ids: Collection[UUID]
+) -> Sequence[KeyResult]:
+    """These key results, freshly read and locked; those another transaction holds are
+    skipped (it is changing them and will announce what it changes)."""
+    return (
+        await db.scalars(
+            select(KeyResult)
+            .where(
+                KeyResult.organization_id == organization_id,
+                KeyResult.id.in_(list(key_result_ids)),
+            )
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+    ).all()

@@ -24,6 +24,7 @@ from service.key_results.types import (
     UpdateKeyResultPayload,
 )
 from service.kit.ids import optional_id, parse_global_id
+from service.kit.repository import Keep
 from service.okr.enums import Health
 
 
@@ -31,7 +32,9 @@ from service.okr.enums import Health
 class KeyResultFilter:
     objective_id: strawberry.ID | None = None
     team_id: strawberry.ID | None = None
-    health: Health | None = None
+    health: Health | None = strawberry.field(
+        default=None, description="Key results whose `health` is this one now."
+    )
 
     def conditions(self) -> list[ColumnElement[bool]]:
         found: list[ColumnElement[bool]] = []
@@ -44,8 +47,6 @@ class KeyResultFilter:
             found.append(
                 KeyResultModel.team_id == parse_global_id(self.team_id, "Team", field="teamId")
             )
-        if self.health is not None:
-            found.append(KeyResultModel.health == self.health)
         return found
 
 
@@ -60,7 +61,17 @@ class KeyResultQuery:
         after: str | None = None,
     ) -> relay.Connection[KeyResult]:
         filters = filter.conditions() if filter else []
-        return await connection(info, KeyResult, first=first, after=after, filters=filters)
+        health = filter.health if filter else None
+        keep = None
+        if health is not None:
+            organization_id, now = info.context.principal.organization_id, info.context.now
+
+            def keep(db: AsyncSession) -> Keep:
+                return service.has_health(db, organization_id, health, now)
+
+        return await connection(
+            info, KeyResult, first=first, after=after, filters=filters, keep=keep
+        )
 
 
 @strawberry.type
@@ -84,6 +95,7 @@ class KeyResultMutation:
                 weight=input.weight,
                 confidence=input.confidence,
                 indicator=input.indicator,
+                now=info.context.now,
             )
             return {"key_result": KeyResult.from_row(key_result)}
 
@@ -99,6 +111,7 @@ class KeyResultMutation:
                 actor,
                 parse_global_id(input.id, "KeyResult", field="id"),
                 changes_of(input, KeyResultModel, {"team_id": "Team"}),
+                info.context.now,
             )
             return {"key_result": KeyResult.from_row(key_result)}
 
@@ -110,7 +123,7 @@ class KeyResultMutation:
     ) -> DeleteKeyResultPayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             key_result = await service.delete_key_result(
-                db, actor, parse_global_id(input.id, "KeyResult", field="id")
+                db, actor, parse_global_id(input.id, "KeyResult", field="id"), info.context.now
             )
             return {
                 "key_result": KeyResult.from_row(key_result),
@@ -137,6 +150,7 @@ class KeyResultMutation:
                 blockers=input.blockers,
                 support_needed=input.support_needed,
                 checked_at=input.checked_at,
+                clock=info.context.clock,
             )
             # The payload's figures (health, expected progress) reuse the rows just read.
             prime(info, recorded.key_result, recorded.objective, recorded.cycle)

@@ -1,4 +1,6 @@
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -7,22 +9,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.auth.access import authorize_key_result, authorize_team
 from service.auth.service import Principal, Scope
 from service.cycles.models import Cycle
+from service.cycles.service import ensure_cycle_open, ensure_open
 from service.events import service as events
 from service.key_results import repository
 from service.key_results.models import CheckIn, KeyResult
+from service.kit.clock import Clock, utc_date
 from service.kit.errors import ErrorCode
 from service.kit.numbers import to_decimal, to_float
-from service.kit.repository import get_owned
+from service.kit.repository import Keep, get_owned
 from service.kit.validation import Problems
+from service.objectives import service as objectives
 from service.objectives.models import Objective
-from service.objectives.service import (
-    ensure_cycle_open,
-    ensure_open,
-    refresh_objective_health,
-)
-from service.okr import figures
-from service.okr.enums import Direction, Health, Indicator, Metric
-from service.okr.figures import CycleDates
+from service.okr import checks, figures
+from service.okr.enums import CycleState, Direction, Health, Indicator, InitiativeStatus, Metric
+from service.okr.figures import CycleDates, KeyResultFigures, KeyResultValues
 from service.teams.models import Team
 
 TYPE_NAME = "KeyResult"
@@ -37,7 +37,8 @@ class RecordedCheckIn(NamedTuple):
     cycle: Cycle
 
 
-STATUS_EVENTS = {"health": "key_result.health_changed"}
+HEALTH_CHANGED = "key_result.health_changed"
+STATUS_EVENTS = {"health": HEALTH_CHANGED}
 MAX_WEIGHT = 100.0
 
 
@@ -104,6 +105,7 @@ async def create_key_result(
     target_value: float,
     unit: str | None,
     team_id: UUID | None,
+    now: datetime,
     weight: float = 1.0,
     confidence: float | None = None,
     indicator: Indicator | None = None,
@@ -129,7 +131,7 @@ async def create_key_result(
     )
     if team_id is not None:
         await get_owned(db, Team, actor.organization_id, team_id, field="teamId")
-    await ensure_cycle_open(db, actor.organization_id, objective.cycle_id, "objectiveId")
+    cycle = await ensure_cycle_open(db, actor.organization_id, objective.cycle_id, "objectiveId")
     await authorize_team(db, actor, objective.team_id)
     if team_id is not None and team_id != objective.team_id:
         await authorize_team(db, actor, team_id)  # owned by another team: that one too
@@ -139,20 +141,23 @@ async def create_key_result(
         team_id=team_id or objective.team_id,
         **as_decimals(fields),
     )
+    key_result.health_manual = False
+    key_result.health = figures_of(key_result, dates_of(cycle), now).health
     db.add(key_result)
     await db.flush()
     await events.record_created(db, actor, key_result, TYPE_NAME)
+    await objectives.announce_health(db, actor, objective, now)
     return key_result
 
 
 async def update_key_result(
-    db: AsyncSession, actor: Principal, key_result_id: UUID, changes: dict[str, Any]
+    db: AsyncSession, actor: Principal, key_result_id: UUID, changes: dict[str, Any], now: datetime
 ) -> KeyResult:
     actor.require(Scope.WRITE)
     problems = Problems()
     check_texts(problems, changes)
     problems.raise_if_any()
-    key_result, _, cycle = await repository.lock_with_cycle(
+    key_result, objective, cycle = await repository.lock_with_cycle(
         db, actor.organization_id, key_result_id, field="id"
     )
     ensure_open(cycle, "id")
@@ -160,7 +165,7 @@ async def update_key_result(
     problems.raise_if_any()
     if changes.get("team_id") is not None:
         await get_owned(db, Team, actor.organization_id, changes["team_id"], field="teamId")
-    await authorize_key_result(db, actor, key_result.team_id, key_result.objective_id)
+    await authorize_key_result(db, actor, key_result.team_id, objective.team_id)
     if changes.get("team_id") is not None:
         await authorize_team(db, actor, changes["team_id"])  # handing it over: the new team too
     if "health" in changes:
@@ -170,20 +175,25 @@ async def update_key_result(
         db, actor, key_result, TYPE_NAME, as_decimals(changes), status_fields=STATUS_EVENTS
     )
     await record_if_newly_achieved(db, actor, key_result, was_achieved)
+    await announce_health(db, actor, key_result, dates_of(cycle), now)
+    await objectives.announce_health(db, actor, objective, now)
     return key_result
 
 
-async def delete_key_result(db: AsyncSession, actor: Principal, key_result_id: UUID) -> KeyResult:
+async def delete_key_result(
+    db: AsyncSession, actor: Principal, key_result_id: UUID, now: datetime
+) -> KeyResult:
     actor.require(Scope.WRITE)
-    key_result, _, cycle = await repository.lock_with_cycle(
+    key_result, objective, cycle = await repository.lock_with_cycle(
         db, actor.organization_id, key_result_id, field="id"
     )
     ensure_open(cycle, "id")
-    await authorize_key_result(db, actor, key_result.team_id, key_result.objective_id)
+    await authorize_key_result(db, actor, key_result.team_id, objective.team_id)
     state = events.snapshot(key_result, TYPE_NAME)
     await db.delete(key_result)
     await db.flush()
     await events.record_deleted(db, actor, key_result, TYPE_NAME, state)
+    await objectives.announce_health(db, actor, objective, now)
     return key_result
 
 
@@ -198,6 +208,7 @@ async def record_check_in(
     note: str | None,
     blockers: str | None,
     support_needed: str | None,
+    clock: Clock,
     checked_at: datetime | None = None,
 ) -> RecordedCheckIn:
     """Append a check-in; the key result takes its value unless a later one exists."""
@@ -207,19 +218,20 @@ async def record_check_in(
     problems.in_range("confidence", confidence, 0, 1)
     for field, text in (("note", note), ("blockers", blockers), ("supportNeeded", support_needed)):
         problems.text(field, text)
-    if problems.moment("checkedAt", checked_at) and checked_at and checked_at > datetime.now(UTC):
+    if problems.moment("checkedAt", checked_at) and checked_at and checked_at > clock.now():
         problems.add("checkedAt", "A check-in cannot be in the future.", ErrorCode.INVALID_VALUE)
     problems.raise_if_any()
     key_result, objective, cycle = await repository.lock_with_cycle(
         db, actor.organization_id, key_result_id, field="keyResultId"
     )
     ensure_open(cycle, "keyResultId")
-    await authorize_key_result(db, actor, key_result.team_id, key_result.objective_id)
+    await authorize_key_result(db, actor, key_result.team_id, objective.team_id)
     # "Now" is read once the key result is locked: a concurrent check-in that took the lock
     # first is then older, and this one does not land behind it.
+    now = clock.now()
     # An explicit time may lie behind history already recorded; "now" never does.
     is_latest = checked_at is None or await is_latest_check_in(db, key_result, checked_at)
-    checked_at = checked_at or datetime.now(UTC)
+    checked_at = checked_at or now
     check_in = CheckIn(
         organization_id=actor.organization_id,
         key_result_id=key_result.id,
@@ -234,10 +246,8 @@ async def record_check_in(
     )
     db.add(check_in)
     if is_latest:
-        await apply_check_in(
-            db, actor, key_result, check_in, CycleDates(cycle.starts_on, cycle.ends_on)
-        )
-        await refresh_objective_health(db, actor, objective, cycle)
+        await apply_check_in(db, actor, key_result, check_in, dates_of(cycle), now)
+        await objectives.announce_health(db, actor, objective, now)
     else:
         # History only: the key result keeps its newer value, but consumers still learn of
         # the check-in (a BI tool pulling history needs it).
@@ -260,20 +270,23 @@ async def is_latest_check_in(db: AsyncSession, key_result: KeyResult, checked_at
 
 
 async def apply_check_in(
-    db: AsyncSession, actor: Principal, key_result: KeyResult, check_in: CheckIn, cycle: CycleDates
+    db: AsyncSession,
+    actor: Principal,
+    key_result: KeyResult,
+    check_in: CheckIn,
+    cycle: CycleDates,
+    now: datetime,
 ) -> None:
     """Move the key result to the check-in's value and record what that changed.
 
     A check-in naming a health sets it; one that does not hands health back to the
-    derivation from progress against expected progress.
+    derivation from progress against expected progress (at `now`, like every reader).
     """
     was_achieved = figures.achieved(key_result)
     before = events.snapshot(key_result, TYPE_NAME)
     key_result.current_value = check_in.value
     key_result.health_manual = check_in.health is not None
-    key_result.health = check_in.health or figures.health(
-        key_result, cycle, check_in.checked_at.date()
-    )
+    key_result.health = check_in.health or figures_of(key_result, cycle, now).health
     if check_in.confidence is not None:
         key_result.confidence = check_in.confidence
     key_result.version += 1
@@ -301,3 +314,123 @@ async def record_if_newly_achieved(
 ) -> None:
     if not was_achieved and figures.achieved(key_result):
         await events.record(db, actor, "key_result.achieved", key_result, TYPE_NAME)
+
+
+def dates_of(cycle: Cycle) -> CycleDates:
+    return CycleDates(cycle.starts_on, cycle.ends_on)
+
+
+def figures_of(key_result: KeyResultValues, cycle: CycleDates, now: datetime) -> KeyResultFigures:
+    """Progress, achieved, score, expected progress and health of a key result at `now`:
+    the one answer every reader gets."""
+    return figures.key_result_figures(key_result, cycle, utc_date(now))
+
+
+def coverage_of(
+    key_result: KeyResultValues, bets: Iterable[tuple[Decimal | None, InitiativeStatus]]
+) -> float | None:
+    """Impact coverage of a key result by its bets (see `figures.key_result_coverage`)."""
+    return figures.key_result_coverage(key_result, bets)
+
+
+async def bets_of(
+    db: AsyncSession, organization_id: UUID, key_result_ids: list[UUID]
+) -> dict[UUID, list[tuple[Decimal | None, InitiativeStatus]]]:
+    """(expected impact, initiative status) of every initiative linked to each key result."""
+    return await repository.bets_of(db, organization_id, key_result_ids)
+
+
+def has_health(db: AsyncSession, organization_id: UUID, health: Health, now: datetime) -> Keep:
+    """A filter keeping the key results whose health is `health` at `now`."""
+
+    async def keep(rows: list[Any]) -> list[Any]:
+        dates = await repository.cycle_dates(db, organization_id, [row.id for row in rows])
+        return [row for row in rows if figures_of(row, dates[row.id], now).health is health]
+
+    return keep
+
+
+async def announce_health(
+    db: AsyncSession, actor: Principal, key_result: KeyResult, cycle: CycleDates, now: datetime
+) -> bool:
+    """Keep the stored health (what events last told consumers) equal to the derived one,
+    recording `key_result.health_changed` when it moves. Health set by a person stays."""
+    if key_result.health_manual:
+        return False
+    return await events.record_status_change(
+        db,
+        actor,
+        key_result,
+        TYPE_NAME,
+        "health",
+        figures_of(key_result, cycle, now).health,
+        HEALTH_CHANGED,
+    )
+
+
+async def carry_over(
+    db: AsyncSession,
+    actor: Principal,
+    key_result: KeyResult,
+    objective: Objective,
+    cycle: Cycle,
+    now: datetime,
+) -> KeyResult:
+    """A copy of an unfinished key result under `objective` (a carried-over objective):
+    where the last cycle ended is where this one starts; no history comes along."""
+    carried = KeyResult(
+        organization_id=key_result.organization_id,
+        objective_id=objective.id,
+        team_id=key_result.team_id,
+        title=key_result.title,
+        metric=key_result.metric,
+        unit=key_result.unit,
+        direction=key_result.direction,
+        start_value=key_result.current_value
+        if key_result.current_value is not None
+        else key_result.start_value,
+        target_value=key_result.target_value,
+        weight=key_result.weight,
+        indicator=key_result.indicator,
+        health_manual=False,
+    )
+    carried.health = figures_of(carried, dates_of(cycle), now).health
+    db.add(carried)
+    await db.flush()
+    await events.record_created(db, actor, carried, TYPE_NAME)
+    return carried
+
+
+async def sweep_health(
+    db: AsyncSession, now: datetime, actor_for: Callable[[UUID], Principal]
+) -> int:
+    """Announce every derived key result health that moved with time alone (see
+    `service.cycles.sweep`); returns how many moved."""
+    moved: dict[UUID, dict[UUID, CycleDates]] = {}
+    for row in await repository.unsettled_in_open_cycles(db):
+        dates = CycleDates(row.starts_on, row.ends_on)
+        if figures_of(row, dates, now).health is not row.health:
+            moved.setdefault(row.organization_id, {})[row.id] = dates
+    announced = 0
+    for organization_id, found in moved.items():
+        actor = actor_for(organization_id)
+        for key_result in await repository.lock_many(db, organization_id, found):
+            announced += await announce_health(db, actor, key_result, found[key_result.id], now)
+    return announced
+
+
+def checks_of(
+    key_result: Any, cycle: Any, last_check_in_at: datetime | None, now: datetime
+) -> list[checks.Check]:
+    """Good-practice warnings about a key result of `cycle` (anything with the cycle's
+    `state` and `starts_on`)."""
+    facts = checks.KeyResultFacts(
+        id=key_result.id,
+        title=key_result.title,
+        metric=key_result.metric,
+        start_value=to_float(key_result.start_value),
+        last_check_in_at=last_check_in_at,
+        cycle_active=cycle.state is CycleState.ACTIVE,
+        cycle_starts_on=cycle.starts_on,
+    )
+    return checks.check_key_result(facts, now=now)

@@ -1,5 +1,5 @@
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Self
 from uuid import UUID
 
@@ -13,15 +13,12 @@ from service.graphql.context import Info
 from service.graphql.interfaces import AlignmentTarget
 from service.graphql.mutations import Payload
 from service.graphql.nodes import ModelNode
-from service.key_results import repository
+from service.key_results import repository, service
 from service.key_results.models import CheckIn as CheckInModel
 from service.key_results.models import KeyResult as KeyResultModel
-from service.kit.clock import today
 from service.kit.numbers import to_float
-from service.okr import figures
-from service.okr.arithmetic import impact_coverage
-from service.okr.checks import KeyResultFacts, check_key_result
-from service.okr.enums import AlignmentKind, CycleState, Direction, Health, Indicator, Metric
+from service.okr.enums import AlignmentKind, Direction, Health, HealthReason, Indicator, Metric
+from service.okr.figures import KeyResultFigures
 from service.teams.types import Team
 
 if TYPE_CHECKING:
@@ -30,6 +27,7 @@ if TYPE_CHECKING:
 
 for enum in (Direction, Indicator, Metric):
     strawberry.enum(enum)
+strawberry.enum(HealthReason, description="Why a health is what it is.")
 
 ObjectiveRef = Annotated["Objective", strawberry.lazy("service.objectives.types")]
 InitiativeRef = Annotated["Initiative", strawberry.lazy("service.initiatives.types")]
@@ -96,9 +94,7 @@ class KeyResult(ModelNode, AlignmentTarget):
     updated_at: datetime
     objective_id: strawberry.Private[UUID]
     team_id: strawberry.Private[UUID]
-    stored_health: strawberry.Private[Health]
-    health_manual: strawberry.Private[bool]
-    final_score: strawberry.Private[float | None]
+    row: strawberry.Private[Any]
 
     @classmethod
     def from_row(cls, row: Any) -> Self:
@@ -114,58 +110,55 @@ class KeyResult(ModelNode, AlignmentTarget):
             weight=float(row.weight),
             confidence=to_float(row.confidence),
             indicator=row.indicator,
-            stored_health=row.health,
-            health_manual=row.health_manual,
-            final_score=to_float(row.final_score),
             version=row.version,
             created_at=row.created_at,
             updated_at=row.updated_at,
             objective_id=row.objective_id,
             team_id=row.team_id,
+            row=row,
         )
 
+    async def figures(self, info: Info) -> KeyResultFigures:
+        """The key result's figures at the request's "now", from its domain service."""
+        cycle = await cycle_dates_of_objective(info, self.objective_id)
+        return service.figures_of(self.row, cycle, info.context.now)
+
     @strawberry.field(description="Fraction 0..1 of the way from start to target.")
-    def progress(self) -> float:
-        return figures.progress(self)
+    async def progress(self, info: Info) -> float:
+        return (await self.figures(info)).progress
 
     @strawberry.field(description="Whether the latest value meets the target.")
-    def achieved(self) -> bool:
-        return figures.achieved(self)
+    async def achieved(self, info: Info) -> bool:
+        return (await self.figures(info)).achieved
 
     @strawberry.field(description="The graded result 0..1; frozen when the cycle closed.")
-    def score(self) -> float:
-        return figures.score(self)
+    async def score(self, info: Info) -> float:
+        return (await self.figures(info)).score
 
     @strawberry.field(description="Where a linear path through the cycle would be today.")
     async def expected_progress(self, info: Info) -> float:
-        cycle = await cycle_dates_of_objective(info, self.objective_id)
-        return cycle.expected_progress(today())
+        return (await self.figures(info)).expected_progress
 
     @strawberry.field(
         description="As set by the latest check-in or by hand, else derived from progress "
         "against expected progress."
     )
     async def health(self, info: Info) -> Health:
-        if self.health_manual:
-            return self.stored_health
-        return figures.health(
-            self, await cycle_dates_of_objective(info, self.objective_id), today()
-        )
+        return (await self.figures(info)).health
+
+    @strawberry.field(description="Why `health` is what it is.")
+    async def health_reason(self, info: Info) -> HealthReason:
+        return (await self.figures(info)).health_reason
 
     @strawberry.field(
-        description="Sum of linked initiatives' expected impacts over the remaining gap to "
-        "target (1 = the planned bets should just close it); null without gap or initiatives."
+        description="Expected impacts of the open bets (initiatives PLANNED or IN_PROGRESS) "
+        "over the gap still to go from the current value to the target; an impact is the "
+        "metric's expected move in its unit (-6 on a falling time counts toward a lower "
+        "target). 1 = the bets should just close it; null without gap or open bets."
     )
     async def impact_coverage(self, info: Info) -> float | None:
-        links = await initiative_links_of(info, self.id)
-        impacts = [link.expected_impact for link in links if link.expected_impact is not None]
-        return impact_coverage(
-            direction=self.direction,
-            current=self.current_value,
-            start=self.start_value if self.start_value is not None else self.target_value,
-            target=self.target_value,
-            expected_impacts=impacts,
-        )
+        bets = await info.context.loader(service.bets_of, default=list).load(self.id)
+        return service.coverage_of(self.row, bets)
 
     @strawberry.field(description="Every check-in's value, oldest first, to draw the trend.")
     async def history(self, info: Info) -> list[CheckIn]:
@@ -178,16 +171,9 @@ class KeyResult(ModelNode, AlignmentTarget):
             cycle_of_objective(info, self.objective_id),
             info.context.loader(repository.latest_check_ins).load(self.id),
         )
-        facts = KeyResultFacts(
-            id=self.id,
-            title=self.title,
-            metric=self.metric,
-            start_value=self.start_value,
-            last_check_in_at=None if latest is None else latest.checked_at,
-            cycle_active=cycle.state is CycleState.ACTIVE,
-            cycle_starts_on=cycle.starts_on,
-        )
-        return [OkrCheck.of(check) for check in check_key_result(facts, now=datetime.now(UTC))]
+        last_check_in_at = None if latest is None else latest.checked_at
+        found = service.checks_of(self.row, cycle, last_check_in_at, info.context.now)
+        return [OkrCheck.of(check) for check in found]
 
     @strawberry.field
     async def objective(self, info: Info) -> ObjectiveRef:

@@ -1,6 +1,17 @@
+"""The service's sense of time. Derived figures move with the calendar (expected progress,
+health), so every reader takes "now" from one clock: the application's, read once per
+request. Tests hand the application a clock they control."""
+
 from datetime import UTC, date, datetime
 
 
-def today() -> date:
-    """Today in UTC: the date expected progress is measured at."""
-    return datetime.now(UTC).date()
+class Clock:
+    """The system clock (UTC)."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def utc_date(moment: datetime) -> date:
+    """The calendar day `moment` falls on in UTC: the day expected progress is measured at."""
+    return moment.astimezone(UTC).date()

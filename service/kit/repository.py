@@ -1,6 +1,6 @@
 """Queries every domain shares: tenant-scoped lookups and keyset pages."""
 
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -68,6 +68,11 @@ async def rows_grouped_by(
     return groups
 
 
+# Keeps the rows of a batch that match a condition SQL cannot state (a derived figure).
+Keep = Callable[[list[Row[Any]]], Awaitable[list[Row[Any]]]]
+SCAN_BATCH = 200
+
+
 async def page(
     db: AsyncSession,
     model: type[TenantMixin],
@@ -76,14 +81,23 @@ async def page(
     first: int,
     after: UUID | None,
     filters: Sequence[ColumnElement[bool]] = (),
+    keep: Keep | None = None,
 ) -> tuple[list[Row[Any]], bool]:
-    """A keyset page in creation order (UUIDv7 keys) and whether more rows follow."""
+    """A keyset page in creation order (UUIDv7 keys) and whether more rows follow.
+
+    With `keep`, rows are read in batches and filtered by it until the page is full or
+    the rows run out."""
     table = model.__table__  # type: ignore[attr-defined]
     statement = select(table).where(table.c.organization_id == organization_id, *filters)
-    if after is not None:
-        statement = statement.where(table.c.id > after)
-    rows = list(await db.execute(statement.order_by(table.c.id).limit(first + 1)))
-    return rows[:first], len(rows) > first
+    batch_size = first + 1 if keep is None else max(first + 1, SCAN_BATCH)
+    found: list[Row[Any]] = []
+    while True:
+        batch_statement = statement if after is None else statement.where(table.c.id > after)
+        batch = list(await db.execute(batch_statement.order_by(table.c.id).limit(batch_size)))
+        found += batch if keep is None else await keep(batch)
+        if len(found) > first or len(batch) < batch_size:
+            return found[:first], len(found) > first
+        after = batch[-1].id
 
 
 async def is_ancestor_or_self(
@@ -147,3 +161,11 @@ async def lock_organization(db: AsyncSession, organization_id: UUID, purpose: st
     await db.execute(
         select(func.pg_advisory_xact_lock(func.hashtextextended(f"{purpose}:{organization_id}", 0)))
     )
+
+
+async def try_lock(db: AsyncSession, purpose: str) -> bool:
+    """Take the lock named `purpose` until commit if nobody holds it; False if taken."""
+    taken = await db.scalar(
+        select(func.pg_try_advisory_xact_lock(func.hashtextextended(purpose, 0)))
+    )
+    return bool(taken)

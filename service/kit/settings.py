@@ -145,6 +145,14 @@ class Settings(BaseSettings):
         default=4, ge=1, description="Requests in flight to one endpoint at most, all workers."
     )
 
+    health_sweep_interval_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How often the worker looks for key results and objectives whose health "
+        "moved with time alone (or with the objectives rolling up into them) and announces "
+        "it with `*.health_changed` events. Runs wherever the webhook worker runs.",
+    )
+
     def webhook_retry_delays(self) -> tuple[float, ...]:
         return tuple(float(part) for part in self.webhook_retry_schedule.split(","))
 

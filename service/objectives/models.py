@@ -35,6 +35,8 @@ class Objective(TenantMixin, Base):
     state: Mapped[ObjectiveState] = mapped_column(
         enum_column(ObjectiveState), default=ObjectiveState.DRAFT
     )
+    # The health events last told consumers: set by a person (see health_manual), or the
+    # derived health as of the latest write or health sweep. Readers derive it afresh.
     health: Mapped[Health] = mapped_column(enum_column(Health), default=Health.ON_TRACK)
     # Health set by a person (an update, or a check-in that named it) rather than derived
     # from progress against expected progress.

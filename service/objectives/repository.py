@@ -1,4 +1,4 @@
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -6,10 +6,12 @@ from sqlalchemy import Row, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.cycles.models import Cycle
 from service.initiatives.models import Initiative, InitiativeKeyResult
 from service.key_results.models import KeyResult
 from service.kit.repository import rows_grouped_by
 from service.objectives.models import Objective
+from service.okr.enums import CycleState, Health, ProgressMode
 
 
 async def key_results_of(
@@ -48,17 +50,6 @@ async def initiatives_of(
     return groups
 
 
-async def objective_team(
-    db: AsyncSession, organization_id: UUID, objective_id: UUID
-) -> UUID | None:
-    found: UUID | None = await db.scalar(
-        select(Objective.team_id).where(
-            Objective.organization_id == organization_id, Objective.id == objective_id
-        )
-    )
-    return found
-
-
 async def key_results_of_objectives(
     db: AsyncSession, organization_id: UUID, objective_ids: Sequence[UUID]
 ) -> Sequence[KeyResult]:
@@ -71,5 +62,67 @@ async def key_results_of_objectives(
                 KeyResult.objective_id.in_(objective_ids),
             )
             .order_by(KeyResult.id)
+        )
+    ).all()
+
+
+async def with_cycle_dates(
+    db: AsyncSession, organization_id: UUID, objective_ids: Sequence[UUID]
+) -> list[Row[Any]]:
+    """The objectives' rows, each with its cycle's `starts_on` and `ends_on`."""
+    objective = Objective.__table__
+    result = await db.execute(
+        select(objective, Cycle.starts_on, Cycle.ends_on)
+        .join(
+            Cycle,
+            (Cycle.organization_id == objective.c.organization_id)
+            & (Cycle.id == objective.c.cycle_id),
+        )
+        .where(objective.c.organization_id == organization_id, objective.c.id.in_(objective_ids))
+        .order_by(objective.c.id)
+    )
+    return list(result)
+
+
+async def progress_modes(
+    db: AsyncSession, organization_id: UUID, objective_ids: Collection[UUID]
+) -> dict[UUID, ProgressMode]:
+    result = await db.execute(
+        select(Objective.id, Objective.progress_mode).where(
+            Objective.organization_id == organization_id, Objective.id.in_(list(objective_ids))
+        )
+    )
+    return dict(result.all())
+
+
+async def unsettled_in_open_cycles(db: AsyncSession) -> list[tuple[UUID, UUID, Health]]:
+    """(organization, objective, stored health) of every objective whose health is derived, in every
+    cycle not closed, across organizations: what the health sweep looks at."""
+    result = await db.execute(
+        select(Objective.organization_id, Objective.id, Objective.health)
+        .join(
+            Cycle,
+            (Cycle.organization_id == Objective.organization_id) & (Cycle.id == Objective.cycle_id),
+        )
+        .where(Cycle.state != CycleState.CLOSED, Objective.health_manual.is_(False))
+        .order_by(Objective.organization_id, Objective.id)
+    )
+    return [(organization_id, id_, health) for organization_id, id_, health in result]
+
+
+async def lock_many(
+    db: AsyncSession, organization_id: UUID, objective_ids: Collection[UUID]
+) -> Sequence[Objective]:
+    """These objectives, freshly read and locked; those another transaction holds are
+    skipped (it is changing them and will announce what it changes)."""
+    return (
+        await db.scalars(
+            select(Objective)
+            .where(
+                Objective.organization_id == organization_id,
+                Objective.id.in_(list(objective_ids)),
+            )
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
         )
     ).all()

@@ -11,7 +11,7 @@ from service.graphql.context import Info
 from service.graphql.mutations import changes_of, mutate
 from service.graphql.nodes import connection
 from service.kit.ids import parse_global_id
-from service.kit.repository import subtree_ids
+from service.kit.repository import Keep, subtree_ids
 from service.objectives import service
 from service.objectives.models import Objective as ObjectiveModel
 from service.objectives.types import (
@@ -34,7 +34,9 @@ class ObjectiveFilter:
     cycle_id: strawberry.ID | None = None
     team_id: strawberry.ID | None = None
     state: ObjectiveState | None = None
-    health: Health | None = None
+    health: Health | None = strawberry.field(
+        default=None, description="Objectives whose `health` is this one now."
+    )
     kind: ObjectiveKind | None = None
     include_subteams: bool = strawberry.field(
         default=False, description="With teamId: also the objectives of every team below it."
@@ -55,7 +57,6 @@ class ObjectiveFilter:
             )
         for column, value in (
             (ObjectiveModel.state, self.state),
-            (ObjectiveModel.health, self.health),
             (ObjectiveModel.kind, self.kind),
         ):
             if value is not None:
@@ -73,8 +74,18 @@ class ObjectiveQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> relay.Connection[Objective]:
-        filters = filter.conditions(info.context.principal.organization_id) if filter else []
-        return await connection(info, Objective, first=first, after=after, filters=filters)
+        organization_id, now = info.context.principal.organization_id, info.context.now
+        filters = filter.conditions(organization_id) if filter else []
+        health = filter.health if filter else None
+        keep = None
+        if health is not None:
+
+            def keep(db: AsyncSession) -> Keep:
+                return service.has_health(db, organization_id, health, now)
+
+        return await connection(
+            info, Objective, first=first, after=after, filters=filters, keep=keep
+        )
 
 
 @strawberry.type
@@ -109,6 +120,7 @@ class ObjectiveMutation:
                 actor,
                 parse_global_id(input.id, "Objective", field="id"),
                 changes_of(input, ObjectiveModel, REFERENCES),
+                info.context.now,
             )
             return {"objective": Objective.from_row(objective)}
 

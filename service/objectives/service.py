@@ -1,28 +1,36 @@
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.alignment import service as alignment
 from service.auth.access import authorize_team
 from service.auth.service import Principal, Scope
-from service.cycles import repository as cycles_repository
 from service.cycles.models import Cycle
+from service.cycles.service import ensure_cycle_open
 from service.events import service as events
 from service.key_results.models import KeyResult
-from service.kit.errors import DomainError, ErrorCode
-from service.kit.repository import get_owned
+from service.kit.clock import utc_date
+from service.kit.repository import Keep, get_owned
 from service.kit.validation import Problems
 from service.objectives import repository
 from service.objectives.models import Objective
-from service.okr import figures
-from service.okr.enums import CycleState, ObjectiveKind, ObjectiveState, ProgressMode
-from service.okr.figures import CycleDates
+from service.okr import figures as okr_figures
+from service.okr.enums import Health, ObjectiveKind, ProgressMode
+from service.okr.figures import (
+    MAX_ROLLUP_DEPTH,
+    ContributionGraph,
+    CycleDates,
+    ObjectiveFigures,
+    RollUp,
+)
 from service.teams.models import Team
 
 TYPE_NAME = "Objective"
-STATUS_EVENTS = {"state": "objective.state_changed", "health": "objective.health_changed"}
+HEALTH_CHANGED = "objective.health_changed"
+STATUS_EVENTS = {"state": "objective.state_changed", "health": HEALTH_CHANGED}
 
 
 async def create_objective(
@@ -63,7 +71,7 @@ async def create_objective(
 
 
 async def update_objective(
-    db: AsyncSession, actor: Principal, objective_id: UUID, changes: dict[str, Any]
+    db: AsyncSession, actor: Principal, objective_id: UUID, changes: dict[str, Any], now: datetime
 ) -> Objective:
     actor.require(Scope.WRITE)
     problems = Problems()
@@ -86,6 +94,7 @@ async def update_objective(
     if "health" in changes:
         changes["health_manual"] = True
     await events.apply_update(db, actor, objective, TYPE_NAME, changes, status_fields=STATUS_EVENTS)
+    await announce_health(db, actor, objective, now)
     return objective
 
 
@@ -104,102 +113,79 @@ async def delete_objective(db: AsyncSession, actor: Principal, objective_id: UUI
     return objective
 
 
-async def ensure_cycle_open(
-    db: AsyncSession, organization_id: UUID, cycle_id: UUID, field: str
-) -> Cycle:
-    """The cycle, share-locked so closeCycle (which locks it for update) waits for this
-    write or this write for it: nothing lands in a cycle while its scores are frozen."""
-    cycle = await get_owned(db, Cycle, organization_id, cycle_id, field=field, for_share=True)
-    ensure_open(cycle, field)
-    return cycle
+async def figures(
+    db: AsyncSession, organization_id: UUID, objective_ids: Sequence[UUID], now: datetime
+) -> dict[UUID, ObjectiveFigures]:
+    """Progress (rolled up as each objective's mode asks), score, expected progress and
+    health of these objectives at `now`: the one answer every reader gets.
 
-
-def ensure_open(cycle: Cycle, field: str) -> None:
-    if cycle.state is CycleState.CLOSED:
-        raise DomainError.single(
-            field, "This cycle is closed: its OKRs are final.", ErrorCode.ALREADY_CLOSED
-        )
-
-
-async def refresh_objective_health(
-    db: AsyncSession, actor: Principal, objective: Objective, cycle: Cycle
-) -> None:
-    """Store the objective's derived health after one of its key results moved, emitting
-    `objective.health_changed` when it changes. Health set by a person is left alone."""
-    # A roll-up (ALIGNED, BOTH) depends on other objectives' key results: computed when read.
-    if objective.health_manual or objective.progress_mode is not ProgressMode.KEY_RESULTS:
-        return
-    key_results = await repository.key_results_of_objectives(
-        db, actor.organization_id, [objective.id]
-    )
-    derived = figures.objective_health(
-        key_results, CycleDates(cycle.starts_on, cycle.ends_on), datetime.now(UTC).date()
-    )
-    if derived is not None and derived != objective.health:
-        await db.refresh(objective, with_for_update=True)
-        if objective.health_manual:  # set by a person while we computed
-            return
-        await events.apply_update(
-            db, actor, objective, TYPE_NAME, {"health": derived}, status_fields=STATUS_EVENTS
-        )
-
-
-async def carry_over_objectives(
-    db: AsyncSession,
-    actor: Principal,
-    *,
-    from_cycle_id: UUID,
-    to_cycle_id: UUID,
-    objective_ids: list[UUID] | None,
-) -> tuple[list[Objective], list[UUID]]:
-    """Copy unfinished objectives into the next cycle, without their history.
-
-    Each copy keeps its origin and takes the key results not yet achieved, whose current
-    value becomes the new baseline. Objectives with every key result achieved, cancelled
-    ones, and those without key results left to pursue are skipped and returned as such.
+    A fixed number of statements, whatever the count: the objectives with their cycles'
+    dates; for those rolling up, the cascade below them and its objectives; then every
+    key result involved.
     """
-    actor.require(Scope.WRITE)
-    org = actor.organization_id
-    if from_cycle_id == to_cycle_id:
-        raise DomainError.single(
-            "toCycleId", "Carry over into another cycle.", ErrorCode.SELF_REFERENCE
+    rows = await repository.with_cycle_dates(db, organization_id, objective_ids)
+    graph = await contribution_graph(db, organization_id, rows)
+    roll_up = RollUp(graph)
+    today = utc_date(now)
+    return {
+        row.id: okr_figures.objective_figures(
+            row,
+            graph.key_results.get(row.id, ()),
+            roll_up.progress(row.id),
+            CycleDates(row.starts_on, row.ends_on),
+            today,
         )
-    await get_owned(db, Cycle, org, from_cycle_id, field="fromCycleId")
-    target = await ensure_cycle_open(db, org, to_cycle_id, "toCycleId")
-    sources = await cycles_repository.objectives_of_cycle(db, org, from_cycle_id)
-    if objective_ids is not None:
-        missing = set(objective_ids) - {objective.id for objective in sources}
-        if missing:
-            raise DomainError.single(
-                "objectiveIds",
-                f"{len(missing)} of these objectives are not in the source cycle.",
-                ErrorCode.NOT_FOUND,
-            )
-        sources = [objective for objective in sources if objective.id in set(objective_ids)]
-    for team_id in {objective.team_id for objective in sources}:
-        await authorize_team(db, actor, team_id)  # a copy belongs to its source's team
-    unfinished: dict[UUID, list[KeyResult]] = {source.id: [] for source in sources}
-    for kr in await repository.key_results_of_objectives(db, org, list(unfinished)):
-        if not figures.achieved(kr):
-            unfinished[kr.objective_id].append(kr)
-    copies, skipped = [], []
-    for source in sources:
-        if source.state is ObjectiveState.CANCELLED or not unfinished[source.id]:
-            skipped.append(source.id)
-            continue
-        copies.append(await copy_objective(db, actor, source, target, unfinished[source.id]))
-    return copies, skipped
+        for row in rows
+    }
+
+
+async def contribution_graph(
+    db: AsyncSession, organization_id: UUID, objectives: Sequence[Any]
+) -> ContributionGraph:
+    """What a roll-up of `objectives` reads: the cascade below those that roll up, and the
+    mode and key results of every objective in it."""
+    modes = {row.id: row.progress_mode for row in objectives}
+    rolling = [row.id for row in objectives if row.progress_mode is not ProgressMode.KEY_RESULTS]
+    edges = await alignment.contributions_below(db, organization_id, rolling, MAX_ROLLUP_DEPTH)
+    contributors: dict[UUID, list[UUID]] = {}
+    for child, parent, _, _ in edges:
+        siblings = contributors.setdefault(parent, [])
+        if child not in siblings:
+            siblings.append(child)
+    below = {child for child, _, _, _ in edges} - set(modes)
+    if below:
+        modes |= await repository.progress_modes(db, organization_id, below)
+    key_results = await repository.key_results_of(db, organization_id, list(modes))
+    return ContributionGraph(modes=modes, key_results=key_results, contributors=contributors)
+
+
+async def announce_health(
+    db: AsyncSession, actor: Principal, objective: Objective, now: datetime
+) -> bool:
+    """Keep the stored health (what events last told consumers) equal to the derived one,
+    recording `objective.health_changed` when it moves. Health set by a person stays."""
+    if objective.health_manual:
+        return False
+    derived = (await figures(db, objective.organization_id, [objective.id], now))[objective.id]
+    return await events.record_status_change(
+        db, actor, objective, TYPE_NAME, "health", derived.health, HEALTH_CHANGED
+    )
+
+
+def has_health(db: AsyncSession, organization_id: UUID, health: Health, now: datetime) -> Keep:
+    """A filter keeping the objectives whose health is `health` at `now`."""
+
+    async def keep(rows: list[Any]) -> list[Any]:
+        found = await figures(db, organization_id, [row.id for row in rows], now)
+        return [row for row in rows if found[row.id].health is health]
+
+    return keep
 
 
 async def copy_objective(
-    db: AsyncSession,
-    actor: Principal,
-    source: Objective,
-    cycle: Cycle,
-    key_results: Sequence[KeyResult],
+    db: AsyncSession, actor: Principal, source: Objective, cycle: Cycle
 ) -> Objective:
-    from service.key_results.service import TYPE_NAME as KEY_RESULT
-
+    """A copy of `source` in `cycle`, remembering its origin, without key results."""
     copy = Objective(
         organization_id=source.organization_id,
         team_id=source.team_id,
@@ -214,24 +200,31 @@ async def copy_objective(
     db.add(copy)
     await db.flush()
     await events.record_created(db, actor, copy, TYPE_NAME)
-    for key_result in key_results:
-        carried = KeyResult(
-            organization_id=key_result.organization_id,
-            objective_id=copy.id,
-            team_id=key_result.team_id,
-            title=key_result.title,
-            metric=key_result.metric,
-            unit=key_result.unit,
-            direction=key_result.direction,
-            # Where the last cycle ended is where this one starts.
-            start_value=key_result.current_value
-            if key_result.current_value is not None
-            else key_result.start_value,
-            target_value=key_result.target_value,
-            weight=key_result.weight,
-            indicator=key_result.indicator,
-        )
-        db.add(carried)
-        await db.flush()
-        await events.record_created(db, actor, carried, KEY_RESULT)
     return copy
+
+
+async def key_results_of(
+    db: AsyncSession, organization_id: UUID, objective_ids: Sequence[UUID]
+) -> Sequence[KeyResult]:
+    """The key results of these objectives, as entities (to change or copy)."""
+    return await repository.key_results_of_objectives(db, organization_id, objective_ids)
+
+
+async def sweep_health(
+    db: AsyncSession, now: datetime, actor_for: Callable[[UUID], Principal]
+) -> int:
+    """Announce every derived objective health that moved with time or with the objectives
+    rolling up into it (see `service.cycles.sweep`); returns how many moved."""
+    stored: dict[UUID, dict[UUID, Health]] = {}
+    for organization_id, objective_id, health in await repository.unsettled_in_open_cycles(db):
+        stored.setdefault(organization_id, {})[objective_id] = health
+    announced = 0
+    for organization_id, healths in stored.items():
+        found = await figures(db, organization_id, list(healths), now)
+        moved = [id_ for id_, health in healths.items() if found[id_].health is not health]
+        if not moved:
+            continue
+        actor = actor_for(organization_id)
+        for objective in await repository.lock_many(db, organization_id, moved):
+            announced += await announce_health(db, actor, objective, now)
+    return announced

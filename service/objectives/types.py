@@ -4,7 +4,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Self
 from uuid import UUID
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
+from strawberry.dataloader import DataLoader
 
 from service.alignment.types import (
     AlignmentLink,
@@ -12,19 +14,24 @@ from service.alignment.types import (
     links_to_key_result,
     links_to_objective,
 )
-from service.cycles.types import Cycle, cycle_dates_of_objective
+from service.cycles.types import Cycle
 from service.graphql.checks import OkrCheck
 from service.graphql.context import Info
 from service.graphql.interfaces import AlignmentTarget
 from service.graphql.mutations import Payload
 from service.graphql.nodes import ModelNode
-from service.kit.clock import today
-from service.objectives import repository
+from service.objectives import repository, service
 from service.objectives.models import Objective as ObjectiveModel
-from service.okr import figures
-from service.okr.arithmetic import derive_health
 from service.okr.checks import ObjectiveFacts, check_objective
-from service.okr.enums import AlignmentKind, Health, ObjectiveKind, ObjectiveState, ProgressMode
+from service.okr.enums import (
+    AlignmentKind,
+    Health,
+    HealthReason,
+    ObjectiveKind,
+    ObjectiveState,
+    ProgressMode,
+)
+from service.okr.figures import ObjectiveFigures
 from service.teams.types import Team
 
 if TYPE_CHECKING:
@@ -54,8 +61,6 @@ class Objective(ModelNode, AlignmentTarget):
     updated_at: datetime
     team_id: strawberry.Private[UUID]
     cycle_id: strawberry.Private[UUID]
-    stored_health: strawberry.Private[Health]
-    health_manual: strawberry.Private[bool]
     origin_id: strawberry.Private[UUID | None]
 
     @classmethod
@@ -67,8 +72,6 @@ class Objective(ModelNode, AlignmentTarget):
             owner=row.owner,
             kind=row.kind,
             state=row.state,
-            stored_health=row.health,
-            health_manual=row.health_manual,
             origin_id=row.origin_id,
             progress_mode=row.progress_mode,
             version=row.version,
@@ -78,32 +81,37 @@ class Objective(ModelNode, AlignmentTarget):
             cycle_id=row.cycle_id,
         )
 
+    async def figures(self, info: Info) -> ObjectiveFigures:
+        """The objective's figures at the request's "now", from its domain service (one
+        batch for every objective of the request)."""
+        found: ObjectiveFigures = await objective_figures(info).load(self.id)
+        return found
+
     @strawberry.field(
         description="Weighted mean of the key results' progress; with progressMode ALIGNED or "
         "BOTH, also of the objectives contributing to this one. Null with nothing to measure."
     )
     async def progress(self, info: Info) -> float | None:
-        return await rolled_up_progress(info, self, frozenset())
+        return (await self.figures(info)).progress
 
     @strawberry.field(description="Weighted mean of the key results' scores (frozen at close).")
     async def score(self, info: Info) -> float | None:
-        return figures.objective_score(await key_results_of(info, self.id))
+        return (await self.figures(info)).score
 
     @strawberry.field(description="Where a linear path through the cycle would be today.")
     async def expected_progress(self, info: Info) -> float:
-        return (await cycle_dates_of_objective(info, self.id)).expected_progress(today())
+        return (await self.figures(info)).expected_progress
 
     @strawberry.field(
-        description="As set by hand, else derived from progress against expected progress."
+        description="As set by hand, else derived from progress (as `progress` rolls it up) "
+        "against expected progress; ON_TRACK while nothing can be measured."
     )
     async def health(self, info: Info) -> Health:
-        if self.health_manual:
-            return self.stored_health
-        found = await rolled_up_progress(info, self, frozenset())
-        if found is None:
-            return self.stored_health
-        cycle = await cycle_dates_of_objective(info, self.id)
-        return derive_health(progress=found, expected=cycle.expected_progress(today()))
+        return (await self.figures(info)).health
+
+    @strawberry.field(description="Why `health` is what it is.")
+    async def health_reason(self, info: Info) -> HealthReason:
+        return (await self.figures(info)).health_reason
 
     @strawberry.field(description="Good-practice warnings about this objective.")
     async def checks(self, info: Info) -> list[OkrCheck]:
@@ -208,27 +216,16 @@ class Objective(ModelNode, AlignmentTarget):
         )
 
 
-MAX_ROLLUP_DEPTH = 10
+def objective_figures(info: Info) -> DataLoader[UUID, ObjectiveFigures]:
+    """The request's loader of objective figures, all at the request's "now"."""
+    now = info.context.now
 
+    async def batch(
+        db: AsyncSession, organization_id: UUID, ids: list[UUID]
+    ) -> dict[UUID, ObjectiveFigures]:
+        return await service.figures(db, organization_id, ids, now)
 
-async def rolled_up_progress(
-    info: Info, objective: Objective, visited: frozenset[UUID]
-) -> float | None:
-    """Progress of `objective`, rolling up contributing objectives as its mode asks.
-
-    Each level of the cascade is one batched statement per relation; `visited` and the depth
-    cap guard against a cycle in the data, which the write path already refuses.
-    """
-    key_results = await key_results_of(info, objective.id)
-    aligned: list[float] = []
-    if objective.progress_mode is not ProgressMode.KEY_RESULTS and len(visited) < MAX_ROLLUP_DEPTH:
-        children = [
-            child for child in await contributors_of(info, objective.id) if child.id not in visited
-        ]
-        below = visited | {objective.id}
-        found = await asyncio.gather(*(rolled_up_progress(info, c, below) for c in children))
-        aligned = [value for value in found if value is not None]
-    return figures.objective_progress_of(key_results, objective.progress_mode, aligned)
+    return info.context.loader(batch, name="objective_figures")
 
 
 async def contributors_of(info: Info, objective_id: UUID) -> list[Objective]:

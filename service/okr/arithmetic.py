@@ -9,7 +9,7 @@ import math
 from collections.abc import Iterable, Sequence
 from datetime import date
 
-from service.okr.enums import Direction, Health, Metric, ProgressMode
+from service.okr.enums import Direction, Health, HealthReason, Metric, ProgressMode
 
 # Health compares progress with where a linear path says the KR should be:
 # gap = expected - progress. A quarter has ~13 weekly check-ins, so a gap of
@@ -141,12 +141,20 @@ def derive_health(*, progress: float, expected: float) -> Health:
     A gap exactly at a threshold counts on the better side. Early in the
     cycle (expected < EARLY_CYCLE) nothing is worse than at risk.
     """
+    return assess_pace(progress=progress, expected=expected)[0]
+
+
+def assess_pace(*, progress: float, expected: float) -> tuple[Health, HealthReason]:
+    """`derive_health` with the reason it gives: on pace, behind, far behind, or far
+    behind but early enough in the cycle to count only as at risk."""
     gap = expected - progress
     if gap <= AT_RISK_GAP + _EPSILON:
-        return Health.ON_TRACK
-    if gap <= OFF_TRACK_GAP + _EPSILON or expected < EARLY_CYCLE:
-        return Health.AT_RISK
-    return Health.OFF_TRACK
+        return Health.ON_TRACK, HealthReason.ON_PACE
+    if gap <= OFF_TRACK_GAP + _EPSILON:
+        return Health.AT_RISK, HealthReason.BEHIND
+    if expected < EARLY_CYCLE:
+        return Health.AT_RISK, HealthReason.EARLY_IN_CYCLE
+    return Health.OFF_TRACK, HealthReason.FAR_BEHIND
 
 
 def weighted_mean(pairs: Iterable[tuple[float, float]]) -> float | None:
@@ -196,22 +204,24 @@ def impact_coverage(
     target: float,
     expected_impacts: Sequence[float],
 ) -> float | None:
-    """Sum of the initiatives' expected impacts over the gap still to close.
+    """Sum of the open bets' expected impacts over the gap still to close.
 
-    Impacts are in the KR's unit and signed toward the target whatever the
-    direction: +5 on a DECREASE KR means "cuts it by 5"; a negative impact is
-    expected to hurt. The gap runs from current (the baseline if unmeasured)
-    to the target in the direction of improvement. 1 means the planned bets
-    just close it, above 1 is over-covered; not clamped, so that shows.
-    None when there is no gap left (at or past target) or no impacts.
+    Impacts are written as the metric's expected move, in the KR's unit: "+8
+    points" on a rising completion rate, "-6 hours" on a falling time to first
+    value. A move toward the target counts for it, a move away against it. The
+    gap runs from current (the baseline if unmeasured) to the target. 1 means
+    the bets just close it, above 1 is over-covered; not clamped, so that
+    shows. None when there is no gap left (at or past target) or no impacts.
     """
     if not expected_impacts:
         return None
     value = start if current is None else current
-    gap = target - value if _higher_is_better(direction) else value - target
+    higher_is_better = _higher_is_better(direction)
+    gap = target - value if higher_is_better else value - target
     if gap <= 0:
         return None
-    return math.fsum(expected_impacts) / gap
+    toward_target = math.fsum(expected_impacts)
+    return (toward_target if higher_is_better else -toward_target) / gap
 
 
 def share(part: int, whole: int) -> float | None:

@@ -28,6 +28,17 @@ class Health(StrEnum):
     OFF_TRACK = "OFF_TRACK"
 
 
+class HealthReason(StrEnum):
+    """Why a health is what it is."""
+
+    SET_BY_HAND = "SET_BY_HAND"  # a person named it (a check-in or an update)
+    ON_PACE = "ON_PACE"  # progress at most 0.10 behind the expected linear path
+    BEHIND = "BEHIND"  # 0.10 to 0.25 behind
+    FAR_BEHIND = "FAR_BEHIND"  # more than 0.25 behind
+    EARLY_IN_CYCLE = "EARLY_IN_CYCLE"  # far behind, but before 30% of the cycle
+    NOTHING_TO_MEASURE = "NOTHING_TO_MEASURE"  # an objective with nothing counted yet
+
+
 class Metric(StrEnum):
     NUMBER = "NUMBER"
     PERCENTAGE = "PERCENTAGE"

@@ -1,31 +1,48 @@
-"""The figures of one key result, from its stored values: the same numbers everywhere.
+"""Every derived figure of key results and objectives: one definition each.
 
-Pure, like the arithmetic underneath; the API, the reports and the write path (which
-keeps the stored health and emits health events) all call these.
+Pure, like the arithmetic underneath: rows (or anything shaped like them) and a clock in,
+numbers out. The domain services are the only callers; GraphQL, reports, filters, the
+health sweep, events and webhook payloads all reach these through them.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Protocol
+from uuid import UUID
 
 from service.kit.numbers import to_float
 from service.okr.arithmetic import (
-    derive_health,
+    assess_pace,
     expected_progress,
+    impact_coverage,
     key_result_achieved,
     key_result_progress,
     objective_progress,
     weighted_mean,
 )
-from service.okr.enums import Direction, Health, Metric, ProgressMode
+from service.okr.enums import (
+    Direction,
+    Health,
+    HealthReason,
+    InitiativeStatus,
+    Metric,
+    ProgressMode,
+)
 
 Number = Decimal | float
 
+# How deep a roll-up looks below an objective (a cascade is company > department > team >
+# squad in practice; the cap only bounds what bad data could cost).
+MAX_ROLLUP_DEPTH = 10
+# The bets still open: done work is already in the current value, parked and cancelled
+# ideas are not bets, proposed ones are not yet chosen.
+OPEN_BETS = frozenset({InitiativeStatus.PLANNED, InitiativeStatus.IN_PROGRESS})
+
 
 class KeyResultValues(Protocol):
-    """What the figures need of a key result: an ORM object, a row or an API type."""
+    """What the figures need of a key result: an ORM object or a row."""
 
     @property
     def metric(self) -> Metric: ...
@@ -40,11 +57,22 @@ class KeyResultValues(Protocol):
     @property
     def weight(self) -> Number: ...
     @property
-    def stored_health(self) -> Health: ...
+    def health(self) -> Health: ...
     @property
     def health_manual(self) -> bool: ...
     @property
     def final_score(self) -> Number | None: ...
+
+
+class ObjectiveValues(Protocol):
+    """What the figures need of an objective row."""
+
+    @property
+    def progress_mode(self) -> ProgressMode: ...
+    @property
+    def health(self) -> Health: ...
+    @property
+    def health_manual(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +82,31 @@ class CycleDates:
 
     def expected_progress(self, today: date) -> float:
         return expected_progress(starts_on=self.starts_on, ends_on=self.ends_on, today=today)
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    health: Health
+    reason: HealthReason
+
+
+@dataclass(frozen=True, slots=True)
+class KeyResultFigures:
+    progress: float
+    achieved: bool
+    score: float
+    expected_progress: float
+    health: Health
+    health_reason: HealthReason
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectiveFigures:
+    progress: float | None
+    score: float | None
+    expected_progress: float
+    health: Health
+    health_reason: HealthReason
 
 
 def achieved(key_result: KeyResultValues) -> bool:
@@ -94,39 +147,118 @@ def score(key_result: KeyResultValues) -> float:
     return progress(key_result)
 
 
-def health(key_result: KeyResultValues, cycle: CycleDates, today: date) -> Health:
-    """Health as a person set it, else derived from progress against expected progress."""
-    if key_result.health_manual:
-        return key_result.stored_health
-    return derive_health(progress=progress(key_result), expected=cycle.expected_progress(today))
+def assess(*, manual: bool, stored: Health, found: float | None, expected: float) -> Assessment:
+    """Health as a person set it, else from progress against expected progress; an
+    objective with nothing counted yet is on track (there is no sign of trouble)."""
+    if manual:
+        return Assessment(stored, HealthReason.SET_BY_HAND)
+    if found is None:
+        return Assessment(Health.ON_TRACK, HealthReason.NOTHING_TO_MEASURE)
+    return Assessment(*assess_pace(progress=found, expected=expected))
 
 
-def objective_progress_of(
-    key_results: Sequence[KeyResultValues],
-    mode: ProgressMode = ProgressMode.KEY_RESULTS,
-    aligned: Sequence[float] = (),
-) -> float | None:
-    """Weighted mean of the key results' progress, optionally rolling up aligned objectives."""
-    return objective_progress(
-        mode=mode,
-        key_results=[(float(kr.weight), progress(kr)) for kr in key_results],
-        aligned=aligned,
+def key_result_figures(
+    key_result: KeyResultValues, cycle: CycleDates, today: date
+) -> KeyResultFigures:
+    found = progress(key_result)
+    expected = cycle.expected_progress(today)
+    health = assess(
+        manual=key_result.health_manual, stored=key_result.health, found=found, expected=expected
+    )
+    return KeyResultFigures(
+        progress=found,
+        achieved=achieved(key_result),
+        score=score(key_result),
+        expected_progress=expected,
+        health=health.health,
+        health_reason=health.reason,
     )
 
 
-def objective_score(key_results: Sequence[KeyResultValues]) -> float | None:
-    return weighted_mean((float(kr.weight), score(kr)) for kr in key_results)
+def key_result_coverage(
+    key_result: KeyResultValues, bets: Iterable[tuple[Number | None, InitiativeStatus]]
+) -> float | None:
+    """Impact coverage: the expected impacts of the open bets (`OPEN_BETS`) over the gap
+    from the current value to the target. `bets` holds (expected impact, status) of each
+    linked initiative."""
+    start = key_result.start_value
+    return impact_coverage(
+        direction=key_result.direction,
+        current=to_float(key_result.current_value),
+        start=float(start if start is not None else key_result.target_value),
+        target=float(key_result.target_value),
+        expected_impacts=[
+            float(impact) for impact, status in bets if impact is not None and status in OPEN_BETS
+        ],
+    )
 
 
-def objective_health(
+@dataclass(frozen=True, slots=True)
+class ContributionGraph:
+    """What a roll-up reads: each objective's mode and key results, and the objectives
+    contributing to it (to it or to one of its key results), each once."""
+
+    modes: Mapping[UUID, ProgressMode]
+    key_results: Mapping[UUID, Sequence[KeyResultValues]]
+    contributors: Mapping[UUID, Sequence[UUID]]
+
+
+class RollUp:
+    """Objective progress over a contribution graph, each objective computed once.
+
+    KEY_RESULTS: weighted mean of its key results. ALIGNED and BOTH also take the
+    progress of every contributing objective (see `objective_progress`), rolled up the
+    same way, down to `MAX_ROLLUP_DEPTH` levels below the objective asked about. A loop
+    in the data (the write path refuses them) is cut where it closes.
+    """
+
+    def __init__(self, graph: ContributionGraph) -> None:
+        self.graph = graph
+        self._found: dict[tuple[UUID, int], float | None] = {}
+
+    def progress(self, objective_id: UUID) -> float | None:
+        return self._progress(objective_id, MAX_ROLLUP_DEPTH, frozenset())
+
+    def _progress(self, objective_id: UUID, depth: int, path: frozenset[UUID]) -> float | None:
+        key = (objective_id, depth)
+        if key not in self._found:
+            self._found[key] = self._compute(objective_id, depth, path | {objective_id})
+        return self._found[key]
+
+    def _compute(self, objective_id: UUID, depth: int, path: frozenset[UUID]) -> float | None:
+        mode = self.graph.modes.get(objective_id, ProgressMode.KEY_RESULTS)
+        aligned: list[float] = []
+        if mode is not ProgressMode.KEY_RESULTS and depth > 0:
+            for child in self.graph.contributors.get(objective_id, ()):
+                if child in path:
+                    continue
+                found = self._progress(child, depth - 1, path)
+                if found is not None:
+                    aligned.append(found)
+        key_results = self.graph.key_results.get(objective_id, ())
+        return objective_progress(
+            mode=mode,
+            key_results=[(float(kr.weight), progress(kr)) for kr in key_results],
+            aligned=aligned,
+        )
+
+
+def objective_figures(
+    objective: ObjectiveValues,
     key_results: Sequence[KeyResultValues],
+    rolled_up: float | None,
     cycle: CycleDates,
     today: date,
-    mode: ProgressMode = ProgressMode.KEY_RESULTS,
-    aligned: Sequence[float] = (),
-) -> Health | None:
-    """Derived from the objective's progress; None when nothing can be measured yet."""
-    found = objective_progress_of(key_results, mode, aligned)
-    if found is None:
-        return None
-    return derive_health(progress=found, expected=cycle.expected_progress(today))
+) -> ObjectiveFigures:
+    """`rolled_up` is the objective's progress from `RollUp`."""
+    expected = cycle.expected_progress(today)
+    health = assess(
+        manual=objective.health_manual, stored=objective.health, found=rolled_up, expected=expected
+    )
+    return ObjectiveFigures(
+        progress=rolled_up,
+        score=weighted_mean((float(kr.weight), score(kr)) for kr in key_results),
+        expected_progress=expected,
+        health=health.health,
+        health_reason=health.reason,
+    )

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.alignment.models import AlignmentLink
@@ -94,53 +94,3 @@ async def closed_cycle_results(
     for team_id, achieved, total in rows:
         results.setdefault(team_id, []).append((achieved, total))
     return results
-
-
-async def contribution_tree(
-    db: AsyncSession, organization_id: UUID, root_id: UUID, max_depth: int
-) -> list[tuple[UUID, UUID, UUID | None, int]]:
-    """Every objective below `root_id` by CONTRIBUTES_TO, to `max_depth` levels, in one
-    recursive statement: (objective, parent objective, key result it supports, depth).
-
-    A link to a key result leads to that key result's objective. An objective reachable
-    along several paths appears once per parent, at its shallowest depth for each.
-    """
-    parent_objective = func.coalesce(AlignmentLink.target_objective_id, KeyResult.objective_id)
-    edges = (
-        select(
-            AlignmentLink.source_objective_id.label("child"),
-            parent_objective.label("parent"),
-            AlignmentLink.target_key_result_id.label("via"),
-        )
-        .outerjoin(
-            KeyResult,
-            (KeyResult.organization_id == AlignmentLink.organization_id)
-            & (KeyResult.id == AlignmentLink.target_key_result_id),
-        )
-        .where(
-            AlignmentLink.organization_id == organization_id,
-            AlignmentLink.kind == AlignmentKind.CONTRIBUTES_TO,
-        )
-        .cte("edges")
-    )
-    tree = (
-        select(
-            edges.c.child,
-            edges.c.parent,
-            edges.c.via,
-            literal(1).label("depth"),
-        )
-        .where(edges.c.parent == root_id)
-        .cte("tree", recursive=True)
-    )
-    tree = tree.union_all(
-        select(edges.c.child, edges.c.parent, edges.c.via, tree.c.depth + 1).where(
-            edges.c.parent == tree.c.child, tree.c.depth < max_depth
-        )
-    )
-    rows = await db.execute(
-        select(tree.c.child, tree.c.parent, tree.c.via, func.min(tree.c.depth))
-        .group_by(tree.c.child, tree.c.parent, tree.c.via)
-        .order_by(func.min(tree.c.depth), tree.c.child, tree.c.via)
-    )
-    return [(child, parent, via, depth) for child, parent, via, depth in rows]

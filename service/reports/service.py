@@ -3,8 +3,7 @@
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,18 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.auth.service import Principal, Scope
 from service.cycles import repository as cycles_repository
 from service.cycles.models import Cycle
+from service.key_results import service as key_results
 from service.key_results.models import KeyResult
 from service.kit.repository import get_owned
 from service.objectives import repository as objectives_repository
 from service.objectives.models import Objective
-from service.okr import checks, figures
+from service.okr import checks
 from service.okr.arithmetic import share
-from service.okr.enums import CycleState, Health, ObjectiveKind, ObjectiveState
+from service.okr.enums import Health, ObjectiveKind, ObjectiveState
 from service.okr.figures import CycleDates
 from service.reports import repository
 from service.teams.models import Team
 
-FRESH_CHECK_IN = timedelta(days=7)
 SANDBAGGING_LOOKBACK = 3  # closed cycles looked at per team
 
 
@@ -155,24 +154,26 @@ def mean(values: Sequence[float]) -> float | None:
 
 
 def lines_of(facts: CycleFacts, now: datetime) -> list[KeyResultLine]:
-    today = now.date()
-    return [
-        KeyResultLine(
-            key_result=kr,
-            progress=figures.progress(kr),
-            score=figures.score(kr),
-            achieved=figures.achieved(kr),
-            health=figures.health(kr, facts.dates, today),
+    lines = []
+    for kr in facts.live_key_results():
+        found = key_results.figures_of(kr, facts.dates, now)
+        lines.append(
+            KeyResultLine(
+                key_result=kr,
+                progress=found.progress,
+                score=found.score,
+                achieved=found.achieved,
+                health=found.health,
+            )
         )
-        for kr in facts.live_key_results()
-    ]
+    return lines
 
 
 def build_report(facts: CycleFacts, now: datetime) -> CycleReport:
     lines = lines_of(facts, now)
     live = [o for o in facts.objectives if o.state is not ObjectiveState.CANCELLED]
     last_check_ins = [facts.last_check_ins.get(line.key_result.id) for line in lines]
-    fresh = sum(1 for last in last_check_ins if last and now - last <= FRESH_CHECK_IN)
+    fresh = sum(1 for last in last_check_ins if last and now - last <= checks.STALE_AFTER)
     # Alignment is asked of teams that have a parent: the root's objectives lead.
     non_root = [o for o in live if facts.teams[o.team_id].parent_id is not None]
     aligned = sum(1 for o in non_root if facts.contributions.get(o.id, 0) > 0)
@@ -240,9 +241,7 @@ async def okr_checks(
     for objective in facts.objectives:
         found += checks.check_objective(objective_facts(facts, objective, key_result_counts))
     for kr in facts.key_results:
-        found += checks.check_key_result(
-            key_result_facts(facts.cycle, kr, facts.last_check_ins.get(kr.id)), now=now
-        )
+        found += key_results.checks_of(kr, facts.cycle, facts.last_check_ins.get(kr.id), now)
     return found
 
 
@@ -256,18 +255,4 @@ def objective_facts(
         team_has_parent=facts.teams[objective.team_id].parent_id is not None,
         key_result_count=key_result_counts[objective.id],
         contributes_to_count=facts.contributions.get(objective.id, 0),
-    )
-
-
-def key_result_facts(
-    cycle: Any, key_result: Any, last_check_in: datetime | None
-) -> checks.KeyResultFacts:
-    return checks.KeyResultFacts(
-        id=key_result.id,
-        title=key_result.title,
-        metric=key_result.metric,
-        start_value=None if key_result.start_value is None else float(key_result.start_value),
-        last_check_in_at=last_check_in,
-        cycle_active=cycle.state is CycleState.ACTIVE,
-        cycle_starts_on=cycle.starts_on,
     )

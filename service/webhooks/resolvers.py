@@ -16,6 +16,7 @@ from service.webhooks import service
 from service.webhooks.models import DeliveryStatus
 from service.webhooks.models import WebhookDelivery as WebhookDeliveryModel
 from service.webhooks.models import WebhookEndpoint as WebhookEndpointModel
+from service.webhooks.ssrf import AddressPolicy
 from service.webhooks.types import (
     ADMIN_ONLY_SUBJECTS,
     CreateWebhookEndpointInput,
@@ -47,6 +48,11 @@ def team_uuids(team_ids: list[strawberry.ID]) -> list[Any]:
 
 def endpoint_uuid(value: strawberry.ID, field: str = "id") -> Any:
     return parse_global_id(value, "WebhookEndpoint", field=field)
+
+
+def address_policy(info: Info) -> AddressPolicy:
+    """The addresses the app's settings let webhook endpoints point at."""
+    return AddressPolicy.from_settings(info.context.settings)
 
 
 @strawberry.type
@@ -112,7 +118,9 @@ class WebhookMutation:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             fields = changes_of(input, WebhookEndpointModel)
             fields["team_ids"] = team_uuids(input.team_ids)
-            endpoint, secret = await service.create_endpoint(db, actor, fields)
+            endpoint, secret = await service.create_endpoint(
+                db, actor, fields, policy=address_policy(info)
+            )
             return {"webhook_endpoint": WebhookEndpoint.from_row(endpoint), "secret": secret}
 
         return await mutate(info, CreateWebhookEndpointPayload, action)
@@ -125,7 +133,9 @@ class WebhookMutation:
             changes = changes_of(input, WebhookEndpointModel)
             if "team_ids" in changes:
                 changes["team_ids"] = team_uuids(changes["team_ids"])
-            endpoint = await service.update_endpoint(db, actor, endpoint_uuid(input.id), changes)
+            endpoint = await service.update_endpoint(
+                db, actor, endpoint_uuid(input.id), changes, policy=address_policy(info)
+            )
             return {"webhook_endpoint": WebhookEndpoint.from_row(endpoint)}
 
         return await mutate(info, UpdateWebhookEndpointPayload, action)

@@ -14,7 +14,6 @@ from service.events.models import Event
 from service.kit.errors import DomainError, ErrorCode
 from service.kit.ids import global_id
 from service.kit.repository import get_owned, rows_by_ids
-from service.kit.settings import get_settings
 from service.kit.validation import Problems
 from service.teams.models import Team
 from service.webhooks import repository
@@ -46,11 +45,14 @@ def public_state(endpoint: WebhookEndpoint) -> dict[str, Any]:
     }
 
 
-async def check_fields(db: AsyncSession, organization_id: UUID, fields: dict[str, Any]) -> None:
-    """Validate (and normalise) the subscription fields present in `fields`."""
+async def check_fields(
+    db: AsyncSession, organization_id: UUID, fields: dict[str, Any], *, policy: AddressPolicy
+) -> None:
+    """Validate (and normalise) the subscription fields present in `fields`; a URL must be
+    one `policy` lets webhooks reach."""
     problems = Problems()
     if "url" in fields:
-        fields["url"] = await _checked_url(problems, fields["url"])
+        fields["url"] = await _checked_url(problems, fields["url"], policy)
     problems.text("description", fields.get("description"))
     if "event_types" in fields:
         fields["event_types"] = _checked_event_types(problems, fields["event_types"])
@@ -64,13 +66,13 @@ async def check_fields(db: AsyncSession, organization_id: UUID, fields: dict[str
     problems.raise_if_any()
 
 
-async def _checked_url(problems: Problems, url: str) -> str:
+async def _checked_url(problems: Problems, url: str, policy: AddressPolicy) -> str:
     url = url.strip()
     if len(url) > URL_MAX_LENGTH:
         problems.add("url", f"At most {URL_MAX_LENGTH} characters.", ErrorCode.TOO_LONG)
         return url
     try:
-        await check_url(url, AddressPolicy.from_settings(get_settings()))
+        await check_url(url, policy)
     except BlockedAddress as error:
         problems.add("url", str(error), ErrorCode.INVALID_VALUE)
     return url
@@ -88,11 +90,11 @@ def _checked_event_types(problems: Problems, event_types: Sequence[str]) -> list
 
 
 async def create_endpoint(
-    db: AsyncSession, actor: Principal, fields: dict[str, Any]
+    db: AsyncSession, actor: Principal, fields: dict[str, Any], *, policy: AddressPolicy
 ) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its signing secret, which cannot be read again."""
     actor.require(Scope.ADMIN)
-    await check_fields(db, actor.organization_id, fields)
+    await check_fields(db, actor.organization_id, fields, policy=policy)
     secret = new_secret()
     endpoint = WebhookEndpoint(
         organization_id=actor.organization_id, secret=secret, enabled=True, **fields
@@ -112,10 +114,15 @@ async def _owned(
 
 
 async def update_endpoint(
-    db: AsyncSession, actor: Principal, endpoint_id: UUID, changes: dict[str, Any]
+    db: AsyncSession,
+    actor: Principal,
+    endpoint_id: UUID,
+    changes: dict[str, Any],
+    *,
+    policy: AddressPolicy,
 ) -> WebhookEndpoint:
     endpoint = await _owned(db, actor, endpoint_id)
-    await check_fields(db, actor.organization_id, changes)
+    await check_fields(db, actor.organization_id, changes, policy=policy)
     for field, value in changes.items():
         setattr(endpoint, field, value)
     await db.flush()

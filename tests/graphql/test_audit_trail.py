@@ -13,8 +13,8 @@ TRAIL = (
 async def test_the_trail_of_an_objective_lists_each_change_in_order(
     api: Api, other_api: Api
 ) -> None:
-    ids = await factories.okr(api)
-    objective = ids["objective"]
+    team = await factories.team(api)
+    objective = await factories.objective(api, team, await factories.cycle(api))
     await api.ok("updateObjective", {"id": objective, "title": "Sharper title"})
     await api.ok("updateObjective", {"id": objective, "state": "ACTIVE"})
 

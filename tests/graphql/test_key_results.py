@@ -302,6 +302,10 @@ async def test_key_results_filter(api: Api) -> None:
 
     assert await matching({"objectiveId": ids["objective"]}) == [ids["key_result"], shared]
     assert await matching({"teamId": sales}) == [shared]
+    # The cycle is over and the key result never moved: off track, as its field says.
+    assert await matching({"health": "ON_TRACK"}) == []
+    assert await matching({"health": "OFF_TRACK"}) == [ids["key_result"], shared]
+    await api.ok("recordCheckIn", {"keyResultId": ids["key_result"], "value": 20}, "checkIn { id }")
     assert await matching({"health": "ON_TRACK"}) == [ids["key_result"]]
     assert await matching({"teamId": ids["team"], "health": "OFF_TRACK"}) == []
 

@@ -226,6 +226,10 @@ async def test_objectives_filter(api: Api) -> None:
     assert await matching({"teamId": ids["team"]}) == [ids["objective"]]
     assert await matching({"cycleId": other_cycle}) == [stretch]
     assert await matching({"state": "ACTIVE"}) == [stretch]
+    # Its key result never moved in a cycle now over: off track, as its field says.
+    assert await matching({"health": "OFF_TRACK"}) == [ids["objective"], stretch]
+    assert await matching({"health": "ON_TRACK"}) == []
+    await api.ok("recordCheckIn", {"keyResultId": ids["key_result"], "value": 20}, "checkIn { id }")
     assert await matching({"health": "ON_TRACK"}) == [ids["objective"]]
     assert await matching({"kind": "ASPIRATIONAL", "teamId": other_team}) == [stretch]
     assert await matching({"kind": "ASPIRATIONAL", "teamId": ids["team"]}) == []

@@ -354,11 +354,14 @@ def test_objective_progress(
         (INC, 0, 0, 10, [6, -2], 0.4),  # a negative impact is expected to hurt
         (INC, 0, 0, 10, [0.0], 0.0),
         (INC, 80, 68, 85, [10], 2.0),  # over-covered, not clamped
-        (DEC, 24, 24, 4, [5, 5], 0.5),  # impacts given as reductions
-        (DEC, 10, 24, 5, [10], 2.0),
-        (DEC, -2, 0, -10, [4], 0.5),  # negative values
+        (DEC, 24, 24, 4, [-5, -5], 0.5),  # impacts written as the metric's fall
+        (DEC, 24, 24, 0.25, [-6, -2], 8 / 23.75),  # the guide: time to first value
+        (DEC, 24, 24, 4, [-6, 2], 0.2),  # a rise works against a falling target
+        (DEC, 10, 24, 5, [-10], 2.0),
+        (DEC, -2, 0, -10, [-4], 0.5),  # negative values
+        (INC, 68, 68, 85, [8, 4, 5], 1.0),  # the guide: onboarding completion
         (LEAST, 40, 40, 50, [5], 0.5),
-        (MOST, 8, 8, 5, [1.5], 0.5),
+        (MOST, 8, 8, 5, [-1.5], 0.5),
         (INC, 0, 0, 10, [], None),  # no impacts
         (INC, 85, 68, 85, [5], None),  # at target: no gap
         (INC, 90, 68, 85, [5], None),  # past target

@@ -139,13 +139,15 @@ async def quarter_okrs(api: Api, ids: dict[str, str]) -> dict[str, Plan]:
     ids["K10"] = await kr(api, ids["O6"], "Raise something nobody measures", 1, 2)
     await api.ok("updateObjective", {"id": ids["O6"], "state": "CANCELLED"})
 
-    # Initiatives with expected impacts, in the key results' units.
-    tour = await factories.initiative(api, ids["onboarding"], "Interactive product tour")
-    wizard = await factories.initiative(api, ids["platform"], "Setup wizard")
+    # Open bets with expected impacts, written as the metric's move in its unit.
+    tour = await factories.initiative(
+        api, ids["onboarding"], "Interactive product tour", status="IN_PROGRESS"
+    )
+    wizard = await factories.initiative(api, ids["platform"], "Setup wizard", status="PLANNED")
     await link_initiative(api, tour, ids["K1"], 8)
-    await link_initiative(api, tour, ids["K2"], 5)
-    await link_initiative(api, wizard, ids["K2"], 10)
-    await link_initiative(api, wizard, ids["K8"], 40)
+    await link_initiative(api, tour, ids["K2"], -5)
+    await link_initiative(api, wizard, ids["K2"], -10)
+    await link_initiative(api, wizard, ids["K8"], -40)
 
     return {
         "K0": Plan(100, 150, weeks=12),  # last check-in 8 days ago: stale
@@ -280,7 +282,7 @@ async def test_quarterly_review_of_a_multi_team_organisation(api: Api, engine: A
                     "achieved": False,
                     "expectedProgress": 1.0,
                     "health": "AT_RISK",
-                    # (5 + 10) minutes of expected cuts over a gap of 40 - 20 = 20: 0.75.
+                    # Cuts of 5 + 10 minutes (-5, -10) over a gap of 40 - 20 = 20: 0.75.
                     "impactCoverage": 0.75,
                     "history": [{"value": v} for _, v in plans["K2"].schedule()],
                 },

@@ -170,30 +170,53 @@ async def test_a_threshold_already_held_at_baseline_is_achieved_before_any_check
 
 
 async def test_impact_coverage_is_planned_impact_over_the_remaining_gap(api: Api) -> None:
+    """The product guide's onboarding example: completion 68% -> 85% with bets of +8, +4
+    and +5 points; time to first value 24 h -> 0.25 h with bets of -6 h and -2 h."""
     team, _, objective = await half_way(api)
     up = await factories.key_result(api, objective, "Raise completion", 68, 85)
     down = await factories.key_result(
-        api, objective, "Cut time to value", 24, 4, direction="DECREASE"
+        api, objective, "Cut time to first value", 24, 0.25, direction="DECREASE"
     )
     coverage = "... on KeyResult { impactCoverage }"
     assert await node(api, up, coverage) == {"impactCoverage": None}  # no initiative
 
-    tour = await factories.initiative(api, team, "Product tour")
-    wizard = await factories.initiative(api, team, "Setup wizard")
+    tour = await factories.initiative(api, team, "Product tour", status="IN_PROGRESS")
+    checklist = await factories.initiative(api, team, "Setup checklist", status="PLANNED")
+    emails = await factories.initiative(api, team, "Nudge emails", status="PLANNED")
     await link_initiative(api, tour, up, 8)
     assert await node(api, up, coverage) == approx({"impactCoverage": 8 / 17})  # 85 - 68
-    await check_in(api, up, 77)
-    assert await node(api, up, coverage) == approx({"impactCoverage": 1.0})  # 8 / (85 - 77)
-    await link_initiative(api, wizard, up, 4)
-    assert await node(api, up, coverage) == approx({"impactCoverage": 1.5})  # 12 / 8: over
+    await link_initiative(api, checklist, up, 4)
+    await link_initiative(api, emails, up, 5)
+    assert await node(api, up, coverage) == approx({"impactCoverage": 1.0})  # 17 / 17
+
+    # The guide writes a falling metric's bets as falls: both count toward the target.
+    templates = await factories.initiative(api, team, "Templates", status="IN_PROGRESS")
+    import_ = await factories.initiative(api, team, "One-click import", status="PLANNED")
+    await link_initiative(api, templates, down, -6)
+    await link_initiative(api, import_, down, -2)
+    assert await node(api, down, coverage) == approx({"impactCoverage": 8 / 23.75})
+    # A bet expected to push it the wrong way counts against.
+    await link_initiative(api, tour, down, 1)
+    assert await node(api, down, coverage) == approx({"impactCoverage": 7 / 23.75})
+
+    # A parked idea is not a bet: it adds nothing.
+    parked = await factories.initiative(api, team, "Gamification", status="PARKED")
+    await link_initiative(api, parked, up, 6)
+    assert await node(api, up, coverage) == approx({"impactCoverage": 1.0})
+    # Cancelling a bet takes it out; so does a proposal nobody has committed to.
+    await api.ok("updateInitiative", {"id": emails, "status": "CANCELLED"})
+    assert await node(api, up, coverage) == approx({"impactCoverage": 12 / 17})
+    await api.ok("updateInitiative", {"id": checklist, "status": "PROPOSED"})
+    assert await node(api, up, coverage) == approx({"impactCoverage": 8 / 17})
+    # Shipped: its effect is in the current value now, not counted again against the gap.
+    await api.ok("updateInitiative", {"id": tour, "status": "DONE"})
+    await check_in(api, up, 76)
+    assert await node(api, up, coverage) == {"impactCoverage": None}  # no open bet left
+    await api.ok("updateInitiative", {"id": checklist, "status": "IN_PROGRESS"})
+    assert await node(api, up, coverage) == approx({"impactCoverage": 4 / 9})  # 85 - 76
     await check_in(api, up, 85)
     assert await node(api, up, coverage) == {"impactCoverage": None}  # no gap left
-
-    # Impacts are signed toward the target: +5 on a DECREASE KR cuts it by 5.
-    await link_initiative(api, wizard, down, 5)
-    await check_in(api, down, 19)
-    assert await node(api, down, coverage) == approx({"impactCoverage": 5 / 15})  # 19 - 4
-    await check_in(api, down, 3)
+    await check_in(api, down, 0.2)
     assert await node(api, down, coverage) == {"impactCoverage": None}  # past target
 
 
@@ -227,7 +250,8 @@ async def test_health_named_by_a_check_in_wins_until_one_names_none(
     kr = await factories.key_result(api, objective, "Raise completion", 10, 20)
     health = "... on KeyResult { health }"
 
-    await check_in(api, kr, 14)  # 0.4 against 0.5: on track, as stored at creation
+    # Created half way through the cycle at its baseline: 0 against 0.5, off track.
+    await check_in(api, kr, 14)  # 0.4 against 0.5: on track
     await check_in(api, kr, 12)  # 0.2: gap 0.3, off track
     await check_in(api, kr, 12.5, health="AT_RISK")  # the owner knows better
     assert await node(api, kr, health) == {"health": "AT_RISK"}  # derived would say OFF_TRACK
@@ -246,6 +270,7 @@ async def test_health_named_by_a_check_in_wins_until_one_names_none(
         if e["subject_id"] == subject
     ]
     assert changed == [
+        {"from": "OFF_TRACK", "to": "ON_TRACK"},
         {"from": "ON_TRACK", "to": "OFF_TRACK"},
         {"from": "OFF_TRACK", "to": "AT_RISK"},
         {"from": "AT_RISK", "to": "OFF_TRACK"},
@@ -333,10 +358,10 @@ async def test_progress_modes_roll_up_contributing_objectives(api: Api) -> None:
 
 async def test_objective_health_is_derived_until_set_by_hand(api: Api, engine: AsyncEngine) -> None:
     _, _, objective = await half_way(api)
-    kr = await factories.key_result(api, objective, "Raise activation", 10, 20)
+    kr = await factories.key_result(api, objective, "Raise activation", 10, 20)  # 0: off
     other = await factories.key_result(api, objective, "Raise retention", 10, 20)
-    await check_in(api, other, 20)  # 1.0
-    await check_in(api, kr, 10)  # (0 + 1) / 2 = 0.5: on track, unchanged
+    await check_in(api, other, 20)  # (0 + 1) / 2 = 0.5: on track
+    await check_in(api, kr, 10)  # unchanged
     await check_in(api, kr, 13, health="ON_TRACK")  # KR health by hand does not decide
     await api.ok("updateKeyResult", {"id": other, "weight": 0.25})
     # (0.3 + 0.25) / 1.25 = 0.44 -> on track; a check-in at 11 -> (0.1 + 0.25) / 1.25 = 0.28
@@ -356,6 +381,8 @@ async def test_objective_health_is_derived_until_set_by_hand(api: Api, engine: A
         if e["subject_id"] == uuid_of(objective)
     ]
     assert changed == [
+        {"from": "ON_TRACK", "to": "OFF_TRACK"},  # a first key result, not moved yet
+        {"from": "OFF_TRACK", "to": "ON_TRACK"},
         {"from": "ON_TRACK", "to": "AT_RISK"},
         {"from": "AT_RISK", "to": "OFF_TRACK"},
         {"from": "OFF_TRACK", "to": "ON_TRACK"},

@@ -102,6 +102,7 @@ async def unfiltered_page(
     first: int,
     after: UUID | None,
     filters: Sequence[Any] = (),
+    **_: Any,
 ) -> tuple[list[Row[Any]], bool]:
     """`page` with its organization filter deliberately forgotten."""
     table = model.__table__  # type: ignore[attr-defined]

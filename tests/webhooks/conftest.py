@@ -4,20 +4,23 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from uuid import UUID
 
 import pytest
+from fastapi import FastAPI
 from strawberry.relay import from_base64
 
-from service.kit.settings import Settings, get_settings
+from service.kit.settings import Settings
 from service.webhooks.worker import DeliveryWorker
 from tests.conftest import Api
 
 T = TypeVar("T")
 StartWorker = Callable[..., Awaitable[DeliveryWorker]]
 
+# The environment of a worker process that may deliver to 127.0.0.1 over http.
 LOCAL = {"OKR_WEBHOOK_ALLOWED_CIDRS": "127.0.0.1/32", "OKR_WEBHOOK_ALLOW_HTTP": "true"}
 
 
@@ -137,15 +140,22 @@ async def receiver_factory() -> AsyncIterator[Callable[[], Awaitable[Receiver]]]
         await server.stop()
 
 
+@contextmanager
+def settings_changed(app: FastAPI, **changes: Any) -> Iterator[None]:
+    """Inside the block, the app serves requests with these settings changed."""
+    settings: Settings = app.state.settings
+    app.state.settings = settings.model_copy(update=changes)
+    try:
+        yield
+    finally:
+        app.state.settings = settings
+
+
 @pytest.fixture(autouse=True)
-def local_endpoints_allowed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def local_endpoints_allowed(app: FastAPI) -> Iterator[None]:
     """The API accepts endpoints on 127.0.0.1 over http, as in local development."""
-    for name, value in LOCAL.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    yield
-    monkeypatch.undo()
-    get_settings.cache_clear()
+    with settings_changed(app, webhook_allowed_cidrs="127.0.0.1/32", webhook_allow_http=True):
+        yield
 
 
 def worker_settings(**overrides: Any) -> Settings:

@@ -8,7 +8,6 @@ from sqlalchemy import text
 from standardwebhooks.webhooks import Webhook
 
 from service.auth.service import Scope
-from service.kit.settings import get_settings
 from service.webhooks.ssrf import AddressPolicy, BlockedAddress, guarded_client
 from service.webhooks.worker import DeliveryWorker
 from tests import factories
@@ -21,17 +20,15 @@ from tests.webhooks.conftest import (
     eventually,
     finished,
     ok,
+    settings_changed,
 )
 
 
 @pytest.fixture
-def no_allowlist(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def no_allowlist(app: FastAPI) -> Iterator[None]:
     """Production settings: https only, nothing private reachable."""
-    monkeypatch.delenv("OKR_WEBHOOK_ALLOWED_CIDRS")
-    monkeypatch.delenv("OKR_WEBHOOK_ALLOW_HTTP")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+    with settings_changed(app, webhook_allowed_cidrs="", webhook_allow_http=False):
+        yield
 
 
 async def url_errors(api: Api, url: str) -> list[dict[str, object]]:
