@@ -7,6 +7,7 @@ tenant-scoped, so tests never see each other's rows, and commits stay real commi
 import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from service.app import create_app
 from service.auth.service import Scope, create_api_key
+from service.kit.clock import Clock
 from service.kit.db import transaction
 from service.kit.migrate import upgrade_to_head
 from service.kit.settings import Settings
@@ -65,6 +67,25 @@ async def app(database_url: str) -> AsyncIterator[FastAPI]:
     application = create_app(settings, database_url=database_url, webhook_worker=False)
     async with application.router.lifespan_context(application):
         yield application
+
+
+class ManualClock(Clock):
+    """A clock a test moves by hand."""
+
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def now(self) -> datetime:
+        return self.moment
+
+
+@pytest.fixture
+def clock(app: FastAPI) -> Iterator[ManualClock]:
+    """The app's clock, stopped at the real now until the test moves it."""
+    manual, saved = ManualClock(datetime.now(UTC)), app.state.clock
+    app.state.clock = manual
+    yield manual
+    app.state.clock = saved
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.access import authorize_team
 from service.auth.service import Principal, Scope
-from service.cycles import repository
 from service.cycles.models import Cycle
-from service.cycles.service import ensure_cycle_open
+from service.cycles.service import ensure_cycle_open, objectives_of
 from service.key_results import service as key_results
 from service.key_results.models import KeyResult
 from service.kit.errors import DomainError, ErrorCode
@@ -43,7 +42,7 @@ async def carry_over_objectives(
         )
     await get_owned(db, Cycle, org, from_cycle_id, field="fromCycleId")
     target = await ensure_cycle_open(db, org, to_cycle_id, "toCycleId")
-    sources = await repository.objectives_of_cycle(db, org, from_cycle_id)
+    sources = await objectives_of(db, org, from_cycle_id)
     if objective_ids is not None:
         missing = set(objective_ids) - {objective.id for objective in sources}
         if missing:

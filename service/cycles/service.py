@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -13,6 +14,7 @@ from service.events import service as events
 from service.kit.errors import DomainError, ErrorCode
 from service.kit.repository import get_owned, is_ancestor_or_self, lock_organization
 from service.kit.validation import Problems
+from service.objectives.models import Objective
 from service.okr import figures
 from service.okr.enums import CycleState, ObjectiveState
 
@@ -109,6 +111,17 @@ async def update_cycle(
         db, actor, cycle, TYPE_NAME, changes, status_fields={"state": "cycle.state_changed"}
     )
     return cycle
+
+
+async def objectives_of(
+    db: AsyncSession,
+    organization_id: UUID,
+    cycle_id: UUID,
+    *,
+    team_ids: Sequence[UUID] | None = None,
+) -> Sequence[Objective]:
+    """The cycle's objectives in key order (of `team_ids` only, when given)."""
+    return await repository.objectives_of_cycle(db, organization_id, cycle_id, team_ids=team_ids)
 
 
 async def ensure_cycle_open(

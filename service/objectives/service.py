@@ -17,6 +17,7 @@ from service.kit.repository import Keep, get_owned
 from service.kit.validation import Problems
 from service.objectives import repository
 from service.objectives.models import Objective
+from service.okr import checks
 from service.okr import figures as okr_figures
 from service.okr.enums import Health, ObjectiveKind, ProgressMode
 from service.okr.figures import (
@@ -228,3 +229,19 @@ async def sweep_health(
         for objective in await repository.lock_many(db, organization_id, moved):
             announced += await announce_health(db, actor, objective, now)
     return announced
+
+
+def checks_of(
+    objective: Any, *, team_has_parent: bool, key_result_count: int, contributes_to_count: int
+) -> list[checks.Check]:
+    """Good-practice warnings about an objective, from what its readers already hold."""
+    return checks.check_objective(
+        checks.ObjectiveFacts(
+            id=objective.id,
+            title=objective.title,
+            team_id=objective.team_id,
+            team_has_parent=team_has_parent,
+            key_result_count=key_result_count,
+            contributes_to_count=contributes_to_count,
+        )
+    )

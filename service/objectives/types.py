@@ -22,7 +22,6 @@ from service.graphql.mutations import Payload
 from service.graphql.nodes import ModelNode
 from service.objectives import repository, service
 from service.objectives.models import Objective as ObjectiveModel
-from service.okr.checks import ObjectiveFacts, check_objective
 from service.okr.enums import (
     AlignmentKind,
     Health,
@@ -120,17 +119,15 @@ class Objective(ModelNode, AlignmentTarget):
             key_results_of(info, self.id),
             links_from(info, self.id),
         )
-        facts = ObjectiveFacts(
-            id=self.id,
-            title=self.title,
-            team_id=self.team_id,
+        found = service.checks_of(
+            self,
             team_has_parent=team.parent_id is not None,
             key_result_count=len(key_results),
             contributes_to_count=sum(
                 1 for link in links if link.kind is AlignmentKind.CONTRIBUTES_TO
             ),
         )
-        return [OkrCheck.of(check) for check in check_objective(facts)]
+        return [OkrCheck.of(check) for check in found]
 
     @strawberry.field(description="The objective this one was carried over from.")
     async def origin(self, info: Info) -> "Objective | None":

@@ -9,12 +9,12 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.service import Principal, Scope
-from service.cycles import repository as cycles_repository
+from service.cycles import service as cycles
 from service.cycles.models import Cycle
 from service.key_results import service as key_results
 from service.key_results.models import KeyResult
 from service.kit.repository import get_owned
-from service.objectives import repository as objectives_repository
+from service.objectives import service as objectives_service
 from service.objectives.models import Objective
 from service.okr import checks
 from service.okr.arithmetic import share
@@ -60,9 +60,9 @@ async def load_cycle_facts(
     if team_id is not None and team_id not in teams:
         await get_owned(db, Team, org, team_id, field="teamId")  # raises NOT_FOUND
     scope = subtree(teams, team_id) if team_id is not None else None
-    objectives = await cycles_repository.objectives_of_cycle(db, org, cycle.id, team_ids=scope)
+    objectives = await cycles.objectives_of(db, org, cycle.id, team_ids=scope)
     objective_ids = [objective.id for objective in objectives]
-    key_results = await objectives_repository.key_results_of_objectives(db, org, objective_ids)
+    key_results = await objectives_service.key_results_of(db, org, objective_ids)
     return CycleFacts(
         cycle=cycle,
         teams=teams,
@@ -239,20 +239,12 @@ async def okr_checks(
         )
     key_result_counts = Counter(kr.objective_id for kr in facts.key_results)
     for objective in facts.objectives:
-        found += checks.check_objective(objective_facts(facts, objective, key_result_counts))
+        found += objectives_service.checks_of(
+            objective,
+            team_has_parent=facts.teams[objective.team_id].parent_id is not None,
+            key_result_count=key_result_counts[objective.id],
+            contributes_to_count=facts.contributions.get(objective.id, 0),
+        )
     for kr in facts.key_results:
         found += key_results.checks_of(kr, facts.cycle, facts.last_check_ins.get(kr.id), now)
     return found
-
-
-def objective_facts(
-    facts: CycleFacts, objective: Objective, key_result_counts: Counter[UUID]
-) -> checks.ObjectiveFacts:
-    return checks.ObjectiveFacts(
-        id=objective.id,
-        title=objective.title,
-        team_id=objective.team_id,
-        team_has_parent=facts.teams[objective.team_id].parent_id is not None,
-        key_result_count=key_result_counts[objective.id],
-        contributes_to_count=facts.contributions.get(objective.id, 0),
-    )
