@@ -1,10 +1,9 @@
-from collections.abc import Collection, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import ARRAY, Row, Uuid, cast, func, select, true
+from sqlalchemy import ARRAY, Row, Select, Uuid, cast, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.cycles.models import Cycle
@@ -16,6 +15,20 @@ from service.objectives.models import Objective
 from service.okr.enums import CycleState, InitiativeStatus
 from service.okr.figures import CycleDates
 
+SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
+
+
+def through_cycle(statement: SelectT) -> SelectT:
+    """`statement` over key results, joined to their objectives and those to their cycles."""
+    return statement.join(
+        Objective,
+        (Objective.organization_id == KeyResult.organization_id)
+        & (Objective.id == KeyResult.objective_id),
+    ).join(
+        Cycle,
+        (Cycle.organization_id == Objective.organization_id) & (Cycle.id == Objective.cycle_id),
+    )
+
 
 async def lock_with_cycle(
     db: AsyncSession, organization_id: UUID, key_result_id: UUID, *, field: str
@@ -23,17 +36,7 @@ async def lock_with_cycle(
     """The key result, locked for update, with its objective and cycle: one statement."""
     row = (
         await db.execute(
-            select(KeyResult, Cycle, Objective)
-            .join(
-                Objective,
-                (Objective.organization_id == KeyResult.organization_id)
-                & (Objective.id == KeyResult.objective_id),
-            )
-            .join(
-                Cycle,
-                (Cycle.organization_id == Objective.organization_id)
-                & (Cycle.id == Objective.cycle_id),
-            )
+            through_cycle(select(KeyResult, Cycle, Objective))
             .where(KeyResult.organization_id == organization_id, KeyResult.id == key_result_id)
             .with_for_update(of=KeyResult)
         )
@@ -127,17 +130,9 @@ async def cycle_dates(
 ) -> dict[UUID, CycleDates]:
     """The dates of each key result's cycle (through its objective)."""
     result = await db.execute(
-        select(KeyResult.id, Cycle.starts_on, Cycle.ends_on)
-        .join(
-            Objective,
-            (Objective.organization_id == KeyResult.organization_id)
-            & (Objective.id == KeyResult.objective_id),
+        through_cycle(select(KeyResult.id, Cycle.starts_on, Cycle.ends_on)).where(
+            KeyResult.organization_id == organization_id, KeyResult.id.in_(key_result_ids)
         )
-        .join(
-            Cycle,
-            (Cycle.organization_id == Objective.organization_id) & (Cycle.id == Objective.cycle_id),
-        )
-        .where(KeyResult.organization_id == organization_id, KeyResult.id.in_(key_result_ids))
     )
     return {id_: CycleDates(starts_on, ends_on) for id_, starts_on, ends_on in result}
 
@@ -173,35 +168,8 @@ async def unsettled_in_open_cycles(db: AsyncSession) -> list[Row[Any]]:
     organizations, with its cycle's dates: what the health sweep looks at."""
     table = KeyResult.__table__
     result = await db.execute(
-        select(table, Cycle.starts_on, Cycle.ends_on)
-        .join(
-            Objective,
-            (Objective.organization_id == table.c.organization_id)
-            & (Objective.id == table.c.objective_id),
-        )
-        .join(
-            Cycle,
-            (Cycle.organization_id == Objective.organization_id) & (Cycle.id == Objective.cycle_id),
-        )
+        through_cycle(select(table, Cycle.starts_on, Cycle.ends_on))
         .where(Cycle.state != CycleState.CLOSED, table.c.health_manual.is_(False))
         .order_by(table.c.organization_id, table.c.id)
     )
     return list(result)
-
-
-async def lock_many(
-    db: AsyncSession, organization_id: UUID, key_result_ids: Collection[UUID]
-) -> Sequence[KeyResult]:
-    """These key results, freshly read and locked; those another transaction holds are
-    skipped (it is changing them and will announce what it changes)."""
-    return (
-        await db.scalars(
-            select(KeyResult)
-            .where(
-                KeyResult.organization_id == organization_id,
-                KeyResult.id.in_(list(key_result_ids)),
-            )
-            .with_for_update(skip_locked=True)
-            .execution_options(populate_existing=True)
-        )
-    ).all()

@@ -16,7 +16,7 @@ from service.key_results.models import CheckIn, KeyResult
 from service.kit.clock import Clock, utc_date
 from service.kit.errors import ErrorCode
 from service.kit.numbers import to_decimal, to_float
-from service.kit.repository import Keep, get_owned
+from service.kit.repository import Keep, get_owned, lock_fresh
 from service.kit.validation import Problems
 from service.objectives import service as objectives
 from service.objectives.models import Objective
@@ -414,7 +414,7 @@ async def sweep_health(
     announced = 0
     for organization_id, found in moved.items():
         actor = actor_for(organization_id)
-        for key_result in await repository.lock_many(db, organization_id, found):
+        for key_result in await lock_fresh(db, KeyResult, organization_id, found):
             announced += await announce_health(db, actor, key_result, found[key_result.id], now)
     return announced
 

@@ -36,6 +36,21 @@ async def get_owned(
     return found
 
 
+async def lock_fresh(
+    db: AsyncSession, model: type[ModelT], organization_id: UUID, ids: Collection[UUID]
+) -> Sequence[ModelT]:
+    """These rows, read afresh and locked for update; rows another transaction holds are
+    skipped (it is changing them, and answers for what it changes)."""
+    return (
+        await db.scalars(
+            select(model)
+            .where(model.organization_id == organization_id, model.id.in_(list(ids)))
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+
+
 async def rows_by_ids(
     db: AsyncSession, model: type[TenantMixin], organization_id: UUID, ids: Sequence[UUID]
 ) -> dict[UUID, Row[Any]]:

@@ -108,21 +108,3 @@ async def unsettled_in_open_cycles(db: AsyncSession) -> list[tuple[UUID, UUID, H
         .order_by(Objective.organization_id, Objective.id)
     )
     return [(organization_id, id_, health) for organization_id, id_, health in result]
-
-
-async def lock_many(
-    db: AsyncSession, organization_id: UUID, objective_ids: Collection[UUID]
-) -> Sequence[Objective]:
-    """These objectives, freshly read and locked; those another transaction holds are
-    skipped (it is changing them and will announce what it changes)."""
-    return (
-        await db.scalars(
-            select(Objective)
-            .where(
-                Objective.organization_id == organization_id,
-                Objective.id.in_(list(objective_ids)),
-            )
-            .with_for_update(skip_locked=True)
-            .execution_options(populate_existing=True)
-        )
-    ).all()

@@ -13,7 +13,7 @@ from service.cycles.service import ensure_cycle_open
 from service.events import service as events
 from service.key_results.models import KeyResult
 from service.kit.clock import utc_date
-from service.kit.repository import Keep, get_owned
+from service.kit.repository import Keep, get_owned, lock_fresh
 from service.kit.validation import Problems
 from service.objectives import repository
 from service.objectives.models import Objective
@@ -226,7 +226,7 @@ async def sweep_health(
         if not moved:
             continue
         actor = actor_for(organization_id)
-        for objective in await repository.lock_many(db, organization_id, moved):
+        for objective in await lock_fresh(db, Objective, organization_id, moved):
             announced += await announce_health(db, actor, objective, now)
     return announced
 
