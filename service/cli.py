@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     commands.add_parser("migrate", help="apply database migrations")
-    commands.add_parser("worker", help="deliver webhooks and sweep health (run as many as you like)")
+    commands.add_parser("worker", help="deliver webhooks and sweep health (any number)")
     create_org = commands.add_parser("create-org", help="create an organization and admin key")
     create_org.add_argument("name")
     commands.add_parser("export-contracts", help="write schema/ and openapi/")
