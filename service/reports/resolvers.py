@@ -1,5 +1,3 @@
-from datetime import UTC, datetime
-
 import strawberry
 
 from service.graphql.checks import OkrCheck
@@ -20,7 +18,9 @@ class ReportQuery:
         cycle = parse_global_id(cycle_id, "Cycle", field="cycleId")
         team = optional_id(team_id, "Team", field="teamId")
         report = await info.context.run(
-            lambda db: service.cycle_report(db, info.context.principal, cycle, team, now())
+            lambda db: service.cycle_report(
+                db, info.context.principal, cycle, team, info.context.now
+            )
         )
         return CycleReport.of(report)
 
@@ -32,11 +32,8 @@ class ReportQuery:
     ) -> list[OkrCheck]:
         cycle = parse_global_id(cycle_id, "Cycle", field="cycleId")
         team = optional_id(team_id, "Team", field="teamId")
-        found = await info.context.run(
-            lambda db: service.okr_checks(db, info.context.principal, cycle, team, now())
+        context = info.context
+        found = await context.run(
+            lambda db: service.okr_checks(db, context.principal, cycle, team, context.now)
         )
         return [OkrCheck.of(check) for check in found]
-
-
-def now() -> datetime:
-    return datetime.now(UTC)

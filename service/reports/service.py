@@ -2,7 +2,7 @@
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -16,10 +16,10 @@ from service.key_results.models import KeyResult
 from service.kit.repository import get_owned
 from service.objectives import service as objectives_service
 from service.objectives.models import Objective
-from service.okr import checks
-from service.okr.arithmetic import share
-from service.okr.enums import Health, ObjectiveKind, ObjectiveState
+from service.okr import checks, report
+from service.okr.enums import ObjectiveState
 from service.okr.figures import CycleDates
+from service.okr.report import CycleReport, KeyResultLine
 from service.reports import repository
 from service.teams.models import Team
 
@@ -85,139 +85,28 @@ def subtree(teams: dict[UUID, Team], root: UUID) -> list[UUID]:
     return found
 
 
-@dataclass(frozen=True)
-class HealthCounts:
-    on_track: int = 0
-    at_risk: int = 0
-    off_track: int = 0
-
-    @classmethod
-    def of(cls, healths: Sequence[Health]) -> "HealthCounts":
-        counts = Counter(healths)
-        return cls(counts[Health.ON_TRACK], counts[Health.AT_RISK], counts[Health.OFF_TRACK])
-
-
-@dataclass(frozen=True)
-class KeyResultLine:
-    key_result: KeyResult
-    progress: float
-    score: float
-    achieved: bool
-    health: Health
-
-
-@dataclass(frozen=True)
-class Summary:
-    """Figures over a set of key results (the cycle's, or one team's)."""
-
-    key_result_count: int
-    achieved_count: int
-    hit_rate: float | None
-    average_score: float | None
-    average_progress: float | None
-    health: HealthCounts
-
-    @classmethod
-    def of(cls, lines: Sequence[KeyResultLine]) -> "Summary":
-        achieved = sum(line.achieved for line in lines)
-        return cls(
-            key_result_count=len(lines),
-            achieved_count=achieved,
-            hit_rate=share(achieved, len(lines)),
-            average_score=mean([line.score for line in lines]),
-            average_progress=mean([line.progress for line in lines]),
-            health=HealthCounts.of([line.health for line in lines]),
-        )
-
-
-@dataclass(frozen=True)
-class TeamSummary:
-    team: Team
-    objective_count: int
-    summary: Summary
-
-
-@dataclass(frozen=True)
-class CycleReport:
-    cycle: Cycle
-    objective_count: int
-    summary: Summary
-    check_in_freshness: float | None
-    alignment_score: float | None
-    committed_share: float | None
-    teams: list[TeamSummary] = field(default_factory=list)
-    at_risk: list[KeyResultLine] = field(default_factory=list)
-
-
-def mean(values: Sequence[float]) -> float | None:
-    return sum(values) / len(values) if values else None
-
-
 def lines_of(facts: CycleFacts, now: datetime) -> list[KeyResultLine]:
+    """The figures of each key result that counts, from its domain's service."""
     lines = []
     for kr in facts.live_key_results():
         found = key_results.figures_of(kr, facts.dates, now)
-        lines.append(
-            KeyResultLine(
-                key_result=kr,
-                progress=found.progress,
-                score=found.score,
-                achieved=found.achieved,
-                health=found.health,
-            )
-        )
+        lines.append(KeyResultLine(kr, found.progress, found.score, found.achieved, found.health))
     return lines
-
-
-def build_report(facts: CycleFacts, now: datetime) -> CycleReport:
-    lines = lines_of(facts, now)
-    live = [o for o in facts.objectives if o.state is not ObjectiveState.CANCELLED]
-    last_check_ins = [facts.last_check_ins.get(line.key_result.id) for line in lines]
-    fresh = sum(1 for last in last_check_ins if last and now - last <= checks.STALE_AFTER)
-    # Alignment is asked of teams that have a parent: the root's objectives lead.
-    non_root = [o for o in live if facts.teams[o.team_id].parent_id is not None]
-    aligned = sum(1 for o in non_root if facts.contributions.get(o.id, 0) > 0)
-    committed = sum(1 for o in live if o.kind is ObjectiveKind.COMMITTED)
-    severity = {Health.OFF_TRACK: 0, Health.AT_RISK: 1}
-    return CycleReport(
-        cycle=facts.cycle,
-        objective_count=len(live),
-        summary=Summary.of(lines),
-        check_in_freshness=share(fresh, len(lines)),
-        alignment_score=share(aligned, len(non_root)),
-        committed_share=share(committed, len(live)),
-        teams=team_summaries(facts, live, lines),
-        at_risk=sorted(
-            (line for line in lines if line.health is not Health.ON_TRACK),
-            key=lambda line: (severity[line.health], line.progress),
-        ),
-    )
-
-
-def team_summaries(
-    facts: CycleFacts, objectives: Sequence[Objective], lines: Sequence[KeyResultLine]
-) -> list[TeamSummary]:
-    """One row per team owning objectives or key results; key results count for the team
-    that owns them, which for a shared OKR is not the objective's team."""
-    objective_counts = Counter(o.team_id for o in objectives)
-    team_ids = sorted(
-        set(objective_counts) | {line.key_result.team_id for line in lines},
-        key=lambda team_id: facts.teams[team_id].name,
-    )
-    return [
-        TeamSummary(
-            team=facts.teams[team_id],
-            objective_count=objective_counts[team_id],
-            summary=Summary.of([line for line in lines if line.key_result.team_id == team_id]),
-        )
-        for team_id in team_ids
-    ]
 
 
 async def cycle_report(
     db: AsyncSession, actor: Principal, cycle_id: UUID, team_id: UUID | None, now: datetime
 ) -> CycleReport:
-    return build_report(await load_cycle_facts(db, actor, cycle_id, team_id), now)
+    facts = await load_cycle_facts(db, actor, cycle_id, team_id)
+    return report.build(
+        cycle=facts.cycle,
+        teams=facts.teams,
+        objectives=[o for o in facts.objectives if o.state is not ObjectiveState.CANCELLED],
+        lines=lines_of(facts, now),
+        last_check_ins=facts.last_check_ins,
+        contributions=facts.contributions,
+        now=now,
+    )
 
 
 async def okr_checks(

@@ -4,9 +4,9 @@ import strawberry
 
 from service.cycles.types import Cycle
 from service.key_results.types import KeyResult
-from service.reports.service import CycleReport as CycleReportData
-from service.reports.service import HealthCounts as HealthCountsData
-from service.reports.service import Summary
+from service.okr.report import CycleReport as CycleReportData
+from service.okr.report import HealthCounts as HealthCountsData
+from service.okr.report import Summary
 from service.teams.types import Team
 
 

@@ -12,6 +12,7 @@ from service.cycles.sweep import HealthSweeper
 from service.webhooks.worker import DeliveryWorker
 from tests import factories
 from tests.conftest import Api, ManualClock
+from tests.reports.support import cycle_report
 from tests.webhooks.conftest import Receiver, create_endpoint, events_of_type
 
 HEALTH_EVENTS = ["key_result.health_changed", "objective.health_changed"]
@@ -49,6 +50,7 @@ async def test_time_alone_turns_health_and_a_receiver_hears_it_within_the_interv
     _, secret = await create_endpoint(api, receiver.url, eventTypes=HEALTH_EVENTS)
     assert await health_of(api, ids["key_result"]) == "ON_TRACK"
     assert await health_of(api, ids["objective"]) == "ON_TRACK"
+    assert (await cycle_report(api, ids["cycle"]))["onTrackCount"] == 1
 
     running = sweeper(app, clock, interval=0.2)
     await running.start()
