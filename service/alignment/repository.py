@@ -7,7 +7,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.alignment.models import AlignmentLink
 from service.key_results.models import KeyResult
-from service.kit.repository import lock_organization, rows_grouped_by
+from service.kit.repository import (
+    Page,
+    Window,
+    equal_where_given,
+    lock_organization,
+    page,
+    rows_grouped_by,
+)
 from service.okr.enums import AlignmentKind
 
 
@@ -125,3 +132,10 @@ async def find_duplicate(
         )
     )
     return found.first() is not None
+
+
+async def list_links(
+    db: AsyncSession, organization_id: UUID, window: Window, *, kind: AlignmentKind | None = None
+) -> Page:
+    filters = equal_where_given((AlignmentLink.kind, kind))
+    return await page(db, AlignmentLink, organization_id, window, filters)

@@ -122,3 +122,10 @@ async def delete_alignment(db: AsyncSession, actor: Principal, link_id: UUID) ->
     await db.flush()
     await events.record(db, actor, "alignment.deleted", link, TYPE_NAME, object_state=state)
     return link
+
+
+# Reads the GraphQL layer asks for: pages, and batches behind its loaders.
+list_links = repository.list_links
+links_from = repository.links_from
+links_to_objective = repository.links_to_objective
+links_to_key_result = repository.links_to_key_result

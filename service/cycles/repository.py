@@ -8,8 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.cycles.models import Cycle
 from service.key_results.models import KeyResult
-from service.kit.repository import rows_grouped_by
+from service.kit.repository import Page, Window, equal_where_given, page, rows_grouped_by
 from service.objectives.models import Objective
+from service.okr.enums import CycleState
 
 
 async def children(
@@ -74,3 +75,9 @@ async def key_results_of_cycle(
             .with_for_update(of=KeyResult)
         )
     ).all()
+
+
+async def list_cycles(
+    db: AsyncSession, organization_id: UUID, window: Window, *, state: CycleState | None = None
+) -> Page:
+    return await page(db, Cycle, organization_id, window, equal_where_given((Cycle.state, state)))

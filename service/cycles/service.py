@@ -216,3 +216,9 @@ async def close_cycle(
         status_fields={"state": "cycle.state_changed"},
     )
     return cycle
+
+
+# Reads the GraphQL layer asks for: pages, and batches behind its loaders.
+list_cycles = repository.list_cycles
+children = repository.children
+objectives_of_cycles = repository.objectives_of_cycles

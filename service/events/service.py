@@ -1,5 +1,6 @@
 """Domain events, appended to the outbox in the transaction of the change they describe."""
 
+from collections.abc import Collection
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -10,11 +11,13 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils.compat import uuid7
 
-from service.auth.service import Principal
+from service.auth.service import Principal, Scope
+from service.events import repository
 from service.events.models import Event
 from service.kit.errors import DomainError, ErrorCode
 from service.kit.ids import global_id
 from service.kit.models import Base
+from service.kit.repository import Page, Window
 from service.webhooks.fan_out import with_webhook_deliveries
 
 # Columns holding references, and the type their global ID names.
@@ -229,3 +232,31 @@ async def record_status_changes(
                 changes={key: changed[key]},
                 object_state=after,
             )
+
+
+# Events about credentials and endpoints (their names, URLs) are for admins only.
+ADMIN_ONLY_SUBJECTS = ("WebhookEndpoint", "ApiKey")
+
+
+def visible_to(actor: Principal, subject_type: str) -> bool:
+    return Scope.ADMIN in actor.scopes or subject_type not in ADMIN_ONLY_SUBJECTS
+
+
+async def list_events(
+    db: AsyncSession,
+    actor: Principal,
+    window: Window,
+    *,
+    types: Collection[str] = (),
+    subject_id: UUID | None = None,
+) -> Page:
+    """The event log the actor may see, in order (of some types, or of one subject)."""
+    hidden = () if Scope.ADMIN in actor.scopes else ADMIN_ONLY_SUBJECTS
+    return await repository.list_events(
+        db,
+        actor.organization_id,
+        window,
+        types=types,
+        subject_id=subject_id,
+        hidden_subject_types=hidden,
+    )

@@ -1,11 +1,11 @@
 """Relay plumbing shared by every node type: lookups by ID, cursor connections, user errors."""
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ClassVar, Self, TypeVar
 from uuid import UUID
 
 import strawberry
-from sqlalchemy import ColumnElement, Row
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
@@ -14,7 +14,7 @@ from service.graphql.context import BatchLoad, Info
 from service.kit.errors import DomainError, ErrorCode
 from service.kit.ids import decode_cursor, encode_cursor
 from service.kit.models import TenantMixin
-from service.kit.repository import Keep, page, rows_by_ids
+from service.kit.repository import Page, Window, page, rows_by_ids
 
 strawberry.enum(ErrorCode, name="UserErrorCode", description="Stable codes.")
 
@@ -123,30 +123,29 @@ def page_size(first: int | None, limit: int) -> int:
     return first
 
 
+Fetch = Callable[[AsyncSession, Window], Awaitable[Page]]
+
+
 async def connection(
     info: Info,
     node_type: type[NodeT],
     *,
     first: int | None,
     after: str | None,
-    filters: Sequence[ColumnElement[bool]] = (),
-    keep: Callable[[AsyncSession], Keep] | None = None,
+    fetch: Fetch | None = None,
 ) -> relay.Connection[NodeT]:
-    """A keyset page of `node_type` in creation order; `keep` (given the session) filters
-    each batch of rows on what SQL cannot state, such as a derived figure."""
+    """A keyset page of `node_type` in creation order, read by `fetch` (a domain service's
+    list); every row of the node's table when no `fetch` is given."""
     size = page_size(first, info.context.settings.max_page_size)
     after_id = decode_cursor(after) if after is not None else None  # "" is malformed too
-    rows, has_next = await info.context.run(
-        lambda db: page(
-            db,
-            node_type.model,
-            info.context.principal.organization_id,
-            first=size,
-            after=after_id,
-            filters=filters,
-            keep=None if keep is None else keep(db),
-        )
-    )
+    window = Window(size, after_id)
+    organization_id = info.context.principal.organization_id
+
+    async def every_row(db: AsyncSession, window: Window) -> Page:
+        return await page(db, node_type.model, organization_id, window)
+
+    read = fetch or every_row
+    rows, has_next = await info.context.run(lambda db: read(db, window))
     edges = [relay.Edge(node=node_type.from_row(row), cursor=encode_cursor(row.id)) for row in rows]
     return relay.Connection(
         edges=edges,

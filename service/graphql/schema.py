@@ -6,21 +6,21 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from service.alignment.resolvers import AlignmentMutation, AlignmentQuery
-from service.auth.resolvers import ApiKeyMutation, ApiKeyQuery
 from service.auth.service import Scope
-from service.cycles.resolvers import CycleMutation, CycleQuery
+from service.graphql.alignment.resolvers import AlignmentMutation, AlignmentQuery
+from service.graphql.auth.resolvers import ApiKeyMutation, ApiKeyQuery
 from service.graphql.context import Info
+from service.graphql.cycles.resolvers import CycleMutation, CycleQuery
 from service.graphql.extensions import MaskUnexpectedErrors, RequestTransaction
+from service.graphql.initiatives.resolvers import InitiativeMutation, InitiativeQuery
+from service.graphql.key_results.resolvers import KeyResultMutation, KeyResultQuery
+from service.graphql.key_results.types import CheckIn
 from service.graphql.limits import QueryLimits
-from service.initiatives.resolvers import InitiativeMutation, InitiativeQuery
-from service.key_results.resolvers import KeyResultMutation, KeyResultQuery
-from service.key_results.types import CheckIn
-from service.objectives.resolvers import ObjectiveMutation, ObjectiveQuery
-from service.organizations.types import Viewer, load_viewer
-from service.reports.resolvers import ReportQuery
-from service.teams.resolvers import TeamMutation, TeamQuery
-from service.webhooks.resolvers import WebhookMutation, WebhookQuery
+from service.graphql.objectives.resolvers import ObjectiveMutation, ObjectiveQuery
+from service.graphql.organizations.types import Viewer, load_viewer
+from service.graphql.reports.resolvers import ReportQuery
+from service.graphql.teams.resolvers import TeamMutation, TeamQuery
+from service.graphql.webhooks.resolvers import WebhookMutation, WebhookQuery
 
 strawberry.enum(Scope, name="Scope")
 

@@ -4,8 +4,9 @@ from uuid import UUID
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.initiatives.models import InitiativeKeyResult
-from service.kit.repository import rows_grouped_by
+from service.initiatives.models import Initiative, InitiativeKeyResult
+from service.kit.repository import Page, Window, equal_where_given, page, rows_grouped_by
+from service.okr.enums import InitiativeStatus
 
 
 async def links_of(
@@ -28,3 +29,22 @@ async def find_link(
             )
         )
     ).scalar_one_or_none()
+
+
+async def list_initiatives(
+    db: AsyncSession,
+    organization_id: UUID,
+    window: Window,
+    *,
+    team_id: UUID | None = None,
+    status: InitiativeStatus | None = None,
+    external_system: str | None = None,
+    external_key: str | None = None,
+) -> Page:
+    filters = equal_where_given(
+        (Initiative.team_id, team_id),
+        (Initiative.status, status),
+        (Initiative.external_system, external_system),
+        (Initiative.external_key, external_key),
+    )
+    return await page(db, Initiative, organization_id, window, filters)

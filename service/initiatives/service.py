@@ -142,3 +142,8 @@ async def unlink_initiative(
         changes={"keyResultLinks": {"from": state, "to": None}},
     )
     return initiative
+
+
+# Reads the GraphQL layer asks for: pages, and batches behind its loaders.
+list_initiatives = repository.list_initiatives
+links_of = repository.links_of

@@ -10,7 +10,7 @@ from service.cycles.models import Cycle
 from service.initiatives.models import Initiative, InitiativeKeyResult
 from service.key_results.models import CheckIn, KeyResult
 from service.kit.errors import DomainError, ErrorCode
-from service.kit.repository import rows_grouped_by
+from service.kit.repository import Keep, Page, Window, equal_where_given, page, rows_grouped_by
 from service.objectives.models import Objective
 from service.okr.enums import CycleState, InitiativeStatus
 from service.okr.figures import CycleDates
@@ -173,3 +173,18 @@ async def unsettled_in_open_cycles(db: AsyncSession) -> list[Row[Any]]:
         .order_by(table.c.organization_id, table.c.id)
     )
     return list(result)
+
+
+async def list_key_results(
+    db: AsyncSession,
+    organization_id: UUID,
+    window: Window,
+    *,
+    objective_id: UUID | None = None,
+    team_id: UUID | None = None,
+    keep: Keep | None = None,
+) -> Page:
+    filters = equal_where_given(
+        (KeyResult.objective_id, objective_id), (KeyResult.team_id, team_id)
+    )
+    return await page(db, KeyResult, organization_id, window, filters, keep)

@@ -16,7 +16,7 @@ from service.key_results.models import CheckIn, KeyResult
 from service.kit.clock import Clock, utc_date
 from service.kit.errors import ErrorCode
 from service.kit.numbers import to_decimal, to_float
-from service.kit.repository import Keep, get_owned, lock_fresh
+from service.kit.repository import Page, Window, get_owned, lock_fresh
 from service.kit.validation import Problems
 from service.objectives import service as objectives
 from service.objectives.models import Objective
@@ -340,14 +340,31 @@ async def bets_of(
     return await repository.bets_of(db, organization_id, key_result_ids)
 
 
-def has_health(db: AsyncSession, organization_id: UUID, health: Health, now: datetime) -> Keep:
-    """A filter keeping the key results whose health is `health` at `now`."""
+async def list_key_results(
+    db: AsyncSession,
+    organization_id: UUID,
+    window: Window,
+    *,
+    objective_id: UUID | None = None,
+    team_id: UUID | None = None,
+    health: Health | None = None,
+    now: datetime,
+) -> Page:
+    """Key results in creation order; `health` keeps those whose health is that one at
+    `now` (derived, so filtered as the rows are read)."""
 
-    async def keep(rows: list[Any]) -> list[Any]:
+    async def has_health(rows: list[Any]) -> list[Any]:
         dates = await repository.cycle_dates(db, organization_id, [row.id for row in rows])
         return [row for row in rows if figures_of(row, dates[row.id], now).health is health]
 
-    return keep
+    return await repository.list_key_results(
+        db,
+        organization_id,
+        window,
+        objective_id=objective_id,
+        team_id=team_id,
+        keep=None if health is None else has_health,
+    )
 
 
 async def announce_health(
@@ -434,3 +451,10 @@ def checks_of(
         cycle_starts_on=cycle.starts_on,
     )
     return checks.check_key_result(facts, now=now)
+
+
+# Reads the GraphQL layer batches through its loaders (one statement per batch of keys).
+history_of = repository.history_of
+latest_check_ins = repository.latest_check_ins
+recent_check_ins = repository.recent_check_ins
+initiative_links_of = repository.initiative_links_of

@@ -1,6 +1,7 @@
 """Queries every domain shares: tenant-scoped lookups and keyset pages."""
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -88,22 +89,32 @@ Keep = Callable[[list[Row[Any]]], Awaitable[list[Row[Any]]]]
 SCAN_BATCH = 200
 
 
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Which page of a list: `first` rows after the row `after` (creation order)."""
+
+    first: int
+    after: UUID | None = None
+
+
+Page = tuple[list[Row[Any]], bool]  # the rows, and whether more follow
+
+
 async def page(
     db: AsyncSession,
     model: type[TenantMixin],
     organization_id: UUID,
-    *,
-    first: int,
-    after: UUID | None,
+    window: Window,
     filters: Sequence[ColumnElement[bool]] = (),
     keep: Keep | None = None,
-) -> tuple[list[Row[Any]], bool]:
+) -> Page:
     """A keyset page in creation order (UUIDv7 keys) and whether more rows follow.
 
     With `keep`, rows are read in batches and filtered by it until the page is full or
     the rows run out."""
     table = model.__table__  # type: ignore[attr-defined]
     statement = select(table).where(table.c.organization_id == organization_id, *filters)
+    first, after = window.first, window.after
     batch_size = first + 1 if keep is None else max(first + 1, SCAN_BATCH)
     found: list[Row[Any]] = []
     while True:
@@ -113,6 +124,11 @@ async def page(
         if len(found) > first or len(batch) < batch_size:
             return found[:first], len(found) > first
         after = batch[-1].id
+
+
+def equal_where_given(*pairs: tuple[Any, Any]) -> list[ColumnElement[bool]]:
+    """`column == value` for each (column, value) pair whose value is given (not None)."""
+    return [column == value for column, value in pairs if value is not None]
 
 
 async def is_ancestor_or_self(

@@ -9,9 +9,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.cycles.models import Cycle
 from service.initiatives.models import Initiative, InitiativeKeyResult
 from service.key_results.models import KeyResult
-from service.kit.repository import rows_grouped_by
+from service.kit.repository import (
+    Keep,
+    Page,
+    Window,
+    equal_where_given,
+    page,
+    rows_grouped_by,
+    subtree_ids,
+)
 from service.objectives.models import Objective
-from service.okr.enums import CycleState, Health, ProgressMode
+from service.okr.enums import CycleState, Health, ObjectiveKind, ObjectiveState, ProgressMode
+from service.teams.models import Team
 
 
 async def key_results_of(
@@ -108,3 +117,29 @@ async def unsettled_in_open_cycles(db: AsyncSession) -> list[tuple[UUID, UUID, H
         .order_by(Objective.organization_id, Objective.id)
     )
     return [(organization_id, id_, health) for organization_id, id_, health in result]
+
+
+async def list_objectives(
+    db: AsyncSession,
+    organization_id: UUID,
+    window: Window,
+    *,
+    cycle_id: UUID | None = None,
+    team_id: UUID | None = None,
+    include_subteams: bool = False,
+    state: ObjectiveState | None = None,
+    kind: ObjectiveKind | None = None,
+    keep: Keep | None = None,
+) -> Page:
+    """Objectives in creation order; with `include_subteams`, `team_id` reaches every team
+    below it too (in the same statement)."""
+    filters = equal_where_given(
+        (Objective.cycle_id, cycle_id), (Objective.state, state), (Objective.kind, kind)
+    )
+    if team_id is not None:
+        filters.append(
+            Objective.team_id.in_(subtree_ids(Team, organization_id, team_id))
+            if include_subteams
+            else Objective.team_id == team_id
+        )
+    return await page(db, Objective, organization_id, window, filters, keep)

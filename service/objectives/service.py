@@ -13,13 +13,13 @@ from service.cycles.service import ensure_cycle_open
 from service.events import service as events
 from service.key_results.models import KeyResult
 from service.kit.clock import utc_date
-from service.kit.repository import Keep, get_owned, lock_fresh
+from service.kit.repository import Page, Window, get_owned, lock_fresh
 from service.kit.validation import Problems
 from service.objectives import repository
 from service.objectives.models import Objective
 from service.okr import checks
 from service.okr import figures as okr_figures
-from service.okr.enums import Health, ObjectiveKind, ProgressMode
+from service.okr.enums import Health, ObjectiveKind, ObjectiveState, ProgressMode
 from service.okr.figures import (
     MAX_ROLLUP_DEPTH,
     ContributionGraph,
@@ -173,14 +173,37 @@ async def announce_health(
     )
 
 
-def has_health(db: AsyncSession, organization_id: UUID, health: Health, now: datetime) -> Keep:
-    """A filter keeping the objectives whose health is `health` at `now`."""
+async def list_objectives(
+    db: AsyncSession,
+    organization_id: UUID,
+    window: Window,
+    *,
+    cycle_id: UUID | None = None,
+    team_id: UUID | None = None,
+    include_subteams: bool = False,
+    state: ObjectiveState | None = None,
+    kind: ObjectiveKind | None = None,
+    health: Health | None = None,
+    now: datetime,
+) -> Page:
+    """Objectives in creation order; `health` keeps those whose health is that one at
+    `now` (derived, so filtered as the rows are read)."""
 
-    async def keep(rows: list[Any]) -> list[Any]:
+    async def has_health(rows: list[Any]) -> list[Any]:
         found = await figures(db, organization_id, [row.id for row in rows], now)
         return [row for row in rows if found[row.id].health is health]
 
-    return keep
+    return await repository.list_objectives(
+        db,
+        organization_id,
+        window,
+        cycle_id=cycle_id,
+        team_id=team_id,
+        include_subteams=include_subteams,
+        state=state,
+        kind=kind,
+        keep=None if health is None else has_health,
+    )
 
 
 async def copy_objective(
@@ -245,3 +268,8 @@ def checks_of(
             contributes_to_count=contributes_to_count,
         )
     )
+
+
+# Reads the GraphQL layer batches through its loaders (one statement per batch of keys).
+initiatives_of = repository.initiatives_of
+key_results_by_objective = repository.key_results_of

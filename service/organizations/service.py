@@ -4,6 +4,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.service import Principal, Scope, create_api_key, effective_scopes
 from service.kit.validation import Problems
+from service.organizations import repository
 from service.organizations.models import Organization
 
 
@@ -30,3 +31,7 @@ def system_principal(organization_id: UUID, name: str) -> Principal:
         actor_name=name,
         actor_type="system",
     )
+
+
+# Reads the GraphQL layer batches through its loaders (one statement per batch of keys).
+organization_name = repository.organization_name

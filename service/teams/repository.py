@@ -4,7 +4,7 @@ from uuid import UUID
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.kit.repository import rows_grouped_by
+from service.kit.repository import Page, Window, page, rows_grouped_by
 from service.objectives.models import Objective
 from service.teams.models import Team
 
@@ -19,3 +19,20 @@ async def objectives_of_teams(
     db: AsyncSession, organization_id: UUID, team_ids: list[UUID]
 ) -> dict[UUID, list[Row[Any]]]:
     return await rows_grouped_by(db, Objective, organization_id, "team_id", team_ids)
+
+
+async def list_teams(
+    db: AsyncSession,
+    organization_id: UUID,
+    window: Window,
+    *,
+    parent_id: UUID | None = None,
+    roots_only: bool = False,
+) -> Page:
+    """Teams in creation order: one team's children, or only the roots."""
+    filters = []
+    if parent_id is not None:
+        filters.append(Team.parent_id == parent_id)
+    elif roots_only:
+        filters.append(Team.parent_id.is_(None))
+    return await page(db, Team, organization_id, window, filters)

@@ -9,6 +9,7 @@ from service.events import service as events
 from service.kit.errors import ErrorCode
 from service.kit.repository import get_owned, is_ancestor_or_self, lock_organization
 from service.kit.validation import Problems
+from service.teams import repository
 from service.teams.models import Team
 
 TYPE_NAME = "Team"
@@ -48,3 +49,9 @@ async def update_team(
             problems.raise_if_any()
     await events.apply_update(db, actor, team, TYPE_NAME, changes)
     return team
+
+
+# Reads the GraphQL layer asks for: pages, and batches behind its loaders.
+list_teams = repository.list_teams
+children = repository.children
+objectives_of_teams = repository.objectives_of_teams

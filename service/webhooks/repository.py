@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from service.events.models import Event
-from service.kit.repository import rows_grouped_by
+from service.kit.repository import Page, Window, equal_where_given, page, rows_grouped_by
 from service.webhooks.fan_out import NOTIFY_CHANNEL
 from service.webhooks.models import (
     OUTSTANDING,
@@ -282,3 +282,20 @@ async def attempts_of(
     return await rows_grouped_by(
         db, WebhookAttempt, organization_id, "delivery_id", delivery_ids, order_by="attempted_at"
     )
+
+
+async def list_deliveries(
+    db: AsyncSession,
+    organization_id: UUID,
+    window: Window,
+    *,
+    endpoint_id: UUID | None = None,
+    event_id: UUID | None = None,
+    status: DeliveryStatus | None = None,
+) -> Page:
+    filters = equal_where_given(
+        (WebhookDelivery.endpoint_id, endpoint_id),
+        (WebhookDelivery.event_id, event_id),
+        (WebhookDelivery.status, status),
+    )
+    return await page(db, WebhookDelivery, organization_id, window, filters)

@@ -237,3 +237,8 @@ async def disable_endpoint(
         },
         object_state=public_state(endpoint),
     )
+
+
+# Reads the GraphQL layer asks for: pages, and batches behind its loaders.
+list_deliveries = repository.list_deliveries
+attempts_of = repository.attempts_of

@@ -10,8 +10,9 @@ from sqlalchemy import Row, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from service.graphql import nodes
 from service.kit.models import TenantMixin
+from service.kit.repository import Window
+from service.objectives import repository as objectives_repository
 from service.objectives import service as objectives
 from service.objectives.models import Objective
 from tests.conftest import Api, StatementCounter
@@ -98,16 +99,14 @@ async def unfiltered_page(
     db: AsyncSession,
     model: type[TenantMixin],
     organization_id: UUID,
-    *,
-    first: int,
-    after: UUID | None,
+    window: Window,
     filters: Sequence[Any] = (),
-    **_: Any,
+    keep: Any = None,
 ) -> tuple[list[Row[Any]], bool]:
     """`page` with its organization filter deliberately forgotten."""
     table = model.__table__  # type: ignore[attr-defined]
     rows = list(await db.execute(select(table).where(*filters).order_by(table.c.id)))
-    return rows[:first], len(rows) > first
+    return rows[: window.first], len(rows) > window.first
 
 
 async def unfiltered_get_owned(
@@ -140,7 +139,7 @@ async def test_a_query_that_forgets_its_organization_filter_still_reads_one_tena
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     mine, theirs = two_worlds
-    monkeypatch.setattr(nodes, "page", unfiltered_page)
+    monkeypatch.setattr(objectives_repository, "page", unfiltered_page)
     assert ids_of(await api.query(LIST)) == {mine["objective"], mine["objective2"]}
     assert ids_of(await api.query(IN_CYCLE, {"c": theirs["cycle"]})) == set()
 

@@ -8,19 +8,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 from strawberry.dataloader import DataLoader
 
-from service.alignment.types import (
+from service.graphql.alignment.types import (
     AlignmentLink,
     links_from,
     links_to_key_result,
     links_to_objective,
 )
-from service.cycles.types import Cycle
 from service.graphql.checks import OkrCheck
 from service.graphql.context import Info
+from service.graphql.cycles.types import Cycle
 from service.graphql.interfaces import AlignmentTarget
 from service.graphql.mutations import Payload
 from service.graphql.nodes import ModelNode
-from service.objectives import repository, service
+from service.graphql.teams.types import Team
+from service.objectives import service
 from service.objectives.models import Objective as ObjectiveModel
 from service.okr.enums import (
     AlignmentKind,
@@ -31,17 +32,16 @@ from service.okr.enums import (
     ProgressMode,
 )
 from service.okr.figures import ObjectiveFigures
-from service.teams.types import Team
 
 if TYPE_CHECKING:
-    from service.initiatives.types import Initiative
-    from service.key_results.types import KeyResult
+    from service.graphql.initiatives.types import Initiative
+    from service.graphql.key_results.types import KeyResult
 
 for enum in (Health, ObjectiveKind, ObjectiveState, ProgressMode):
     strawberry.enum(enum)
 
-KeyResultRef = Annotated["KeyResult", strawberry.lazy("service.key_results.types")]
-InitiativeRef = Annotated["Initiative", strawberry.lazy("service.initiatives.types")]
+KeyResultRef = Annotated["KeyResult", strawberry.lazy("service.graphql.key_results.types")]
+InitiativeRef = Annotated["Initiative", strawberry.lazy("service.graphql.initiatives.types")]
 
 
 @strawberry.type(description="What a team wants to achieve in a cycle: qualitative, no numbers.")
@@ -147,9 +147,9 @@ class Objective(ModelNode, AlignmentTarget):
 
     @strawberry.field(description="Initiatives linked to any of this objective's key results.")
     async def initiatives(self, info: Info) -> list[InitiativeRef]:
-        from service.initiatives.types import Initiative
+        from service.graphql.initiatives.types import Initiative
 
-        rows = await info.context.loader(repository.initiatives_of, default=list).load(self.id)
+        rows = await info.context.loader(service.initiatives_of, default=list).load(self.id)
         return [Initiative.from_row(row) for row in rows]
 
     @strawberry.field(description="Links from this objective, of every kind.")
@@ -162,7 +162,7 @@ class Objective(ModelNode, AlignmentTarget):
 
     @strawberry.field(description="Objectives and key results this objective contributes to.")
     async def contributes_to(self, info: Info) -> list[AlignmentTarget]:
-        from service.key_results.types import KeyResult
+        from service.graphql.key_results.types import KeyResult
 
         links = [
             link
@@ -238,10 +238,10 @@ async def contributors_of(info: Info, objective_id: UUID) -> list[Objective]:
 
 async def key_results_of(info: Info, objective_id: UUID) -> list["KeyResult"]:
     """The objective's key results; built once per request however many fields ask."""
-    from service.key_results.types import KeyResult
+    from service.graphql.key_results.types import KeyResult
 
     async def build() -> list[KeyResult]:
-        loader = info.context.loader(repository.key_results_of, default=list)
+        loader = info.context.loader(service.key_results_by_objective, default=list)
         return [KeyResult.from_row(row) for row in await loader.load(objective_id)]
 
     return await info.context.memoized(("key_results_of", objective_id), build)

@@ -8,18 +8,18 @@ from strawberry import relay
 from service.graphql.context import Info
 from service.graphql.mutations import Payload
 from service.graphql.nodes import ModelNode
-from service.initiatives import repository
+from service.graphql.teams.types import Team
+from service.initiatives import service
 from service.initiatives.models import Initiative as InitiativeModel
 from service.kit.numbers import to_float
 from service.okr.enums import InitiativeStatus
-from service.teams.types import Team
 
 if TYPE_CHECKING:
-    from service.key_results.types import KeyResult
+    from service.graphql.key_results.types import KeyResult
 
 strawberry.enum(InitiativeStatus)
 
-KeyResultRef = Annotated["KeyResult", strawberry.lazy("service.key_results.types")]
+KeyResultRef = Annotated["KeyResult", strawberry.lazy("service.graphql.key_results.types")]
 
 
 @strawberry.type(description="The item this initiative mirrors in a roadmap tool.")
@@ -45,7 +45,7 @@ class InitiativeLink:
 
     @strawberry.field
     async def key_result(self, info: Info) -> KeyResultRef:
-        from service.key_results.types import KeyResult
+        from service.graphql.key_results.types import KeyResult
 
         return await KeyResult.load_required(info, self.key_result_id)
 
@@ -109,7 +109,7 @@ class Initiative(ModelNode):
 
     @strawberry.field
     async def key_result_links(self, info: Info) -> list[InitiativeLink]:
-        rows = await info.context.loader(repository.links_of, default=list).load(self.id)
+        rows = await info.context.loader(service.links_of, default=list).load(self.id)
         return [InitiativeLink.from_row(row) for row in rows]
 
 

@@ -8,11 +8,11 @@ from strawberry import relay
 from service.graphql.context import Info
 from service.graphql.mutations import Payload
 from service.graphql.nodes import ModelNode
-from service.teams import repository
+from service.teams import service
 from service.teams.models import Team as TeamModel
 
 if TYPE_CHECKING:
-    from service.objectives.types import Objective
+    from service.graphql.objectives.types import Objective
 
 
 @strawberry.type(description="A node of the organisation tree: company, department, team, squad.")
@@ -41,16 +41,16 @@ class Team(ModelNode):
 
     @strawberry.field(description="Teams directly below this one.")
     async def children(self, info: Info) -> list["Team"]:
-        rows = await info.context.loader(repository.children, default=list).load(self.id)
+        rows = await info.context.loader(service.children, default=list).load(self.id)
         return [Team.from_row(row) for row in rows]
 
     @strawberry.field(description="This team's objectives, in creation order.")
     async def objectives(
         self, info: Info
-    ) -> list[Annotated["Objective", strawberry.lazy("service.objectives.types")]]:
-        from service.objectives.types import Objective
+    ) -> list[Annotated["Objective", strawberry.lazy("service.graphql.objectives.types")]]:
+        from service.graphql.objectives.types import Objective
 
-        rows = await info.context.loader(repository.objectives_of_teams, default=list).load(self.id)
+        rows = await info.context.loader(service.objectives_of_teams, default=list).load(self.id)
         return [Objective.from_row(row) for row in rows]
 
 

@@ -2,23 +2,15 @@ from datetime import timedelta
 from typing import Any
 
 import strawberry
-from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
 from service.auth.service import Principal, Scope
-from service.events.models import Event as EventModel
+from service.events import service as events
 from service.graphql.context import Info
 from service.graphql.mutations import changes_of, mutate
 from service.graphql.nodes import connection
-from service.kit.ids import decode_global_id, parse_global_id
-from service.webhooks import service
-from service.webhooks.models import DeliveryStatus
-from service.webhooks.models import WebhookDelivery as WebhookDeliveryModel
-from service.webhooks.models import WebhookEndpoint as WebhookEndpointModel
-from service.webhooks.ssrf import AddressPolicy
-from service.webhooks.types import (
-    ADMIN_ONLY_SUBJECTS,
+from service.graphql.webhooks.types import (
     CreateWebhookEndpointInput,
     CreateWebhookEndpointPayload,
     DeleteWebhookEndpointInput,
@@ -37,6 +29,12 @@ from service.webhooks.types import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from service.kit.ids import decode_global_id, optional_id, parse_global_id
+from service.kit.repository import Page, Window
+from service.webhooks import service
+from service.webhooks.models import DeliveryStatus
+from service.webhooks.models import WebhookEndpoint as WebhookEndpointModel
+from service.webhooks.ssrf import AddressPolicy
 
 
 def team_uuids(team_ids: list[strawberry.ID]) -> list[Any]:
@@ -75,17 +73,16 @@ class WebhookQuery:
         after: str | None = None,
     ) -> relay.Connection[WebhookDelivery]:
         info.context.principal.require(Scope.ADMIN)
-        filters: list[ColumnElement[bool]] = []
-        if endpoint_id is not None:
-            filters.append(
-                WebhookDeliveryModel.endpoint_id == endpoint_uuid(endpoint_id, "endpointId")
+        organization_id = info.context.principal.organization_id
+        endpoint = None if endpoint_id is None else endpoint_uuid(endpoint_id, "endpointId")
+        event = optional_id(event_id, "Event", field="eventId")
+
+        async def fetch(db: AsyncSession, window: Window) -> Page:
+            return await service.list_deliveries(
+                db, organization_id, window, endpoint_id=endpoint, event_id=event, status=status
             )
-        if event_id is not None:
-            event_uuid = parse_global_id(event_id, "Event", field="eventId")
-            filters.append(WebhookDeliveryModel.event_id == event_uuid)
-        if status is not None:
-            filters.append(WebhookDeliveryModel.status == status)
-        return await connection(info, WebhookDelivery, first=first, after=after, filters=filters)
+
+        return await connection(info, WebhookDelivery, first=first, after=after, fetch=fetch)
 
     @strawberry.field(
         description="The event log, oldest first: poll with `after` to catch up on anything "
@@ -100,13 +97,15 @@ class WebhookQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> relay.Connection[Event]:
-        filters: list[ColumnElement[bool]] = [EventModel.type.in_(types)] if types else []
-        if subject_id is not None:
-            _, subject = decode_global_id(subject_id, field="subjectId")
-            filters.append(EventModel.subject_id == subject)
-        if Scope.ADMIN not in info.context.principal.scopes:
-            filters.append(EventModel.subject_type.not_in(ADMIN_ONLY_SUBJECTS))
-        return await connection(info, Event, first=first, after=after, filters=filters)
+        actor = info.context.principal
+        subject = None if subject_id is None else decode_global_id(subject_id, field="subjectId")[1]
+
+        async def fetch(db: AsyncSession, window: Window) -> Page:
+            return await events.list_events(
+                db, actor, window, types=types or (), subject_id=subject
+            )
+
+        return await connection(info, Event, first=first, after=after, fetch=fetch)
 
 
 @strawberry.type

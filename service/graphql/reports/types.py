@@ -2,12 +2,12 @@ from typing import Any
 
 import strawberry
 
-from service.cycles.types import Cycle
-from service.key_results.types import KeyResult
+from service.graphql.cycles.types import Cycle
+from service.graphql.key_results.types import KeyResult
+from service.graphql.teams.types import Team
 from service.okr.report import CycleReport as CycleReportData
 from service.okr.report import HealthCounts as HealthCountsData
 from service.okr.report import Summary
-from service.teams.types import Team
 
 
 @strawberry.type

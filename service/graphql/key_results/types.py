@@ -6,32 +6,34 @@ from uuid import UUID
 import strawberry
 from strawberry import relay
 
-from service.alignment.types import links_to_key_result
-from service.cycles.types import cycle_dates_of_objective, cycle_of_objective
+from service.graphql.alignment.types import links_to_key_result
 from service.graphql.checks import OkrCheck
 from service.graphql.context import Info
+from service.graphql.cycles.types import cycle_dates_of_objective, cycle_of_objective
 from service.graphql.interfaces import AlignmentTarget
 from service.graphql.mutations import Payload
 from service.graphql.nodes import ModelNode
-from service.key_results import repository, service
+from service.graphql.teams.types import Team
+from service.key_results import service
 from service.key_results.models import CheckIn as CheckInModel
 from service.key_results.models import KeyResult as KeyResultModel
 from service.kit.numbers import to_float
 from service.okr.enums import AlignmentKind, Direction, Health, HealthReason, Indicator, Metric
 from service.okr.figures import KeyResultFigures
-from service.teams.types import Team
 
 if TYPE_CHECKING:
-    from service.initiatives.types import Initiative, InitiativeLink
-    from service.objectives.types import Objective
+    from service.graphql.initiatives.types import Initiative, InitiativeLink
+    from service.graphql.objectives.types import Objective
 
 for enum in (Direction, Indicator, Metric):
     strawberry.enum(enum)
 strawberry.enum(HealthReason, description="Why a health is what it is.")
 
-ObjectiveRef = Annotated["Objective", strawberry.lazy("service.objectives.types")]
-InitiativeRef = Annotated["Initiative", strawberry.lazy("service.initiatives.types")]
-InitiativeLinkRef = Annotated["InitiativeLink", strawberry.lazy("service.initiatives.types")]
+ObjectiveRef = Annotated["Objective", strawberry.lazy("service.graphql.objectives.types")]
+InitiativeRef = Annotated["Initiative", strawberry.lazy("service.graphql.initiatives.types")]
+InitiativeLinkRef = Annotated[
+    "InitiativeLink", strawberry.lazy("service.graphql.initiatives.types")
+]
 MAX_CHECK_INS = 100
 
 
@@ -162,14 +164,14 @@ class KeyResult(ModelNode, AlignmentTarget):
 
     @strawberry.field(description="Every check-in's value, oldest first, to draw the trend.")
     async def history(self, info: Info) -> list[CheckIn]:
-        rows = await info.context.loader(repository.history_of, default=list).load(self.id)
+        rows = await info.context.loader(service.history_of, default=list).load(self.id)
         return [CheckIn.from_row(row) for row in rows]
 
     @strawberry.field(description="Good-practice warnings about this key result.")
     async def checks(self, info: Info) -> list[OkrCheck]:
         cycle, latest = await asyncio.gather(
             cycle_of_objective(info, self.objective_id),
-            info.context.loader(repository.latest_check_ins).load(self.id),
+            info.context.loader(service.latest_check_ins).load(self.id),
         )
         last_check_in_at = None if latest is None else latest.checked_at
         found = service.checks_of(self.row, cycle, last_check_in_at, info.context.now)
@@ -177,7 +179,7 @@ class KeyResult(ModelNode, AlignmentTarget):
 
     @strawberry.field
     async def objective(self, info: Info) -> ObjectiveRef:
-        from service.objectives.types import Objective
+        from service.graphql.objectives.types import Objective
 
         return await Objective.load_required(info, self.objective_id)
 
@@ -190,14 +192,14 @@ class KeyResult(ModelNode, AlignmentTarget):
         limit = max(0, min(first, MAX_CHECK_INS))
 
         async def recent(db: Any, organization_id: UUID, keys: list[UUID]) -> dict[UUID, Any]:
-            return await repository.recent_check_ins(db, organization_id, keys, limit)
+            return await service.recent_check_ins(db, organization_id, keys, limit)
 
         loader = info.context.loader(recent, default=list, name=("check_ins", limit))
         return [CheckIn.from_row(row) for row in await loader.load(self.id)]
 
     @strawberry.field
     async def latest_check_in(self, info: Info) -> CheckIn | None:
-        row = await info.context.loader(repository.latest_check_ins).load(self.id)
+        row = await info.context.loader(service.latest_check_ins).load(self.id)
         return None if row is None else CheckIn.from_row(row)
 
     @strawberry.field(
@@ -208,14 +210,14 @@ class KeyResult(ModelNode, AlignmentTarget):
 
     @strawberry.field
     async def initiatives(self, info: Info) -> list[InitiativeRef]:
-        from service.initiatives.types import Initiative
+        from service.graphql.initiatives.types import Initiative
 
         links = await initiative_links_of(info, self.id)
         return await Initiative.load_many(info, [link.initiative_id for link in links])
 
     @strawberry.field(description="Objectives contributing to this key result.")
     async def contributors(self, info: Info) -> list[ObjectiveRef]:
-        from service.objectives.types import Objective
+        from service.graphql.objectives.types import Objective
 
         links = await links_to_key_result(info, self.id)
         return await Objective.load_many(
@@ -303,9 +305,7 @@ class RecordCheckInPayload(Payload):
 
 
 async def initiative_links_of(info: Info, key_result_id: UUID) -> list["InitiativeLink"]:
-    from service.initiatives.types import InitiativeLink
+    from service.graphql.initiatives.types import InitiativeLink
 
-    rows = await info.context.loader(repository.initiative_links_of, default=list).load(
-        key_result_id
-    )
+    rows = await info.context.loader(service.initiative_links_of, default=list).load(key_result_id)
     return [InitiativeLink.from_row(row) for row in rows]

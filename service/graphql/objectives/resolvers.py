@@ -1,8 +1,6 @@
 from typing import Any
-from uuid import UUID
 
 import strawberry
-from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
@@ -10,11 +8,7 @@ from service.auth.service import Principal
 from service.graphql.context import Info
 from service.graphql.mutations import changes_of, mutate
 from service.graphql.nodes import connection
-from service.kit.ids import parse_global_id
-from service.kit.repository import Keep, subtree_ids
-from service.objectives import service
-from service.objectives.models import Objective as ObjectiveModel
-from service.objectives.types import (
+from service.graphql.objectives.types import (
     CreateObjectiveInput,
     CreateObjectivePayload,
     DeleteObjectiveInput,
@@ -23,8 +17,11 @@ from service.objectives.types import (
     UpdateObjectiveInput,
     UpdateObjectivePayload,
 )
+from service.kit.ids import optional_id, parse_global_id
+from service.kit.repository import Page, Window
+from service.objectives import service
+from service.objectives.models import Objective as ObjectiveModel
 from service.okr.enums import Health, ObjectiveKind, ObjectiveState
-from service.teams.models import Team as TeamModel
 
 REFERENCES = {"team_id": "Team", "cycle_id": "Cycle"}
 
@@ -42,26 +39,16 @@ class ObjectiveFilter:
         default=False, description="With teamId: also the objectives of every team below it."
     )
 
-    def conditions(self, organization_id: UUID) -> list[ColumnElement[bool]]:
-        found: list[ColumnElement[bool]] = []
-        if self.cycle_id is not None:
-            found.append(
-                ObjectiveModel.cycle_id == parse_global_id(self.cycle_id, "Cycle", field="cycleId")
-            )
-        if self.team_id is not None:
-            team_id = parse_global_id(self.team_id, "Team", field="teamId")
-            found.append(
-                ObjectiveModel.team_id.in_(subtree_ids(TeamModel, organization_id, team_id))
-                if self.include_subteams
-                else ObjectiveModel.team_id == team_id
-            )
-        for column, value in (
-            (ObjectiveModel.state, self.state),
-            (ObjectiveModel.kind, self.kind),
-        ):
-            if value is not None:
-                found.append(column == value)
-        return found
+    def criteria(self) -> dict[str, Any]:
+        """The filter as the objectives service's list takes it."""
+        return {
+            "cycle_id": optional_id(self.cycle_id, "Cycle", field="cycleId"),
+            "team_id": optional_id(self.team_id, "Team", field="teamId"),
+            "include_subteams": self.include_subteams,
+            "state": self.state,
+            "kind": self.kind,
+            "health": self.health,
+        }
 
 
 @strawberry.type
@@ -75,17 +62,12 @@ class ObjectiveQuery:
         after: str | None = None,
     ) -> relay.Connection[Objective]:
         organization_id, now = info.context.principal.organization_id, info.context.now
-        filters = filter.conditions(organization_id) if filter else []
-        health = filter.health if filter else None
-        keep = None
-        if health is not None:
+        criteria = filter.criteria() if filter else {}
 
-            def keep(db: AsyncSession) -> Keep:
-                return service.has_health(db, organization_id, health, now)
+        async def fetch(db: AsyncSession, window: Window) -> Page:
+            return await service.list_objectives(db, organization_id, window, now=now, **criteria)
 
-        return await connection(
-            info, Objective, first=first, after=after, filters=filters, keep=keep
-        )
+        return await connection(info, Objective, first=first, after=after, fetch=fetch)
 
 
 @strawberry.type

@@ -5,20 +5,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
 from service.alignment import service
-from service.alignment.models import AlignmentLink as AlignmentLinkModel
-from service.alignment.tree import AlignmentTreeNode, alignment_tree
-from service.alignment.types import (
+from service.auth.service import Principal
+from service.graphql.alignment.tree import AlignmentTreeNode, alignment_tree
+from service.graphql.alignment.types import (
     AlignmentLink,
     CreateAlignmentInput,
     CreateAlignmentPayload,
     DeleteAlignmentInput,
     DeleteAlignmentPayload,
 )
-from service.auth.service import Principal
 from service.graphql.context import Info
 from service.graphql.mutations import mutate
 from service.graphql.nodes import connection
 from service.kit.ids import optional_id, parse_global_id
+from service.kit.repository import Page, Window
 from service.okr.enums import AlignmentKind
 
 
@@ -32,8 +32,12 @@ class AlignmentQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> relay.Connection[AlignmentLink]:
-        filters = [] if kind is None else [AlignmentLinkModel.kind == kind]
-        return await connection(info, AlignmentLink, first=first, after=after, filters=filters)
+        organization_id = info.context.principal.organization_id
+
+        async def fetch(db: AsyncSession, window: Window) -> Page:
+            return await service.list_links(db, organization_id, window, kind=kind)
+
+        return await connection(info, AlignmentLink, first=first, after=after, fetch=fetch)
 
     @strawberry.field(
         description="The cascade of objectives contributing to `rootId`, `depth` levels down "

@@ -3,7 +3,7 @@ import strawberry
 from service.auth.service import Role, Scope
 from service.graphql.context import Info
 from service.kit.ids import global_id
-from service.organizations import repository
+from service.organizations import service
 
 
 @strawberry.type(description="A customer: every object belongs to exactly one organization.")
@@ -28,7 +28,7 @@ class Viewer:
 async def load_viewer(info: Info) -> Viewer:
     principal = info.context.principal
     name = await info.context.run(
-        lambda db: repository.organization_name(db, principal.organization_id)
+        lambda db: service.organization_name(db, principal.organization_id)
     )
     return Viewer(
         organization=Organization(

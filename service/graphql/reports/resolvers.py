@@ -2,9 +2,9 @@ import strawberry
 
 from service.graphql.checks import OkrCheck
 from service.graphql.context import Info
+from service.graphql.reports.types import CycleReport
 from service.kit.ids import optional_id, parse_global_id
 from service.reports import service
-from service.reports.types import CycleReport
 
 
 @strawberry.type

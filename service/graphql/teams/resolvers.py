@@ -8,16 +8,17 @@ from service.auth.service import Principal
 from service.graphql.context import Info
 from service.graphql.mutations import changes_of, mutate
 from service.graphql.nodes import connection
-from service.kit.ids import optional_id, parse_global_id
-from service.teams import service
-from service.teams.models import Team as TeamModel
-from service.teams.types import (
+from service.graphql.teams.types import (
     CreateTeamInput,
     CreateTeamPayload,
     Team,
     UpdateTeamInput,
     UpdateTeamPayload,
 )
+from service.kit.ids import optional_id, parse_global_id
+from service.kit.repository import Page, Window
+from service.teams import service
+from service.teams.models import Team as TeamModel
 
 
 @strawberry.type
@@ -31,14 +32,15 @@ class TeamQuery:
         parent_id: strawberry.ID | None = None,
         roots_only: bool = False,
     ) -> relay.Connection[Team]:
-        filters = []
-        if parent_id is not None:
-            filters.append(
-                TeamModel.parent_id == parse_global_id(parent_id, "Team", field="parentId")
+        organization_id = info.context.principal.organization_id
+        parent = optional_id(parent_id, "Team", field="parentId")
+
+        async def fetch(db: AsyncSession, window: Window) -> Page:
+            return await service.list_teams(
+                db, organization_id, window, parent_id=parent, roots_only=roots_only
             )
-        elif roots_only:
-            filters.append(TeamModel.parent_id.is_(None))
-        return await connection(info, Team, first=first, after=after, filters=filters)
+
+        return await connection(info, Team, first=first, after=after, fetch=fetch)
 
 
 @strawberry.type

@@ -8,7 +8,8 @@ from service.auth.service import Principal
 from service.cycles import service
 from service.cycles.carry_over import carry_over_objectives
 from service.cycles.models import Cycle as CycleModel
-from service.cycles.types import (
+from service.graphql.context import Info
+from service.graphql.cycles.types import (
     CarryOverObjectivesInput,
     CarryOverObjectivesPayload,
     CloseCycleInput,
@@ -19,10 +20,10 @@ from service.cycles.types import (
     UpdateCycleInput,
     UpdateCyclePayload,
 )
-from service.graphql.context import Info
 from service.graphql.mutations import changes_of, mutate
 from service.graphql.nodes import connection
 from service.kit.ids import global_id, optional_id, parse_global_id
+from service.kit.repository import Page, Window
 from service.okr.enums import CycleState
 
 
@@ -36,8 +37,12 @@ class CycleQuery:
         after: str | None = None,
         state: CycleState | None = None,
     ) -> relay.Connection[Cycle]:
-        filters = [] if state is None else [CycleModel.state == state]
-        return await connection(info, Cycle, first=first, after=after, filters=filters)
+        organization_id = info.context.principal.organization_id
+
+        async def fetch(db: AsyncSession, window: Window) -> Page:
+            return await service.list_cycles(db, organization_id, window, state=state)
+
+        return await connection(info, Cycle, first=first, after=after, fetch=fetch)
 
 
 @strawberry.type
@@ -98,7 +103,7 @@ class CycleMutation:
     async def carry_over_objectives(
         self, info: Info, input: CarryOverObjectivesInput
     ) -> CarryOverObjectivesPayload:
-        from service.objectives.types import Objective
+        from service.graphql.objectives.types import Objective
 
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             ids = input.objective_ids

@@ -1,17 +1,12 @@
 from typing import Any
 
 import strawberry
-from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
 from service.auth.service import Principal
 from service.graphql.context import Info
-from service.graphql.mutations import changes_of, mutate
-from service.graphql.nodes import connection
-from service.initiatives import service
-from service.initiatives.models import Initiative as InitiativeModel
-from service.initiatives.types import (
+from service.graphql.initiatives.types import (
     CreateInitiativeInput,
     CreateInitiativePayload,
     ExternalRefInput,
@@ -24,7 +19,12 @@ from service.initiatives.types import (
     UpdateInitiativeInput,
     UpdateInitiativePayload,
 )
-from service.kit.ids import parse_global_id
+from service.graphql.mutations import changes_of, mutate
+from service.graphql.nodes import connection
+from service.initiatives import service
+from service.initiatives.models import Initiative as InitiativeModel
+from service.kit.ids import optional_id, parse_global_id
+from service.kit.repository import Page, Window
 from service.okr.enums import InitiativeStatus
 
 
@@ -35,20 +35,14 @@ class InitiativeFilter:
     external_system: str | None = None
     external_key: str | None = None
 
-    def conditions(self) -> list[ColumnElement[bool]]:
-        found: list[ColumnElement[bool]] = []
-        if self.team_id is not None:
-            found.append(
-                InitiativeModel.team_id == parse_global_id(self.team_id, "Team", field="teamId")
-            )
-        for column, value in (
-            (InitiativeModel.status, self.status),
-            (InitiativeModel.external_system, self.external_system),
-            (InitiativeModel.external_key, self.external_key),
-        ):
-            if value is not None:
-                found.append(column == value)
-        return found
+    def criteria(self) -> dict[str, Any]:
+        """The filter as the initiatives service's list takes it."""
+        return {
+            "team_id": optional_id(self.team_id, "Team", field="teamId"),
+            "status": self.status,
+            "external_system": self.external_system,
+            "external_key": self.external_key,
+        }
 
 
 def external_ref_columns(ref: ExternalRefInput | None) -> dict[str, Any]:
@@ -66,8 +60,13 @@ class InitiativeQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> relay.Connection[Initiative]:
-        filters = filter.conditions() if filter else []
-        return await connection(info, Initiative, first=first, after=after, filters=filters)
+        organization_id = info.context.principal.organization_id
+        criteria = filter.criteria() if filter else {}
+
+        async def fetch(db: AsyncSession, window: Window) -> Page:
+            return await service.list_initiatives(db, organization_id, window, **criteria)
+
+        return await connection(info, Initiative, first=first, after=after, fetch=fetch)
 
 
 @strawberry.type

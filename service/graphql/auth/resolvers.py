@@ -6,7 +6,7 @@ from strawberry import relay
 
 from service.auth import keys
 from service.auth.service import Principal, Scope
-from service.auth.types import (
+from service.graphql.auth.types import (
     ApiKey,
     CreateApiKeyInput,
     CreateApiKeyPayload,

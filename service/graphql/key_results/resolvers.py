@@ -1,17 +1,12 @@
 from typing import Any
 
 import strawberry
-from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
 from service.auth.service import Principal
 from service.graphql.context import Info
-from service.graphql.mutations import changes_of, mutate
-from service.graphql.nodes import connection, prime
-from service.key_results import service
-from service.key_results.models import KeyResult as KeyResultModel
-from service.key_results.types import (
+from service.graphql.key_results.types import (
     CheckIn,
     CreateKeyResultInput,
     CreateKeyResultPayload,
@@ -23,8 +18,12 @@ from service.key_results.types import (
     UpdateKeyResultInput,
     UpdateKeyResultPayload,
 )
+from service.graphql.mutations import changes_of, mutate
+from service.graphql.nodes import connection, prime
+from service.key_results import service
+from service.key_results.models import KeyResult as KeyResultModel
 from service.kit.ids import optional_id, parse_global_id
-from service.kit.repository import Keep
+from service.kit.repository import Page, Window
 from service.okr.enums import Health
 
 
@@ -36,18 +35,13 @@ class KeyResultFilter:
         default=None, description="Key results whose `health` is this one now."
     )
 
-    def conditions(self) -> list[ColumnElement[bool]]:
-        found: list[ColumnElement[bool]] = []
-        if self.objective_id is not None:
-            found.append(
-                KeyResultModel.objective_id
-                == parse_global_id(self.objective_id, "Objective", field="objectiveId")
-            )
-        if self.team_id is not None:
-            found.append(
-                KeyResultModel.team_id == parse_global_id(self.team_id, "Team", field="teamId")
-            )
-        return found
+    def criteria(self) -> dict[str, Any]:
+        """The filter as the key results service's list takes it."""
+        return {
+            "objective_id": optional_id(self.objective_id, "Objective", field="objectiveId"),
+            "team_id": optional_id(self.team_id, "Team", field="teamId"),
+            "health": self.health,
+        }
 
 
 @strawberry.type
@@ -60,18 +54,13 @@ class KeyResultQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> relay.Connection[KeyResult]:
-        filters = filter.conditions() if filter else []
-        health = filter.health if filter else None
-        keep = None
-        if health is not None:
-            organization_id, now = info.context.principal.organization_id, info.context.now
+        organization_id, now = info.context.principal.organization_id, info.context.now
+        criteria = filter.criteria() if filter else {}
 
-            def keep(db: AsyncSession) -> Keep:
-                return service.has_health(db, organization_id, health, now)
+        async def fetch(db: AsyncSession, window: Window) -> Page:
+            return await service.list_key_results(db, organization_id, window, now=now, **criteria)
 
-        return await connection(
-            info, KeyResult, first=first, after=after, filters=filters, keep=keep
-        )
+        return await connection(info, KeyResult, first=first, after=after, fetch=fetch)
 
 
 @strawberry.type

@@ -5,7 +5,7 @@ from uuid import UUID
 import strawberry
 from strawberry import relay
 
-from service.cycles import repository
+from service.cycles import service
 from service.cycles.models import Cycle as CycleModel
 from service.graphql.context import Info
 from service.graphql.mutations import Payload
@@ -15,7 +15,7 @@ from service.okr.enums import CycleState
 from service.okr.figures import CycleDates
 
 if TYPE_CHECKING:
-    from service.objectives.types import Objective
+    from service.graphql.objectives.types import Objective
 
 strawberry.enum(CycleState)
 
@@ -52,18 +52,16 @@ class Cycle(ModelNode):
 
     @strawberry.field(description="Cycles nested in this one.")
     async def children(self, info: Info) -> list["Cycle"]:
-        rows = await info.context.loader(repository.children, default=list).load(self.id)
+        rows = await info.context.loader(service.children, default=list).load(self.id)
         return [Cycle.from_row(row) for row in rows]
 
     @strawberry.field(description="Objectives of this cycle, in creation order.")
     async def objectives(
         self, info: Info
-    ) -> list[Annotated["Objective", strawberry.lazy("service.objectives.types")]]:
-        from service.objectives.types import Objective
+    ) -> list[Annotated["Objective", strawberry.lazy("service.graphql.objectives.types")]]:
+        from service.graphql.objectives.types import Objective
 
-        rows = await info.context.loader(repository.objectives_of_cycles, default=list).load(
-            self.id
-        )
+        rows = await info.context.loader(service.objectives_of_cycles, default=list).load(self.id)
         return [Objective.from_row(row) for row in rows]
 
 
@@ -140,9 +138,9 @@ class CarryOverObjectivesInput:
 
 @strawberry.type
 class CarryOverObjectivesPayload(Payload):
-    objectives: list[Annotated["Objective", strawberry.lazy("service.objectives.types")]] = (
-        strawberry.field(default_factory=list, description="The copies, in the new cycle.")
-    )
+    objectives: list[
+        Annotated["Objective", strawberry.lazy("service.graphql.objectives.types")]
+    ] = strawberry.field(default_factory=list, description="The copies, in the new cycle.")
     skipped_objective_ids: list[strawberry.ID] = strawberry.field(
         default_factory=list,
         description="Objectives not carried over: finished, cancelled or without key results.",

@@ -7,14 +7,14 @@ import strawberry
 from strawberry import relay
 from strawberry.scalars import JSON
 
-from service.auth.service import Scope
+from service.events import service as events
 from service.events.models import Event as EventModel
 from service.graphql.context import Info
 from service.graphql.mutations import Payload
 from service.graphql.nodes import AdminNode, ModelNode
+from service.graphql.teams.types import Team
 from service.kit.ids import global_id
-from service.teams.types import Team
-from service.webhooks import repository
+from service.webhooks import service
 from service.webhooks.models import DeliveryStatus
 from service.webhooks.models import WebhookDelivery as WebhookDeliveryModel
 from service.webhooks.models import WebhookEndpoint as WebhookEndpointModel
@@ -24,7 +24,6 @@ strawberry.enum(DeliveryStatus, name="WebhookDeliveryStatus")
 
 
 # Events about credentials and endpoints (their URLs may be secrets too): admins only.
-ADMIN_ONLY_SUBJECTS = ("WebhookEndpoint", "ApiKey")
 
 
 @strawberry.type(
@@ -40,10 +39,9 @@ class Event(ModelNode):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Self | None]:
         found = await super().resolve_nodes(info=info, node_ids=node_ids, required=required)
-        if Scope.ADMIN in info.context.principal.scopes:
-            return found
+        actor = info.context.principal
         return [
-            None if event is None or event.subject_type in ADMIN_ONLY_SUBJECTS else event
+            event if event is not None and events.visible_to(actor, event.subject_type) else None
             for event in found
         ]
 
@@ -178,7 +176,7 @@ class WebhookDelivery(AdminNode):
 
     @strawberry.field(description="Oldest first.")
     async def attempts(self, info: Info) -> list[WebhookAttempt]:
-        rows = await info.context.loader(repository.attempts_of, default=list).load(self.id)
+        rows = await info.context.loader(service.attempts_of, default=list).load(self.id)
         return [WebhookAttempt.from_row(row) for row in rows]
 
 

@@ -13,11 +13,11 @@ from service.alignment import service as alignment
 from service.graphql.context import Info
 
 if TYPE_CHECKING:
-    from service.key_results.types import KeyResult
-    from service.objectives.types import Objective
+    from service.graphql.key_results.types import KeyResult
+    from service.graphql.objectives.types import Objective
 
-ObjectiveRef = Annotated["Objective", strawberry.lazy("service.objectives.types")]
-KeyResultRef = Annotated["KeyResult", strawberry.lazy("service.key_results.types")]
+ObjectiveRef = Annotated["Objective", strawberry.lazy("service.graphql.objectives.types")]
+KeyResultRef = Annotated["KeyResult", strawberry.lazy("service.graphql.key_results.types")]
 MAX_DEPTH = 10
 
 
@@ -42,7 +42,7 @@ class AlignmentTreeNode:
 
 
 async def alignment_tree(info: Info, root_id: UUID, depth: int) -> AlignmentTreeNode | None:
-    from service.objectives.types import Objective, key_results_of, objective_figures
+    from service.graphql.objectives.types import Objective, key_results_of, objective_figures
 
     depth = max(0, min(depth, MAX_DEPTH))
     edges = await info.context.run(

@@ -5,7 +5,7 @@ from uuid import UUID
 import strawberry
 from strawberry import relay
 
-from service.alignment import repository
+from service.alignment import service
 from service.alignment.models import AlignmentLink as AlignmentLinkModel
 from service.graphql.context import Info
 from service.graphql.mutations import Payload
@@ -13,13 +13,13 @@ from service.graphql.nodes import ModelNode
 from service.okr.enums import AlignmentKind
 
 if TYPE_CHECKING:
-    from service.key_results.types import KeyResult
-    from service.objectives.types import Objective
+    from service.graphql.key_results.types import KeyResult
+    from service.graphql.objectives.types import Objective
 
 strawberry.enum(AlignmentKind)
 
-ObjectiveRef = Annotated["Objective", strawberry.lazy("service.objectives.types")]
-KeyResultRef = Annotated["KeyResult", strawberry.lazy("service.key_results.types")]
+ObjectiveRef = Annotated["Objective", strawberry.lazy("service.graphql.objectives.types")]
+KeyResultRef = Annotated["KeyResult", strawberry.lazy("service.graphql.key_results.types")]
 
 
 @strawberry.type(
@@ -48,37 +48,35 @@ class AlignmentLink(ModelNode):
 
     @strawberry.field(description="The objective that contributes, relates or depends.")
     async def source(self, info: Info) -> ObjectiveRef:
-        from service.objectives.types import Objective
+        from service.graphql.objectives.types import Objective
 
         return await Objective.load_required(info, self.source_id)
 
     @strawberry.field
     async def target_objective(self, info: Info) -> ObjectiveRef | None:
-        from service.objectives.types import Objective
+        from service.graphql.objectives.types import Objective
 
         return await Objective.load(info, self.target_objective_id)
 
     @strawberry.field
     async def target_key_result(self, info: Info) -> KeyResultRef | None:
-        from service.key_results.types import KeyResult
+        from service.graphql.key_results.types import KeyResult
 
         return await KeyResult.load(info, self.target_key_result_id)
 
 
 async def links_from(info: Info, objective_id: UUID) -> list[AlignmentLink]:
-    rows = await info.context.loader(repository.links_from, default=list).load(objective_id)
+    rows = await info.context.loader(service.links_from, default=list).load(objective_id)
     return [AlignmentLink.from_row(row) for row in rows]
 
 
 async def links_to_objective(info: Info, objective_id: UUID) -> list[AlignmentLink]:
-    rows = await info.context.loader(repository.links_to_objective, default=list).load(objective_id)
+    rows = await info.context.loader(service.links_to_objective, default=list).load(objective_id)
     return [AlignmentLink.from_row(row) for row in rows]
 
 
 async def links_to_key_result(info: Info, key_result_id: UUID) -> list[AlignmentLink]:
-    rows = await info.context.loader(repository.links_to_key_result, default=list).load(
-        key_result_id
-    )
+    rows = await info.context.loader(service.links_to_key_result, default=list).load(key_result_id)
     return [AlignmentLink.from_row(row) for row in rows]
 
 
