@@ -17,7 +17,7 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from service.auth.service import Principal, PrincipalCache, authenticate
+from service.auth.service import PrincipalCache, authenticate
 from service.auth.tokens import InvalidToken, TokenVerifier, looks_like_jwt
 from service.cycles.sweep import HealthSweeper
 from service.graphql.context import Context
@@ -29,6 +29,7 @@ from service.kit.clock import Clock
 from service.kit.db import create_engine, create_sessionmaker, enter_tenant
 from service.kit.errors import Unauthenticated
 from service.kit.outage import DATABASE_ERRORS, DatabaseUnavailable, database_error_response
+from service.kit.principal import Principal
 from service.kit.ratelimit import BodySizeLimit, RateLimit
 from service.kit.settings import Settings, get_settings
 from service.webhooks.openapi import document_webhooks

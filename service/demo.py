@@ -5,11 +5,12 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.alignment.service import create_alignment
-from service.auth.service import Scope, create_api_key
+from service.auth.service import create_api_key
 from service.cycles.service import create_cycle, update_cycle
 from service.initiatives.service import create_initiative, link_initiative
 from service.key_results.service import create_key_result, record_check_in
 from service.kit.clock import Clock
+from service.kit.principal import Scope
 from service.objectives.service import create_objective, update_objective
 from service.okr.enums import (
     AlignmentKind,

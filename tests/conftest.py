@@ -20,10 +20,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from service.app import create_app
-from service.auth.service import Scope, create_api_key
+from service.auth.service import create_api_key
 from service.kit.clock import Clock
 from service.kit.db import transaction
 from service.kit.migrate import upgrade_to_head
+from service.kit.principal import Scope
 from service.kit.settings import Settings
 from service.organizations.service import create_organization
 

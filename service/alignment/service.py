@@ -6,10 +6,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.alignment import repository
 from service.alignment.models import AlignmentLink
 from service.auth.access import authorize_team
-from service.auth.service import Principal, Scope
 from service.events import service as events
 from service.key_results.models import KeyResult
 from service.kit.errors import DomainError, ErrorCode
+from service.kit.principal import Principal, Scope
 from service.kit.repository import get_owned
 from service.objectives.models import Objective
 from service.okr.enums import AlignmentKind
@@ -80,7 +80,7 @@ async def create_alignment(
     )
     db.add(link)
     await db.flush()
-    await events.record(db, actor, "alignment.created", link, TYPE_NAME)
+    await events.record(db, actor, "alignment.created", link, TYPE_NAME, team_id=source.team_id)
     return link
 
 
@@ -120,7 +120,9 @@ async def delete_alignment(db: AsyncSession, actor: Principal, link_id: UUID) ->
     state = events.snapshot(link, TYPE_NAME)
     await db.delete(link)
     await db.flush()
-    await events.record(db, actor, "alignment.deleted", link, TYPE_NAME, object_state=state)
+    await events.record(
+        db, actor, "alignment.deleted", link, TYPE_NAME, object_state=state, team_id=source.team_id
+    )
     return link
 
 

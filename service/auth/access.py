@@ -19,8 +19,8 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.auth.service import Principal, Scope
 from service.kit.errors import DomainError, ErrorCode
+from service.kit.principal import Principal, Scope
 from service.kit.repository import any_ancestor_or_self
 from service.teams.models import Team
 

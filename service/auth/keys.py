@@ -6,16 +6,10 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.models import ApiKey
-from service.auth.service import (
-    API_KEY,
-    Principal,
-    PrincipalCache,
-    Scope,
-    create_api_key,
-    is_expired,
-)
+from service.auth.service import API_KEY, PrincipalCache, create_api_key, is_expired
 from service.events import service as events
 from service.kit.errors import ErrorCode
+from service.kit.principal import Principal, Scope
 from service.kit.repository import get_owned
 from service.kit.validation import Problems
 

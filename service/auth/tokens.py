@@ -19,7 +19,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from service.auth.service import Principal, Role
+from service.kit.principal import Principal, Role
 from service.kit.settings import Settings
 
 logger = logging.getLogger(__name__)

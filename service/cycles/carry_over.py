@@ -6,12 +6,12 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.access import authorize_team
-from service.auth.service import Principal, Scope
 from service.cycles.models import Cycle
 from service.cycles.service import ensure_cycle_open, objectives_of
 from service.key_results import service as key_results
 from service.key_results.models import KeyResult
 from service.kit.errors import DomainError, ErrorCode
+from service.kit.principal import Principal, Scope
 from service.kit.repository import get_owned
 from service.objectives import service as objectives
 from service.objectives.models import Objective

@@ -7,11 +7,11 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.access import authorize_structure
-from service.auth.service import Principal
 from service.cycles import repository
 from service.cycles.models import Cycle
 from service.events import service as events
 from service.kit.errors import DomainError, ErrorCode
+from service.kit.principal import Principal
 from service.kit.repository import get_owned, is_ancestor_or_self, lock_organization
 from service.kit.validation import Problems
 from service.objectives.models import Objective

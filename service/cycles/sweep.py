@@ -19,10 +19,10 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.auth.service import Principal
 from service.key_results import service as key_results
 from service.kit.clock import Clock
 from service.kit.db import transaction
+from service.kit.principal import Principal
 from service.kit.repository import try_lock
 from service.objectives import service as objectives
 from service.organizations.service import system_principal

@@ -24,5 +24,8 @@ class Event(TenantMixin, Base):
     # Grows by one with each event of the subject: consumers drop stale, late events.
     sequence: Mapped[int] = mapped_column(Integer)
     occurred_at: Mapped[datetime]
+    # The team the subject belonged to (webhook endpoints may listen to some teams only);
+    # the database fans each event out to its deliveries (migration 0006).
+    team_id: Mapped[UUID | None]
     actor: Mapped[dict[str, Any]] = mapped_column(JSONB)
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)

@@ -11,14 +11,13 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils.compat import uuid7
 
-from service.auth.service import Principal, Scope
 from service.events import repository
 from service.events.models import Event
 from service.kit.errors import DomainError, ErrorCode
 from service.kit.ids import global_id
 from service.kit.models import Base
+from service.kit.principal import Principal, Scope
 from service.kit.repository import Page, Window
-from service.webhooks.fan_out import with_webhook_deliveries
 
 # Columns holding references, and the type their global ID names.
 _REFERENCE_TYPES = {
@@ -96,31 +95,45 @@ async def record(
     *,
     changes: dict[str, dict[str, Any]] | None = None,
     object_state: dict[str, Any] | None = None,
+    team_id: UUID | None = None,
 ) -> None:
     """Append one event. The subject's row must already be written (so it is locked):
-    that serialises events of one subject and keeps `sequence` gap-free and unique."""
+    that serialises events of one subject and keeps `sequence` gap-free and unique.
+
+    `team_id`: the team the subject belongs to, when it has no `team_id` of its own (an
+    alignment link speaks for its source objective's team). The database writes the
+    event's webhook deliveries in the same statement (migration 0006).
+    """
     subject_id: UUID = subject.id  # type: ignore[attr-defined]
     next_sequence = (
         select(func.coalesce(func.max(Event.sequence), 0) + 1)
         .where(Event.organization_id == actor.organization_id, Event.subject_id == subject_id)
         .scalar_subquery()
     )
-    # The event's webhook deliveries are written by the same statement (see fan_out).
-    event_insert = insert(Event).values(
-        id=uuid7(),
-        organization_id=actor.organization_id,
-        type=event_type,
-        subject_type=type_name,
-        subject_id=subject_id,
-        sequence=next_sequence,
-        occurred_at=datetime.now(UTC),
-        actor=actor.as_actor(),
-        data={
-            "object": object_state or snapshot(subject, type_name),
-            "changes": changes or {},
-        },
+    await db.execute(
+        insert(Event).values(
+            id=uuid7(),
+            organization_id=actor.organization_id,
+            type=event_type,
+            subject_type=type_name,
+            subject_id=subject_id,
+            sequence=next_sequence,
+            occurred_at=datetime.now(UTC),
+            actor=actor.as_actor(),
+            team_id=team_id or team_of(subject, type_name),
+            data={
+                "object": object_state or snapshot(subject, type_name),
+                "changes": changes or {},
+            },
+        )
     )
-    await db.execute(with_webhook_deliveries(event_insert, event_type, subject))
+
+
+def team_of(subject: Base, type_name: str) -> UUID | None:
+    """The team a subject belongs to: its own `team_id`, or itself for a team."""
+    if type_name == "Team":
+        return subject.id  # type: ignore[attr-defined, no-any-return]
+    return getattr(subject, "team_id", None)
 
 
 def event_prefix(type_name: str) -> str:

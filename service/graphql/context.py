@@ -10,8 +10,8 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info as StrawberryInfo
 
-from service.auth.service import Principal
 from service.kit.clock import Clock
+from service.kit.principal import Principal
 from service.kit.settings import Settings
 
 V = TypeVar("V")

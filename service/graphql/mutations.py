@@ -12,13 +12,13 @@ from graphql import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.auth.service import Principal
 from service.events.service import camel_case
 from service.graphql.context import Info
 from service.graphql.nodes import UserError
 from service.kit.errors import DomainError, ErrorCode
 from service.kit.ids import optional_id
 from service.kit.models import Base
+from service.kit.principal import Principal
 from service.kit.validation import Problems
 
 PayloadT = TypeVar("PayloadT")

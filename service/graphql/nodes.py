@@ -9,11 +9,11 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
-from service.auth.service import Scope
 from service.graphql.context import BatchLoad, Info
 from service.kit.errors import DomainError, ErrorCode
 from service.kit.ids import decode_cursor, encode_cursor
 from service.kit.models import TenantMixin
+from service.kit.principal import Scope
 from service.kit.repository import Page, Window, page, rows_by_ids
 
 strawberry.enum(ErrorCode, name="UserErrorCode", description="Stable codes.")

@@ -6,7 +6,6 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from service.auth.service import Scope
 from service.graphql.alignment.resolvers import AlignmentMutation, AlignmentQuery
 from service.graphql.auth.resolvers import ApiKeyMutation, ApiKeyQuery
 from service.graphql.context import Info
@@ -21,6 +20,7 @@ from service.graphql.organizations.types import Viewer, load_viewer
 from service.graphql.reports.resolvers import ReportQuery
 from service.graphql.teams.resolvers import TeamMutation, TeamQuery
 from service.graphql.webhooks.resolvers import WebhookMutation, WebhookQuery
+from service.kit.principal import Scope
 
 strawberry.enum(Scope, name="Scope")
 

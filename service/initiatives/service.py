@@ -5,13 +5,13 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.access import authorize_team
-from service.auth.service import Principal, Scope
 from service.events import service as events
 from service.initiatives import repository
 from service.initiatives.models import Initiative, InitiativeKeyResult
 from service.key_results.models import KeyResult
 from service.kit.errors import DomainError, ErrorCode
 from service.kit.numbers import to_decimal
+from service.kit.principal import Principal, Scope
 from service.kit.repository import get_owned
 from service.kit.validation import Problems
 from service.teams.models import Team

@@ -7,7 +7,6 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.access import authorize_key_result, authorize_team
-from service.auth.service import Principal, Scope
 from service.cycles.models import Cycle
 from service.cycles.service import ensure_cycle_open, ensure_open
 from service.events import service as events
@@ -16,6 +15,7 @@ from service.key_results.models import CheckIn, KeyResult
 from service.kit.clock import Clock, utc_date
 from service.kit.errors import ErrorCode
 from service.kit.numbers import to_decimal, to_float
+from service.kit.principal import Principal, Scope
 from service.kit.repository import Page, Window, get_owned, lock_fresh
 from service.kit.validation import Problems
 from service.objectives import service as objectives

@@ -7,12 +7,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.alignment import service as alignment
 from service.auth.access import authorize_team
-from service.auth.service import Principal, Scope
 from service.cycles.models import Cycle
 from service.cycles.service import ensure_cycle_open
 from service.events import service as events
 from service.key_results.models import KeyResult
 from service.kit.clock import utc_date
+from service.kit.principal import Principal, Scope
 from service.kit.repository import Page, Window, get_owned, lock_fresh
 from service.kit.validation import Problems
 from service.objectives import repository

@@ -2,7 +2,8 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.auth.service import Principal, Scope, create_api_key, effective_scopes
+from service.auth.service import create_api_key
+from service.kit.principal import Principal, Scope, effective_scopes
 from service.kit.validation import Problems
 from service.organizations import repository
 from service.organizations.models import Organization

@@ -8,11 +8,11 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.auth.service import Principal, Scope
 from service.cycles import service as cycles
 from service.cycles.models import Cycle
 from service.key_results import service as key_results
 from service.key_results.models import KeyResult
+from service.kit.principal import Principal, Scope
 from service.kit.repository import get_owned
 from service.objectives import service as objectives_service
 from service.objectives.models import Objective

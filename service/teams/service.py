@@ -4,9 +4,9 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.access import authorize_structure
-from service.auth.service import Principal
 from service.events import service as events
 from service.kit.errors import ErrorCode
+from service.kit.principal import Principal
 from service.kit.repository import get_owned, is_ancestor_or_self, lock_organization
 from service.kit.validation import Problems
 from service.teams import repository

@@ -8,11 +8,11 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.auth.service import Principal, Scope
 from service.events import service as events
 from service.events.models import Event
 from service.kit.errors import DomainError, ErrorCode
 from service.kit.ids import global_id
+from service.kit.principal import Principal, Scope
 from service.kit.repository import get_owned, rows_by_ids
 from service.kit.validation import Problems
 from service.teams.models import Team

@@ -4,7 +4,8 @@ from uuid import uuid4
 import pytest
 
 from service.auth import service
-from service.auth.service import Principal, PrincipalCache, Scope
+from service.auth.service import PrincipalCache
+from service.kit.principal import Principal, Scope
 
 
 def principal() -> Principal:

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from standardwebhooks.webhooks import Webhook
 
-from service.auth.service import Scope
+from service.kit.principal import Scope
 from service.webhooks.ssrf import AddressPolicy, BlockedAddress, guarded_client
 from service.webhooks.worker import DeliveryWorker
 from tests import factories

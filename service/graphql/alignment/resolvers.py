@@ -5,7 +5,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
 from service.alignment import service
-from service.auth.service import Principal
 from service.graphql.alignment.tree import AlignmentTreeNode, alignment_tree
 from service.graphql.alignment.types import (
     AlignmentLink,
@@ -18,6 +17,7 @@ from service.graphql.context import Info
 from service.graphql.mutations import mutate
 from service.graphql.nodes import connection
 from service.kit.ids import optional_id, parse_global_id
+from service.kit.principal import Principal
 from service.kit.repository import Page, Window
 from service.okr.enums import AlignmentKind
 

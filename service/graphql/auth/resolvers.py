@@ -5,7 +5,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
 from service.auth import keys
-from service.auth.service import Principal, Scope
 from service.graphql.auth.types import (
     ApiKey,
     CreateApiKeyInput,
@@ -17,6 +16,7 @@ from service.graphql.context import Info
 from service.graphql.mutations import mutate
 from service.graphql.nodes import connection
 from service.kit.ids import parse_global_id
+from service.kit.principal import Principal, Scope
 
 
 @strawberry.type

@@ -6,9 +6,9 @@ import strawberry
 from strawberry import relay
 
 from service.auth.models import ApiKey as ApiKeyModel
-from service.auth.service import Scope
 from service.graphql.mutations import Payload
 from service.graphql.nodes import AdminNode
+from service.kit.principal import Scope
 
 
 @strawberry.type(description="A service credential of the organization (the secret is not kept).")

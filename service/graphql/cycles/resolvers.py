@@ -4,7 +4,6 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
-from service.auth.service import Principal
 from service.cycles import service
 from service.cycles.carry_over import carry_over_objectives
 from service.cycles.models import Cycle as CycleModel
@@ -23,6 +22,7 @@ from service.graphql.cycles.types import (
 from service.graphql.mutations import changes_of, mutate
 from service.graphql.nodes import connection
 from service.kit.ids import global_id, optional_id, parse_global_id
+from service.kit.principal import Principal
 from service.kit.repository import Page, Window
 from service.okr.enums import CycleState
 

@@ -4,7 +4,6 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
-from service.auth.service import Principal
 from service.graphql.context import Info
 from service.graphql.initiatives.types import (
     CreateInitiativeInput,
@@ -24,6 +23,7 @@ from service.graphql.nodes import connection
 from service.initiatives import service
 from service.initiatives.models import Initiative as InitiativeModel
 from service.kit.ids import optional_id, parse_global_id
+from service.kit.principal import Principal
 from service.kit.repository import Page, Window
 from service.okr.enums import InitiativeStatus
 

@@ -4,7 +4,6 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
-from service.auth.service import Principal
 from service.graphql.context import Info
 from service.graphql.key_results.types import (
     CheckIn,
@@ -23,6 +22,7 @@ from service.graphql.nodes import connection, prime
 from service.key_results import service
 from service.key_results.models import KeyResult as KeyResultModel
 from service.kit.ids import optional_id, parse_global_id
+from service.kit.principal import Principal
 from service.kit.repository import Page, Window
 from service.okr.enums import Health
 

@@ -1,8 +1,8 @@
 import strawberry
 
-from service.auth.service import Role, Scope
 from service.graphql.context import Info
 from service.kit.ids import global_id
+from service.kit.principal import Role, Scope
 from service.organizations import service
 
 

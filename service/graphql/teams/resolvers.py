@@ -4,7 +4,6 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
-from service.auth.service import Principal
 from service.graphql.context import Info
 from service.graphql.mutations import changes_of, mutate
 from service.graphql.nodes import connection
@@ -16,6 +15,7 @@ from service.graphql.teams.types import (
     UpdateTeamPayload,
 )
 from service.kit.ids import optional_id, parse_global_id
+from service.kit.principal import Principal
 from service.kit.repository import Page, Window
 from service.teams import service
 from service.teams.models import Team as TeamModel

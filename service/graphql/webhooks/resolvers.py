@@ -5,7 +5,6 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
-from service.auth.service import Principal, Scope
 from service.events import service as events
 from service.graphql.context import Info
 from service.graphql.mutations import changes_of, mutate
@@ -30,6 +29,7 @@ from service.graphql.webhooks.types import (
     WebhookEndpoint,
 )
 from service.kit.ids import decode_global_id, optional_id, parse_global_id
+from service.kit.principal import Principal, Scope
 from service.kit.repository import Page, Window
 from service.webhooks import service
 from service.webhooks.models import DeliveryStatus
