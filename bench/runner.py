@@ -53,6 +53,10 @@ class Target:
             env["OKR_DATABASE_URL"] = f"postgresql+asyncpg://postgres@127.0.0.1:{db_port}/{database}"
             env["OKR_LOG_LEVEL"] = "WARNING"  # no access log lines
             env["OKR_RATE_LIMIT_PER_SECOND"] = "0"  # the load generator is one key, far above 50/s
+            env["OKR_MAX_CONCURRENT_REQUESTS_PER_KEY"] = "0"  # and keeps up to 32 in flight
+            # The bench measures requests: no health sweep (its first run announces every
+            # health of the generated data) may run beside them.
+            env["OKR_HEALTH_SWEEP_INTERVAL_SECONDS"] = "86400"
             argv = [
                 sys.executable,
                 "-m",

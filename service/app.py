@@ -17,6 +17,7 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+from service.auth.revocations import RevocationListener
 from service.auth.service import PrincipalCache, authenticate
 from service.auth.tokens import InvalidToken, TokenVerifier, looks_like_jwt
 from service.cycles.sweep import HealthSweeper
@@ -25,13 +26,16 @@ from service.graphql.extensions import mask_escaped_errors
 from service.graphql.limits import Limits
 from service.graphql.schema import schema
 from service.idempotency import service as idempotency
+from service.kit.backpressure import BodyReadDeadline, InFlightLimit
 from service.kit.clock import Clock
 from service.kit.db import create_engine, create_sessionmaker, enter_tenant
 from service.kit.errors import Unauthenticated
+from service.kit.json_input import InputTooDeep, check_depth
 from service.kit.outage import DATABASE_ERRORS, DatabaseUnavailable, database_error_response
 from service.kit.principal import Principal
-from service.kit.ratelimit import BodySizeLimit, RateLimit
+from service.kit.ratelimit import BodySizeLimit, RateLimit, mark_authenticated
 from service.kit.settings import Settings, get_settings
+from service.kit.startup import resolve_database_url
 from service.webhooks.openapi import document_webhooks
 from service.webhooks.worker import DeliveryWorker
 
@@ -63,6 +67,9 @@ async def graphql_context(request: Request) -> AsyncIterator[Context | None]:
         yield None  # the IDE's page runs nothing; its queries come back with a key
         return
     token = bearer_token(request)
+    # The whole body first (already in memory: BodyReadDeadline), then the connection: it
+    # is held for the work, never while a client is still uploading.
+    await request.body()
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with sessionmaker() as db:
         principal = await identify(request, db, token)
@@ -80,6 +87,13 @@ async def graphql_context(request: Request) -> AsyncIterator[Context | None]:
 async def identify(request: Request, db: AsyncSession, token: str) -> Principal:
     """A JWT (three dot-separated parts) is a user's token, checked without the database;
     anything else is an API key, looked up before the tenant is known."""
+    principal = await verify_token(request, db, token)
+    # The rate limit lets this token skip its address's budget for failed attempts.
+    mark_authenticated(request.scope)
+    return principal
+
+
+async def verify_token(request: Request, db: AsyncSession, token: str) -> Principal:
     if looks_like_jwt(token):
         verifier: TokenVerifier | None = request.app.state.token_verifier
         if verifier is None:
@@ -164,14 +178,36 @@ async def unauthorized_response(_: Request, error: Exception) -> JSONResponse:
     )
 
 
+async def input_too_deep_response(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, InputTooDeep)
+    return JSONResponse(
+        status_code=400, content={"error": {"code": error.code, "message": error.message}}
+    )
+
+
+ORJSON_TOO_DEEP = "depth limit exceeded"  # orjson's own limit: 1024 levels
+
+
 class FastJSONGraphQLRouter(GraphQLRouter[Any, None]):
-    """Responses encoded by orjson: several times faster than `json` on large results."""
+    """JSON by orjson: several times faster than `json` on large results. Request JSON (a
+    body, a GET's variables) nesting more than `max_json_depth` levels is refused whole."""
+
+    def __init__(self, *args: Any, max_json_depth: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_json_depth = max_json_depth
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
     def decode_json(self, data: str | bytes) -> object:
-        decoded = orjson.loads(data)  # its JSONDecodeError (bad UTF-8 too) is answered 400
+        try:
+            decoded = orjson.loads(data)
+        except orjson.JSONDecodeError as error:
+            if ORJSON_TOO_DEEP in error.msg:
+                raise InputTooDeep(self.max_json_depth) from None
+            raise  # any other JSONDecodeError (bad UTF-8 too) is answered 400
+        # Before anything walks it (NUL scan, variable coercion): answered 400 INPUT_TOO_DEEP.
+        check_depth(decoded, self.max_json_depth)
         if not isinstance(decoded, dict | list):  # a list is a batch: refused 400 (not enabled)
             raise HTTPException(400, "The request body must be a JSON object.")
         return decoded
@@ -213,9 +249,18 @@ def create_app(
         app.state.settings = settings
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.token_verifier = TokenVerifier.from_settings(settings)
-        app.state.principal_cache = (
-            PrincipalCache(settings.auth_cache_seconds) if settings.auth_cache_seconds else None
+        app.state.principal_cache = PrincipalCache(
+            settings.auth_cache_seconds, settings.auth_refusal_cache_seconds
         )
+        # Without cached keys there is nothing a revocation could leave stale.
+        revocations = (
+            RevocationListener(url, settings, app.state.principal_cache)
+            if settings.auth_cache_seconds
+            else None
+        )
+        app.state.revocations = revocations
+        if revocations is not None:
+            await revocations.start()
         worker = DeliveryWorker(url, settings) if webhook_worker else None
         sweeper = (
             HealthSweeper(app.state.sessionmaker, clock, settings.health_sweep_interval_seconds)
@@ -235,6 +280,8 @@ def create_app(
             if worker is not None and sweeper is not None:
                 await sweeper.stop()
                 await worker.stop()
+            if revocations is not None:
+                await revocations.stop()
             await engine.dispose()
 
     app = FastAPI(
@@ -246,20 +293,32 @@ def create_app(
     app.add_exception_handler(Unauthorized, unauthorized_response)
     app.add_exception_handler(IdempotentReplay, idempotent_replay_response)
     app.add_exception_handler(BadIdempotencyKey, bad_idempotency_key_response)
+    app.add_exception_handler(InputTooDeep, input_too_deep_response)
     document_webhooks(app.webhooks)  # OpenAPI `webhooks`: every event type and its body
     app.state.clock = clock
     app.state.limits = Limits.from_settings(settings)  # read by the schema's QueryLimits
     for database_error in DATABASE_ERRORS:  # unreachable database: 503, not 500
         app.add_exception_handler(database_error, database_error_response)
-    # Outermost first: refuse a flood before reading its body, an oversized body before JSON.
+    # Each middleware added wraps the ones before. From the outside in: a flood is refused
+    # before anything else, then a key's requests beyond its share of the pool, then an
+    # oversized body; the body is then read whole, within its deadline, before the route
+    # takes a database connection.
+    app.add_middleware(BodyReadDeadline, timeout=settings.body_read_timeout_seconds)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(InFlightLimit, max_per_key=settings.max_concurrent_requests_per_key)
     app.add_middleware(
-        RateLimit, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst
+        RateLimit,
+        rate=settings.rate_limit_per_second,
+        burst=settings.rate_limit_burst,
+        failure_rate=settings.auth_failure_rate_per_second,
+        failure_burst=settings.auth_failure_burst,
+        trusted_proxy_header=settings.trusted_proxy_header,
     )
     graphql: GraphQLRouter[Any, None] = FastJSONGraphQLRouter(
         schema,
         context_getter=graphql_context,
         graphql_ide="graphiql" if settings.graphiql else None,
+        max_json_depth=settings.max_json_depth,
     )
     app.include_router(graphql, prefix="/graphql", include_in_schema=False)
 
@@ -287,18 +346,3 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     return app
-
-
-def resolve_database_url(settings: Settings) -> str:
-    """The configured server, or an embedded one started in `data_dir`."""
-    if settings.database_url is not None:
-        return settings.database_url.get_secret_value()
-    try:
-        from service.kit.embedded import start_embedded_postgres
-    except ImportError as missing:
-        raise RuntimeError(
-            "OKR_DATABASE_URL is not set and the embedded PostgreSQL is not installed "
-            "(pip install 'okr-service[embedded]')."
-        ) from missing
-
-    return start_embedded_postgres(settings.data_dir)

@@ -4,11 +4,15 @@ import argparse
 import asyncio
 import json
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+from pydantic import ValidationError
+
 from service.kit.settings import get_settings
+from service.kit.startup import DatabaseUnreachable, resolve_database_url, wait_for_database
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,10 +37,27 @@ def main(argv: list[str] | None = None) -> None:
     create_org.add_argument("name")
     commands.add_parser("export-contracts", help="write schema/ and openapi/")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=get_settings().log_level, format="%(levelname)s %(name)s: %(message)s"
+    # A command that cannot start says why in one line (and exits 1), not in a traceback.
+    try:
+        log_level = get_settings().log_level
+    except ValidationError as error:
+        sys.exit(f"okr-service: invalid configuration: {settings_problems(error)}")
+    logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        run_command(args)
+    except DatabaseUnreachable as error:
+        sys.exit(f"okr-service: {error}")
+
+
+def settings_problems(error: ValidationError) -> str:
+    """The problems of the settings, without their values (a URL holds a password)."""
+    return "; ".join(
+        f"OKR_{'_'.join(map(str, problem['loc'])).upper()}: {problem['msg']}"
+        for problem in error.errors(include_input=False, include_url=False)
     )
 
+
+def run_command(args: argparse.Namespace) -> None:
     if args.command == "serve":
         serve_api(args.host, args.port, demo=args.demo, workers=args.workers)
     elif args.command == "migrate":
@@ -54,18 +75,20 @@ def main(argv: list[str] | None = None) -> None:
 
 async def with_database(action: Callable[[str], Awaitable[T]]) -> T:
     """Resolve the database (embedded if unset), migrate it, then run `action` on it."""
-    from service.app import resolve_database_url
-
     url = resolve_database_url(get_settings())
     await migrate(url)
     return await action(url)
 
 
 async def migrate(url: str) -> None:
+    """Wait for the database to answer (it may be starting with us), then migrate it."""
+    settings = get_settings()
+    await wait_for_database(url, settings.database_connect_timeout_seconds)
+    # Imported once the database answers: importing Alembic logs its plugins.
     from service.kit.db import create_engine
     from service.kit.migrate import upgrade_to_head
 
-    engine = create_engine(url, get_settings())
+    engine = create_engine(url, settings)
     try:
         await upgrade_to_head(engine)
     finally:
@@ -103,8 +126,6 @@ def serve_api(host: str, port: int, *, demo: bool, workers: int) -> None:
 
     import uvicorn
 
-    from service.app import resolve_database_url
-
     url = resolve_database_url(get_settings())
     asyncio.run(migrate(url))
     if demo:
@@ -135,7 +156,6 @@ def run_webhook_worker() -> None:
     migrated already)."""
     import signal
 
-    from service.app import resolve_database_url
     from service.cycles.sweep import HealthSweeper
     from service.kit.clock import Clock
     from service.kit.db import create_engine, create_sessionmaker
@@ -148,6 +168,7 @@ def run_webhook_worker() -> None:
             loop.add_signal_handler(signum, stop.set)
         settings = get_settings()
         url = resolve_database_url(settings)
+        await wait_for_database(url, settings.database_connect_timeout_seconds)
         engine = create_engine(url, settings)
         sweeper = HealthSweeper(
             create_sessionmaker(engine), Clock(), settings.health_sweep_interval_seconds

@@ -62,8 +62,16 @@ async def database_url(server_url: str) -> AsyncIterator[str]:
 @pytest.fixture(scope="session")
 async def app(database_url: str) -> AsyncIterator[FastAPI]:
     # No key cache: statement counts must not depend on how long a test took. No rate
-    # limit: tests drive one key fast (tests/security covers the limit on its own app).
-    settings = Settings(database_url=None, auth_cache_seconds=0, rate_limit_per_second=0)
+    # limits: tests drive one key fast and send many bad tokens (tests/security covers the
+    # limits on apps of their own).
+    # Every query the suite sends runs through both read paths, which must agree.
+    settings = Settings(
+        database_url=None,
+        auth_cache_seconds=0,
+        rate_limit_per_second=0,
+        auth_failure_rate_per_second=0,
+        query_planner_verify=True,
+    )
     # Tests that need delivery run their own workers.
     application = create_app(settings, database_url=database_url, webhook_worker=False)
     async with application.router.lifespan_context(application):

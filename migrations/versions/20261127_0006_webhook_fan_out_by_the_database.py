@@ -32,7 +32,9 @@ UUID7 = (
 )
 
 FAN_OUT = f"""
-CREATE FUNCTION okr_event_fan_out() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION okr_event_fan_out() RETURNS trigger LANGUAGE plpgsql
+-- The schema the tables were migrated into, whatever search_path the writer has.
+SET search_path FROM CURRENT AS $$
 BEGIN
     INSERT INTO webhook_deliveries
         (id, organization_id, event_id, endpoint_id, status, attempts, next_attempt_at)

@@ -77,7 +77,9 @@ async def contributions_below(
         .where(edges.c.parent.in_(list(root_ids)))
         .cte("tree", recursive=True)
     )
-    tree = tree.union_all(
+    # UNION, not UNION ALL: an objective reached along many paths (several parents each)
+    # is walked once per depth, not once per path (paths multiply with every level).
+    tree = tree.union(
         select(edges.c.child, edges.c.parent, edges.c.via, tree.c.depth + 1).where(
             edges.c.parent == tree.c.child, tree.c.depth < max_depth
         )

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.alignment import repository
 from service.alignment.models import AlignmentLink
 from service.auth.access import authorize_team
+from service.cycles.service import ensure_key_result_cycle_open, ensure_objective_cycle_open
 from service.events import service as events
 from service.key_results.models import KeyResult
 from service.kit.errors import DomainError, ErrorCode
@@ -56,6 +57,10 @@ async def create_alignment(
             ErrorCode.SELF_REFERENCE,
         )
     await authorize_team(db, actor, source.team_id)  # a link speaks for its source
+    # Both ends: a link moves the rolled-up progress of its target and speaks for its source.
+    await ensure_objective_cycle_open(db, org, source_objective_id, "sourceObjectiveId")
+    target_field = "targetObjectiveId" if target_objective_id else "targetKeyResultId"
+    await ensure_objective_cycle_open(db, org, parent_objective_id, target_field)
     # Serialises link creation per organization: no cycle can close between two concurrent
     # CONTRIBUTES_TO links, and no duplicate slips past the check below.
     await repository.lock_alignment_graph(db, org)
@@ -117,6 +122,13 @@ async def delete_alignment(db: AsyncSession, actor: Principal, link_id: UUID) ->
         db, Objective, actor.organization_id, link.source_objective_id, field="id"
     )
     await authorize_team(db, actor, source.team_id)  # a link speaks for its source
+    await ensure_objective_cycle_open(db, actor.organization_id, source.id, "id")
+    if link.target_objective_id is not None:
+        await ensure_objective_cycle_open(db, actor.organization_id, link.target_objective_id, "id")
+    elif link.target_key_result_id is not None:
+        await ensure_key_result_cycle_open(
+            db, actor.organization_id, link.target_key_result_id, "id"
+        )
     state = events.snapshot(link, TYPE_NAME)
     await db.delete(link)
     await db.flush()

@@ -6,6 +6,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.models import ApiKey
+from service.auth.revocations import announce_key_change
 from service.auth.service import API_KEY, PrincipalCache, create_api_key, is_expired
 from service.events import service as events
 from service.kit.errors import ErrorCode
@@ -41,11 +42,12 @@ async def issue_api_key(
 async def revoke_api_key(
     db: AsyncSession, actor: Principal, key_id: UUID, cache: PrincipalCache | None
 ) -> ApiKey:
-    """Stop a key at once in this process; other processes follow within the cache TTL."""
+    """Stop a key at once in this process, and in every other one when `db` commits."""
     actor.require(Scope.ADMIN)
     key = await get_owned(db, ApiKey, actor.organization_id, key_id, field="id", for_update=True)
     if key.revoked_at is None:
         await events.apply_update(db, actor, key, API_KEY, {"revoked_at": datetime.now(UTC)})
+        await announce_key_change(db, key.key_hash)
     if cache is not None:
         cache.forget(key.key_hash)
     return key

@@ -3,6 +3,7 @@
 import hashlib
 import secrets
 import time
+from collections import OrderedDict
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -39,15 +40,23 @@ async def create_api_key(
 
 
 class PrincipalCache:
-    """Recently verified keys, so a busy client costs no query per request.
+    """Recently verified keys, so a busy client costs no query per request, and recently
+    refused ones, so repeating a bad key costs none either.
 
-    A revoked key keeps working for at most `ttl` seconds in each process.
+    A revoked key is forgotten by every process as soon as the revocation commits (pushed by
+    service/auth/revocations.py); `ttl` bounds how long it may keep working if that push is
+    lost. `ttl` 0 caches no verified key; `refusal_ttl` 0 no refused one.
     """
 
-    def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
+    def __init__(self, ttl: float, refusal_ttl: float = 0.0, max_entries: int = 10_000) -> None:
         self.ttl = ttl
+        self.refusal_ttl = refusal_ttl
         self.max_entries = max_entries
+        # Bumped by every forget() and clear(): a lookup that began in an older epoch may
+        # have read a row revoked meanwhile, so its answer must not be cached.
+        self.epoch = 0
         self._entries: dict[str, tuple[float, datetime | None, Principal]] = {}
+        self._refused: OrderedDict[str, float] = OrderedDict()  # oldest first
 
     def get(self, key_hash: str) -> Principal | None:
         entry = self._entries.get(key_hash)
@@ -60,12 +69,48 @@ class PrincipalCache:
         return principal
 
     def forget(self, key_hash: str) -> None:
+        self.epoch += 1
         self._entries.pop(key_hash, None)
+        self._refused.pop(key_hash, None)  # an expiry pushed back makes a key valid again
 
-    def put(self, key_hash: str, expires_at: datetime | None, principal: Principal) -> None:
+    def clear(self) -> None:
+        self.epoch += 1
+        self._entries.clear()
+        self._refused.clear()
+
+    def put(
+        self,
+        key_hash: str,
+        expires_at: datetime | None,
+        principal: Principal,
+        *,
+        epoch: int | None = None,
+    ) -> None:
+        """Cache a key verified by a lookup that began in `epoch` (now when None)."""
+        if not self.ttl or (epoch is not None and epoch != self.epoch):
+            return
         if len(self._entries) >= self.max_entries:
             self._entries.clear()  # crude, but bounded; a refill costs one query per key
         self._entries[key_hash] = (time.monotonic(), expires_at, principal)
+
+    def is_refused(self, key_hash: str) -> bool:
+        refused_at = self._refused.get(key_hash)
+        if refused_at is None:
+            return False
+        if time.monotonic() - refused_at > self.refusal_ttl:
+            del self._refused[key_hash]
+            return False
+        return True
+
+    def refuse(self, key_hash: str) -> None:
+        """Remember a key the database refused. Made-up keys never become valid, and a
+        revoked or expired key stays so (short of an expiry change, which is pushed)."""
+        if not self.refusal_ttl:
+            return
+        self._refused.pop(key_hash, None)
+        self._refused[key_hash] = time.monotonic()
+        if len(self._refused) > self.max_entries:
+            self._refused.popitem(last=False)  # the oldest: the first to lapse anyway
 
 
 def is_expired(expires_at: datetime | None) -> bool:
@@ -76,9 +121,13 @@ async def authenticate(
     db: AsyncSession, secret: str, cache: PrincipalCache | None = None
 ) -> Principal:
     key_hash = hash_key(secret)
-    cached = cache.get(key_hash) if cache else None
-    if cached is not None:
-        return cached
+    if cache is not None:
+        cached = cache.get(key_hash)
+        if cached is not None:
+            return cached
+        if cache.is_refused(key_hash):
+            raise Unauthenticated
+    epoch = cache.epoch if cache is not None else None
     row = (
         await db.execute(
             select(
@@ -87,6 +136,8 @@ async def authenticate(
         )
     ).one_or_none()
     if row is None or is_expired(row.expires_at):
+        if cache is not None:
+            cache.refuse(key_hash)
         raise Unauthenticated
     principal = Principal(
         organization_id=row.organization_id,
@@ -95,5 +146,5 @@ async def authenticate(
         actor_name=row.name,
     )
     if cache is not None:
-        cache.put(key_hash, row.expires_at, principal)
+        cache.put(key_hash, row.expires_at, principal, epoch=epoch)
     return principal

@@ -3,8 +3,9 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import ColumnElement, Row, Select, String, Uuid, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import SQLCoreOperations
 
 from service.cycles.models import Cycle
 from service.key_results.models import KeyResult
@@ -77,7 +78,87 @@ async def key_results_of_cycle(
     ).all()
 
 
+# Writers into a cycle hold its advisory lock shared until they commit, closeCycle holds
+# it exclusively. Not the cycle's row lock: PostgreSQL lets a new share lock in beside those
+# held even while an update lock waits, so a steady stream of check-ins would starve a
+# close; advisory locks queue in arrival order. Taken before any row lock (closeCycle takes
+# it first too), so writers and closes queue behind each other instead of deadlocking.
+
+
+def turn_key(cycle_id: SQLCoreOperations[UUID]) -> ColumnElement[int]:
+    """The advisory lock key of a cycle."""
+    return func.hashtextextended(literal("cycle:") + cast(cycle_id, String), 0)
+
+
+async def take_turn_to_close(db: AsyncSession, cycle_id: UUID) -> None:
+    """Wait for the writers into the cycle to commit, and keep new ones out until commit."""
+    await db.execute(select(func.pg_advisory_xact_lock(turn_key(literal(cycle_id, Uuid)))))
+
+
+async def take_turn_to_write(db: AsyncSession, cycle_id: UUID) -> None:
+    """Wait for a close of the cycle under way to commit, and keep the next one out."""
+    await db.execute(select(func.pg_advisory_xact_lock_shared(turn_key(literal(cycle_id, Uuid)))))
+
+
+async def take_turn_in_objective(
+    db: AsyncSession, organization_id: UUID, objective_id: UUID
+) -> UUID | None:
+    """`take_turn_to_write` in the objective's cycle; the cycle's ID, or None without the
+    objective. One statement: the lock is taken for the row found only."""
+    return await taking_turn(
+        db,
+        select(Objective.cycle_id).where(
+            Objective.organization_id == organization_id, Objective.id == objective_id
+        ),
+    )
+
+
+async def take_turn_in_key_result(
+    db: AsyncSession, organization_id: UUID, key_result_id: UUID
+) -> UUID | None:
+    """`take_turn_to_write` in the key result's cycle (its objective's)."""
+    return await taking_turn(
+        db,
+        select(Objective.cycle_id)
+        .join(
+            KeyResult,
+            (KeyResult.organization_id == Objective.organization_id)
+            & (KeyResult.objective_id == Objective.id),
+        )
+        .where(KeyResult.organization_id == organization_id, KeyResult.id == key_result_id),
+    )
+
+
+async def taking_turn(db: AsyncSession, cycle_of: Select[UUID]) -> UUID | None:
+    # In the select list, the lock is taken for the rows the statement returns, not for
+    # every row a plan happens to scan.
+    statement = cycle_of.add_columns(
+        func.pg_advisory_xact_lock_shared(turn_key(Objective.cycle_id))
+    )
+    row = (await db.execute(statement)).one_or_none()
+    return None if row is None else row[0]
+
+
+async def read_fresh(db: AsyncSession, organization_id: UUID, cycle_id: UUID) -> Cycle | None:
+    """The cycle as committed now, not as this session may have read it before its turn."""
+    return (
+        await db.scalars(
+            select(Cycle)
+            .where(Cycle.organization_id == organization_id, Cycle.id == cycle_id)
+            .execution_options(populate_existing=True)
+        )
+    ).one_or_none()
+
+
 async def list_cycles(
     db: AsyncSession, organization_id: UUID, window: Window, *, state: CycleState | None = None
 ) -> Page:
     return await page(db, Cycle, organization_id, window, equal_where_given((Cycle.state, state)))
+
+
+async def organizations_with_open_cycles(db: AsyncSession) -> list[UUID]:
+    """Every organization with a cycle not closed, across organizations (the sweep's)."""
+    result = await db.execute(
+        select(Cycle.organization_id).where(Cycle.state != CycleState.CLOSED).distinct()
+    )
+    return list(result.scalars())

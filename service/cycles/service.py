@@ -1,6 +1,5 @@
 from collections.abc import Sequence
 from datetime import date
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -15,8 +14,7 @@ from service.kit.principal import Principal
 from service.kit.repository import get_owned, is_ancestor_or_self, lock_organization
 from service.kit.validation import Problems
 from service.objectives.models import Objective
-from service.okr import figures
-from service.okr.enums import CycleState, ObjectiveState
+from service.okr.enums import CycleState
 
 TYPE_NAME = "Cycle"
 
@@ -124,14 +122,71 @@ async def objectives_of(
     return await repository.objectives_of_cycle(db, organization_id, cycle_id, team_ids=team_ids)
 
 
+# Every write into a cycle (objectives, key results, check-ins, initiative and alignment
+# links) first takes its turn to write (a shared advisory lock, see the repository), then
+# reads the cycle and its own rows: closeCycle takes the turn exclusively before it locks
+# anything, so a write either commits before the close starts or waits for it to commit
+# and then reads the cycle closed. Never a check-in landing in a closed cycle, never a
+# deadlock between the two.
+
+
 async def ensure_cycle_open(
     db: AsyncSession, organization_id: UUID, cycle_id: UUID, field: str
 ) -> Cycle:
-    """The cycle, share-locked so closeCycle (which locks it for update) waits for this
-    write or this write for it: nothing lands in a cycle while its scores are frozen."""
-    cycle = await get_owned(db, Cycle, organization_id, cycle_id, field=field, for_share=True)
+    """The cycle, open, with this transaction's turn to write into it."""
+    await repository.take_turn_to_write(db, cycle_id)
+    cycle = await repository.read_fresh(db, organization_id, cycle_id)
+    if cycle is None:
+        raise DomainError.single(field, "Not found.", ErrorCode.NOT_FOUND)
     ensure_open(cycle, field)
     return cycle
+
+
+async def take_turn_in_objective(
+    db: AsyncSession, organization_id: UUID, objective_id: UUID, field: str
+) -> UUID:
+    """Take the turn to write into the objective's cycle; that cycle's ID. NOT_FOUND
+    without the objective. The caller then reads the objective (and the cycle) afresh,
+    and checks them with `ensure_still_in` and `ensure_open`."""
+    cycle_id = await repository.take_turn_in_objective(db, organization_id, objective_id)
+    if cycle_id is None:
+        raise DomainError.single(field, "Not found.", ErrorCode.NOT_FOUND)
+    return cycle_id
+
+
+async def take_turn_in_key_result(
+    db: AsyncSession, organization_id: UUID, key_result_id: UUID, field: str
+) -> UUID:
+    """`take_turn_in_objective` for the key result's cycle (its objective's)."""
+    cycle_id = await repository.take_turn_in_key_result(db, organization_id, key_result_id)
+    if cycle_id is None:
+        raise DomainError.single(field, "Not found.", ErrorCode.NOT_FOUND)
+    return cycle_id
+
+
+async def ensure_objective_cycle_open(
+    db: AsyncSession, organization_id: UUID, objective_id: UUID, field: str
+) -> Cycle:
+    """The objective's cycle, open, with the turn to write into it."""
+    cycle_id = await take_turn_in_objective(db, organization_id, objective_id, field)
+    return await ensure_cycle_open(db, organization_id, cycle_id, field)
+
+
+async def ensure_key_result_cycle_open(
+    db: AsyncSession, organization_id: UUID, key_result_id: UUID, field: str
+) -> Cycle:
+    """The key result's cycle, open, with the turn to write into it."""
+    cycle_id = await take_turn_in_key_result(db, organization_id, key_result_id, field)
+    return await ensure_cycle_open(db, organization_id, cycle_id, field)
+
+
+def ensure_still_in(turn_cycle_id: UUID, cycle: Cycle, field: str) -> None:
+    """The cycle read after taking the turn must be the one the turn was taken in: a row
+    moved to another cycle in between would be written there without its turn."""
+    if cycle.id != turn_cycle_id:
+        raise DomainError.single(
+            field, "It moved to another cycle meanwhile; try again.", ErrorCode.VERSION_CONFLICT
+        )
 
 
 def ensure_open(cycle: Cycle, field: str) -> None:
@@ -172,53 +227,8 @@ async def check_children_fit(
             )
 
 
-async def close_cycle(
-    db: AsyncSession, actor: Principal, cycle_id: UUID, retrospective: dict[str, str | None]
-) -> Cycle:
-    """Freeze every key result's score, close the cycle's active objectives, keep the
-    retrospective, and close the cycle: one transaction, so a report never sees half."""
-    authorize_structure(actor)
-    problems = Problems()
-    for field, text in retrospective.items():
-        problems.text(f"retrospective.{field}", text)
-    problems.raise_if_any()
-    cycle = await get_owned(
-        db, Cycle, actor.organization_id, cycle_id, field="cycleId", for_update=True
-    )
-    if cycle.state is CycleState.CLOSED:
-        raise DomainError.single(
-            "cycleId", "This cycle is already closed.", ErrorCode.ALREADY_CLOSED
-        )
-    # Key results before objectives: the order a check-in takes its locks in, so the two
-    # queue behind each other instead of deadlocking.
-    key_results = await repository.key_results_of_cycle(db, actor.organization_id, cycle.id)
-    objectives = await repository.objectives_of_cycle(
-        db, actor.organization_id, cycle.id, lock=True
-    )
-    for key_result in key_results:
-        key_result.final_score = Decimal(str(round(figures.progress(key_result), 6)))
-    for objective in objectives:
-        if objective.state is ObjectiveState.ACTIVE:
-            await events.apply_update(
-                db,
-                actor,
-                objective,
-                "Objective",
-                {"state": ObjectiveState.CLOSED},
-                status_fields={"state": "objective.state_changed"},
-            )
-    await events.apply_update(
-        db,
-        actor,
-        cycle,
-        TYPE_NAME,
-        {"state": CycleState.CLOSED, "retrospective": retrospective},
-        status_fields={"state": "cycle.state_changed"},
-    )
-    return cycle
-
-
 # Reads the GraphQL layer asks for: pages, and batches behind its loaders.
 list_cycles = repository.list_cycles
+organizations_with_open_cycles = repository.organizations_with_open_cycles
 children = repository.children
 objectives_of_cycles = repository.objectives_of_cycles

@@ -7,18 +7,21 @@ health of each key result and objective of the cycles not yet closed and, where 
 differ, stores the new one and records `*.health_changed` (actor: system), exactly as a
 check-in that moved it would. Readers never wait for it: they derive health themselves.
 
-Any number of workers may run it: a sweep holds a transaction-level advisory lock, so
-one runs at a time and the next finds nothing left to announce.
+Any number of workers may run it: each organization is swept in a transaction of its own
+under an advisory lock, so one sweep at a time handles it and the next finds nothing
+left to announce.
 """
 
 import asyncio
 import contextlib
 import logging
+import random
 from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.cycles import service as cycles
 from service.key_results import service as key_results
 from service.kit.clock import Clock
 from service.kit.db import transaction
@@ -33,15 +36,14 @@ SWEEP_LOCK = "health-sweep"
 SWEEPER_NAME = "health sweep"
 
 
-async def sweep_health(db: AsyncSession, now: datetime) -> int:
-    """One sweep at `now`; the number of health changes it announced (0 when another
-    sweep holds the lock)."""
-    if not await try_lock(db, SWEEP_LOCK):
+async def sweep_organization(db: AsyncSession, organization_id: UUID, now: datetime) -> int:
+    """One organization's sweep at `now`, in its own transaction; the number of health
+    changes it announced (0 when another sweep of it holds its lock)."""
+    if not await try_lock(db, f"{SWEEP_LOCK}:{organization_id}"):
         return 0
-
-    announced = await key_results.sweep_health(db, now, sweeper)
-    # Key results first: an objective's health reads theirs.
-    return announced + await objectives.sweep_health(db, now, sweeper)
+    actor = sweeper(organization_id)
+    announced = await key_results.sweep_health(db, actor, now)
+    return announced + await objectives.sweep_health(db, actor, now)
 
 
 def sweeper(organization_id: UUID) -> Principal:
@@ -71,16 +73,34 @@ class HealthSweeper:
             await self._task
 
     async def sweep_once(self) -> int:
+        """Every organization with an open cycle, each in a transaction of its own (one
+        failing organization holds up no other, and no lock is held across them)."""
+        now = self.clock.now()
         async with transaction(self.sessionmaker) as db:
-            return await sweep_health(db, self.clock.now())
+            organizations = await cycles.organizations_with_open_cycles(db)
+        announced = 0
+        for organization_id in organizations:
+            try:
+                async with transaction(self.sessionmaker) as db:
+                    announced += await sweep_organization(db, organization_id, now)
+            except Exception:
+                logger.exception("health sweep of organization %s failed", organization_id)
+        return announced
 
     async def _run(self) -> None:
-        while not self.stopping.is_set():
+        # The first sweep waits a random part of the interval: replicas started together
+        # spread their sweeps, and a start-up is not slowed by one.
+        wait = self.interval * random.random()  # noqa: S311 - not crypto
+        while not await self._stopped_within(wait):
             try:
                 announced = await self.sweep_once()
                 if announced:
                     logger.info("health sweep announced %d changes", announced)
             except Exception:
                 logger.exception("health sweep failed; trying again next interval")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), timeout=self.interval)
+            wait = self.interval
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+        return self.stopping.is_set()

@@ -1,12 +1,14 @@
-"""Request-wide GraphQL behaviour: the transaction boundary and error masking."""
+"""Request-wide GraphQL behaviour: the transaction boundary, error masking and logging."""
 
 import logging
 from collections.abc import AsyncIterator
 from uuid import uuid4
 
+import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.relay.types import GlobalIDValueError
+from strawberry.types import ExecutionContext
 
 from service.idempotency import service as idempotency
 from service.kit.errors import DomainError
@@ -89,6 +91,24 @@ class MaskUnexpectedErrors(MaskErrors):
         )
         masked.extensions = {"code": code, "errorId": error_id}
         return masked
+
+
+class QuietSchema(strawberry.Schema):
+    """Strawberry logs every GraphQL error at ERROR, with its traceback. A client's bad
+    input (syntax, validation, limits, user errors) is no fault of the server: one DEBUG
+    line, cut short, so a hostile document cannot fill the log. The unexpected keep
+    strawberry's ERROR log, traceback included."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        unexpected = []
+        for error in errors:
+            if is_expected(error):
+                logger.debug("Client error: %.200s", error.message)
+            else:
+                unexpected.append(error)
+        super().process_errors(unexpected, execution_context)
 
 
 def mask_escaped_errors(errors: list[GraphQLError]) -> list[GraphQLError]:

@@ -75,6 +75,7 @@ from graphql.error import GraphQLSyntaxError
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
 
+from service.kit.json_input import InputTooDeep, holds_nul
 from service.kit.settings import Settings
 
 DEFAULT_PAGE_SIZE = 25  # what a connection returns without `first` (service/graphql/nodes.py)
@@ -89,6 +90,7 @@ class Limits:
     list_estimate: int
     default_page_size: int
     introspection: bool
+    max_json_depth: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Limits":
@@ -100,6 +102,7 @@ class Limits:
             list_estimate=settings.query_cost_list_estimate,
             default_page_size=min(DEFAULT_PAGE_SIZE, settings.max_page_size),
             introspection=settings.introspection,
+            max_json_depth=settings.max_json_depth,
         )
 
 
@@ -370,7 +373,7 @@ def query_cost(
     return walk.cost(operation.selection_set, root, None)
 
 
-# --- text PostgreSQL cannot store -------------------------------------------------------
+# --- input: text PostgreSQL cannot store, nesting too deep ------------------------------
 
 
 def nul_error() -> GraphQLError:
@@ -380,15 +383,32 @@ def nul_error() -> GraphQLError:
     )
 
 
-def _holds_nul(value: Any) -> bool:
-    """Whether a variable value holds U+0000 anywhere: PostgreSQL refuses it in text."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(item) for item in value)
-    return False
+def input_error(
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+    max_depth: int,
+) -> GraphQLError | None:
+    """Why the operation's input cannot run (U+0000 in its text, variables nested too
+    deep), or None. The HTTP layer refuses deep JSON before this (400); here it guards
+    other callers of the schema. Walked iteratively: any depth costs no stack."""
+    try:
+        if holds_nul(_declared(document, operation_name, variables), max_depth):
+            return nul_error()
+    except InputTooDeep as too_deep:
+        return GraphQLError(too_deep.message, extensions={"code": too_deep.code})
+    return nul_error() if _document_holds_nul(document) else None
+
+
+def _declared(
+    document: DocumentNode, operation_name: str | None, variables: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The variables the operation declares: the others are never read, so never scanned."""
+    operation = get_operation_ast(document, operation_name)
+    if operation is None or not variables:
+        return {}
+    names = {definition.variable.name.value for definition in operation.variable_definitions or ()}
+    return {name: value for name, value in variables.items() if name in names}
 
 
 class _NulFinder(Visitor):
@@ -461,8 +481,14 @@ class QueryLimits(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         if context.result is None and context.graphql_document is not None:
-            if _holds_nul(context.variables) or _document_holds_nul(context.graphql_document):
-                context.result = ExecutionResult(data=None, errors=[nul_error()])
+            error = input_error(
+                context.graphql_document,
+                context.operation_name,
+                context.variables,
+                self.limits.max_json_depth,
+            )
+            if error is not None:
+                context.result = ExecutionResult(data=None, errors=[error])
                 yield
                 return
             self.cost = query_cost(

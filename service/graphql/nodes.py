@@ -145,14 +145,19 @@ async def connection(
         return await page(db, node_type.model, organization_id, window)
 
     read = fetch or every_row
-    rows, has_next = await info.context.run(lambda db: read(db, window))
-    edges = [relay.Edge(node=node_type.from_row(row), cursor=encode_cursor(row.id)) for row in rows]
+    found = await info.context.run(lambda db: read(db, window))
+    edges = [
+        relay.Edge(node=node_type.from_row(row), cursor=encode_cursor(row.id)) for row in found.rows
+    ]
+    end_cursor = edges[-1].cursor if edges else None
+    if found.resume_after is not None:
+        end_cursor = encode_cursor(found.resume_after)
     return relay.Connection(
         edges=edges,
         page_info=relay.PageInfo(
-            has_next_page=has_next,
+            has_next_page=found.has_next,
             has_previous_page=after is not None,
             start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+            end_cursor=end_cursor,
         ),
     )

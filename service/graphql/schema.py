@@ -10,13 +10,14 @@ from service.graphql.alignment.resolvers import AlignmentMutation, AlignmentQuer
 from service.graphql.auth.resolvers import ApiKeyMutation, ApiKeyQuery
 from service.graphql.context import Info
 from service.graphql.cycles.resolvers import CycleMutation, CycleQuery
-from service.graphql.extensions import MaskUnexpectedErrors, RequestTransaction
+from service.graphql.extensions import MaskUnexpectedErrors, QuietSchema, RequestTransaction
 from service.graphql.initiatives.resolvers import InitiativeMutation, InitiativeQuery
 from service.graphql.key_results.resolvers import KeyResultMutation, KeyResultQuery
 from service.graphql.key_results.types import CheckIn
 from service.graphql.limits import QueryLimits
 from service.graphql.objectives.resolvers import ObjectiveMutation, ObjectiveQuery
 from service.graphql.organizations.types import Viewer, load_viewer
+from service.graphql.planner import CompiledReads
 from service.graphql.reports.resolvers import ReportQuery
 from service.graphql.teams.resolvers import TeamMutation, TeamQuery
 from service.graphql.webhooks.resolvers import WebhookMutation, WebhookQuery
@@ -64,7 +65,7 @@ Mutation = merge_types(
 )
 
 
-schema = strawberry.Schema(
+schema = QuietSchema(
     query=Query,
     mutation=Mutation,
     types=[CheckIn],
@@ -76,6 +77,8 @@ schema = strawberry.Schema(
         # rule classes and token option are made once per set of limits, so the caches
         # below (keyed by them) keep hitting.
         QueryLimits,
+        # Queries it can serve are answered level by level, not field by field (planner/).
+        CompiledReads,
         # Clients send the same few documents again and again: parse and validate them once.
         lambda: ParserCache(maxsize=1024),
         lambda: ValidationCache(maxsize=1024),

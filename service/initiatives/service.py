@@ -5,15 +5,16 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.access import authorize_team
+from service.cycles.service import ensure_key_result_cycle_open
 from service.events import service as events
 from service.initiatives import repository
 from service.initiatives.models import Initiative, InitiativeKeyResult
-from service.key_results.models import KeyResult
 from service.kit.errors import DomainError, ErrorCode
 from service.kit.numbers import to_decimal
 from service.kit.principal import Principal, Scope
 from service.kit.repository import get_owned
 from service.kit.validation import Problems
+from service.okr import arithmetic
 from service.teams.models import Team
 
 TYPE_NAME = "Initiative"
@@ -22,20 +23,30 @@ ICE_FIELDS = ("impact", "confidence", "ease")
 
 
 def check_fields(problems: Problems, fields: dict[str, Any]) -> None:
+    """Validate the fields present in `fields`, replacing each text by the value to store."""
     if "title" in fields:
         fields["title"] = problems.name("title", fields["title"])
-    problems.text("description", fields.get("description"))
+    if "description" in fields:
+        fields["description"] = problems.text("description", fields["description"])
     problems.moment("shippedAt", fields.get("shipped_at"))
     for field in ICE_FIELDS:
         problems.in_range(field, fields.get(field), 1, 10)
+    if "external_system" in fields:  # externalRef: set together
+        check_external_ref(problems, fields)
+
+
+def check_external_ref(problems: Problems, fields: dict[str, Any]) -> None:
     # Paths into the nested input, as the schema spells them.
-    problems.name(
-        ("externalRef", "system"), fields.get("external_system"), required=False, max_length=40
+    fields["external_system"] = problems.name(
+        ("externalRef", "system"), fields["external_system"], required=False, max_length=40
     )
-    problems.name(("externalRef", "key"), fields.get("external_key"), required=False)
-    url = fields.get("external_url")
+    fields["external_key"] = problems.name(
+        ("externalRef", "key"), fields["external_key"], required=False
+    )
+    url = fields["external_url"] = problems.text(
+        ("externalRef", "url"), fields["external_url"], max_length=2000
+    )
     if url is not None:
-        problems.text(("externalRef", "url"), url, max_length=2000)
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             problems.add(("externalRef", "url"), "Must be an http(s) URL.", ErrorCode.INVALID_VALUE)
@@ -94,7 +105,8 @@ async def link_initiative(
     initiative = await get_owned(
         db, Initiative, actor.organization_id, initiative_id, field="initiativeId", for_update=True
     )
-    await get_owned(db, KeyResult, actor.organization_id, key_result_id, field="keyResultId")
+    # A link is a bet on the key result: none is placed on (or taken off) a closed cycle's.
+    await ensure_key_result_cycle_open(db, actor.organization_id, key_result_id, "keyResultId")
     await authorize_team(db, actor, initiative.team_id)
     link = await repository.find_link(db, actor.organization_id, initiative_id, key_result_id)
     if link is None:
@@ -129,6 +141,7 @@ async def unlink_initiative(
         raise DomainError.single(
             "keyResultId", "This initiative is not linked to that key result.", ErrorCode.NOT_FOUND
         )
+    await ensure_key_result_cycle_open(db, actor.organization_id, key_result_id, "keyResultId")
     await authorize_team(db, actor, initiative.team_id)
     state = events.snapshot(link, "InitiativeLink")
     await db.delete(link)
@@ -147,3 +160,8 @@ async def unlink_initiative(
 # Reads the GraphQL layer asks for: pages, and batches behind its loaders.
 list_initiatives = repository.list_initiatives
 links_of = repository.links_of
+
+
+def ice_score(initiative: Any) -> int | None:
+    """The initiative's ICE score (see `service.okr.arithmetic.ice_score`)."""
+    return arithmetic.ice_score(initiative.impact, initiative.confidence, initiative.ease)

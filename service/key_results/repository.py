@@ -33,17 +33,40 @@ def through_cycle(statement: SelectT) -> SelectT:
 async def lock_with_cycle(
     db: AsyncSession, organization_id: UUID, key_result_id: UUID, *, field: str
 ) -> tuple[KeyResult, Objective, Cycle]:
-    """The key result, locked for update, with its objective and cycle: one statement."""
+    """The key result, locked for update, with its objective and cycle: one statement,
+    read afresh (not as this session may have read them before the lock)."""
     row = (
         await db.execute(
             through_cycle(select(KeyResult, Cycle, Objective))
             .where(KeyResult.organization_id == organization_id, KeyResult.id == key_result_id)
             .with_for_update(of=KeyResult)
+            .execution_options(populate_existing=True)
         )
     ).one_or_none()
     if row is None:
         raise DomainError.single(field, "Not found.", ErrorCode.NOT_FOUND)
     return row[0], row[2], row[1]
+
+
+async def objective_with_cycle(
+    db: AsyncSession, organization_id: UUID, objective_id: UUID, *, field: str
+) -> tuple[Objective, Cycle]:
+    """The objective a key result is added to, with its cycle: one statement."""
+    row = (
+        await db.execute(
+            select(Objective, Cycle)
+            .join(
+                Cycle,
+                (Cycle.organization_id == Objective.organization_id)
+                & (Cycle.id == Objective.cycle_id),
+            )
+            .where(Objective.organization_id == organization_id, Objective.id == objective_id)
+            .execution_options(populate_existing=True)
+        )
+    ).one_or_none()
+    if row is None:
+        raise DomainError.single(field, "Not found.", ErrorCode.NOT_FOUND)
+    return row[0], row[1]
 
 
 async def latest_check_in_time(
@@ -130,11 +153,11 @@ async def cycle_dates(
 ) -> dict[UUID, CycleDates]:
     """The dates of each key result's cycle (through its objective)."""
     result = await db.execute(
-        through_cycle(select(KeyResult.id, Cycle.starts_on, Cycle.ends_on)).where(
+        through_cycle(select(KeyResult.id, Cycle.starts_on, Cycle.ends_on, Cycle.state)).where(
             KeyResult.organization_id == organization_id, KeyResult.id.in_(key_result_ids)
         )
     )
-    return {id_: CycleDates(starts_on, ends_on) for id_, starts_on, ends_on in result}
+    return {row.id: CycleDates.of(row) for row in result}
 
 
 async def bets_of(
@@ -163,14 +186,18 @@ async def bets_of(
     return groups
 
 
-async def unsettled_in_open_cycles(db: AsyncSession) -> list[Row[Any]]:
-    """Every key result whose health is derived, in every cycle not closed, across
-    organizations, with its cycle's dates: what the health sweep looks at."""
+async def unsettled_in_open_cycles(db: AsyncSession, organization_id: UUID) -> list[Row[Any]]:
+    """The organization's key results whose health is derived, in cycles not closed,
+    with their cycle's dates: what the health sweep looks at."""
     table = KeyResult.__table__
     result = await db.execute(
         through_cycle(select(table, Cycle.starts_on, Cycle.ends_on))
-        .where(Cycle.state != CycleState.CLOSED, table.c.health_manual.is_(False))
-        .order_by(table.c.organization_id, table.c.id)
+        .where(
+            table.c.organization_id == organization_id,
+            Cycle.state != CycleState.CLOSED,
+            table.c.health_manual.is_(False),
+        )
+        .order_by(table.c.id)
     )
     return list(result)
 

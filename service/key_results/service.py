@@ -1,4 +1,4 @@
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -8,7 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.access import authorize_key_result, authorize_team
 from service.cycles.models import Cycle
-from service.cycles.service import ensure_cycle_open, ensure_open
+from service.cycles.service import (
+    ensure_open,
+    ensure_still_in,
+    take_turn_in_key_result,
+    take_turn_in_objective,
+)
 from service.events import service as events
 from service.key_results import repository
 from service.key_results.models import CheckIn, KeyResult
@@ -69,8 +74,8 @@ def check_values(problems: Problems, values: dict[str, Any]) -> None:
 def check_texts(problems: Problems, changes: dict[str, Any]) -> None:
     if "title" in changes:
         changes["title"] = problems.name("title", changes["title"])
-    if changes.get("unit") is not None and len(changes["unit"]) > 40:
-        problems.add("unit", "At most 40 characters are allowed.", ErrorCode.TOO_LONG)
+    if "unit" in changes:
+        changes["unit"] = problems.text("unit", changes["unit"], max_length=40)
 
 
 def current_values(key_result: KeyResult) -> dict[str, Any]:
@@ -126,12 +131,14 @@ async def create_key_result(
     check_texts(problems, fields)
     check_values(problems, fields)
     problems.raise_if_any()
-    objective = await get_owned(
-        db, Objective, actor.organization_id, objective_id, field="objectiveId"
+    turn = await take_turn_in_objective(db, actor.organization_id, objective_id, "objectiveId")
+    objective, cycle = await repository.objective_with_cycle(
+        db, actor.organization_id, objective_id, field="objectiveId"
     )
+    ensure_still_in(turn, cycle, "objectiveId")
+    ensure_open(cycle, "objectiveId")
     if team_id is not None:
         await get_owned(db, Team, actor.organization_id, team_id, field="teamId")
-    cycle = await ensure_cycle_open(db, actor.organization_id, objective.cycle_id, "objectiveId")
     await authorize_team(db, actor, objective.team_id)
     if team_id is not None and team_id != objective.team_id:
         await authorize_team(db, actor, team_id)  # owned by another team: that one too
@@ -146,7 +153,7 @@ async def create_key_result(
     db.add(key_result)
     await db.flush()
     await events.record_created(db, actor, key_result, TYPE_NAME)
-    await objectives.announce_health(db, actor, objective, now)
+    await objectives.announce_health(db, actor, objective, now, dates_of(cycle))
     return key_result
 
 
@@ -157,10 +164,9 @@ async def update_key_result(
     problems = Problems()
     check_texts(problems, changes)
     problems.raise_if_any()
-    key_result, objective, cycle = await repository.lock_with_cycle(
-        db, actor.organization_id, key_result_id, field="id"
+    key_result, objective, cycle = await lock_in_open_cycle(
+        db, actor.organization_id, key_result_id, "id"
     )
-    ensure_open(cycle, "id")
     check_values(problems, current_values(key_result) | changes)
     problems.raise_if_any()
     if changes.get("team_id") is not None:
@@ -176,7 +182,7 @@ async def update_key_result(
     )
     await record_if_newly_achieved(db, actor, key_result, was_achieved)
     await announce_health(db, actor, key_result, dates_of(cycle), now)
-    await objectives.announce_health(db, actor, objective, now)
+    await objectives.announce_health(db, actor, objective, now, dates_of(cycle))
     return key_result
 
 
@@ -184,16 +190,15 @@ async def delete_key_result(
     db: AsyncSession, actor: Principal, key_result_id: UUID, now: datetime
 ) -> KeyResult:
     actor.require(Scope.WRITE)
-    key_result, objective, cycle = await repository.lock_with_cycle(
-        db, actor.organization_id, key_result_id, field="id"
+    key_result, objective, cycle = await lock_in_open_cycle(
+        db, actor.organization_id, key_result_id, "id"
     )
-    ensure_open(cycle, "id")
     await authorize_key_result(db, actor, key_result.team_id, objective.team_id)
     state = events.snapshot(key_result, TYPE_NAME)
     await db.delete(key_result)
     await db.flush()
     await events.record_deleted(db, actor, key_result, TYPE_NAME, state)
-    await objectives.announce_health(db, actor, objective, now)
+    await objectives.announce_health(db, actor, objective, now, dates_of(cycle))
     return key_result
 
 
@@ -216,15 +221,15 @@ async def record_check_in(
     problems = Problems()
     problems.finite("value", value)
     problems.in_range("confidence", confidence, 0, 1)
-    for field, text in (("note", note), ("blockers", blockers), ("supportNeeded", support_needed)):
-        problems.text(field, text)
+    note = problems.text("note", note)
+    blockers = problems.text("blockers", blockers)
+    support_needed = problems.text("supportNeeded", support_needed)
     if problems.moment("checkedAt", checked_at) and checked_at and checked_at > clock.now():
         problems.add("checkedAt", "A check-in cannot be in the future.", ErrorCode.INVALID_VALUE)
     problems.raise_if_any()
-    key_result, objective, cycle = await repository.lock_with_cycle(
-        db, actor.organization_id, key_result_id, field="keyResultId"
+    key_result, objective, cycle = await lock_in_open_cycle(
+        db, actor.organization_id, key_result_id, "keyResultId"
     )
-    ensure_open(cycle, "keyResultId")
     await authorize_key_result(db, actor, key_result.team_id, objective.team_id)
     # "Now" is read once the key result is locked: a concurrent check-in that took the lock
     # first is then older, and this one does not land behind it.
@@ -247,7 +252,7 @@ async def record_check_in(
     db.add(check_in)
     if is_latest:
         await apply_check_in(db, actor, key_result, check_in, dates_of(cycle), now)
-        await objectives.announce_health(db, actor, objective, now)
+        await objectives.announce_health(db, actor, objective, now, dates_of(cycle))
     else:
         # History only: the key result keeps its newer value, but consumers still learn of
         # the check-in (a BI tool pulling history needs it).
@@ -262,6 +267,21 @@ async def record_check_in(
             | {"checkIn": events.snapshot(check_in, "CheckIn")},
         )
     return RecordedCheckIn(check_in, key_result, objective, cycle)
+
+
+async def lock_in_open_cycle(
+    db: AsyncSession, organization_id: UUID, key_result_id: UUID, field: str
+) -> tuple[KeyResult, Objective, Cycle]:
+    """The key result locked for a write, with its objective and its open cycle: two
+    statements, the turn to write into the cycle first (see `service.cycles.service`), so
+    a write queued behind closeCycle reads the cycle closed instead of landing in it."""
+    turn = await take_turn_in_key_result(db, organization_id, key_result_id, field)
+    key_result, objective, cycle = await repository.lock_with_cycle(
+        db, organization_id, key_result_id, field=field
+    )
+    ensure_still_in(turn, cycle, field)
+    ensure_open(cycle, field)
+    return key_result, objective, cycle
 
 
 async def is_latest_check_in(db: AsyncSession, key_result: KeyResult, checked_at: datetime) -> bool:
@@ -317,7 +337,7 @@ async def record_if_newly_achieved(
 
 
 def dates_of(cycle: Cycle) -> CycleDates:
-    return CycleDates(cycle.starts_on, cycle.ends_on)
+    return CycleDates.of(cycle)
 
 
 def figures_of(key_result: KeyResultValues, cycle: CycleDates, now: datetime) -> KeyResultFigures:
@@ -418,21 +438,17 @@ async def carry_over(
     return carried
 
 
-async def sweep_health(
-    db: AsyncSession, now: datetime, actor_for: Callable[[UUID], Principal]
-) -> int:
-    """Announce every derived key result health that moved with time alone (see
-    `service.cycles.sweep`); returns how many moved."""
-    moved: dict[UUID, dict[UUID, CycleDates]] = {}
-    for row in await repository.unsettled_in_open_cycles(db):
+async def sweep_health(db: AsyncSession, actor: Principal, now: datetime) -> int:
+    """Announce every derived health of the actor's organization's key results that moved
+    with time alone (see `service.cycles.sweep`); returns how many moved."""
+    moved: dict[UUID, CycleDates] = {}
+    for row in await repository.unsettled_in_open_cycles(db, actor.organization_id):
         dates = CycleDates(row.starts_on, row.ends_on)
         if figures_of(row, dates, now).health is not row.health:
-            moved.setdefault(row.organization_id, {})[row.id] = dates
+            moved[row.id] = dates
     announced = 0
-    for organization_id, found in moved.items():
-        actor = actor_for(organization_id)
-        for key_result in await lock_fresh(db, KeyResult, organization_id, found):
-            announced += await announce_health(db, actor, key_result, found[key_result.id], now)
+    for key_result in await lock_fresh(db, KeyResult, actor.organization_id, moved):
+        announced += await announce_health(db, actor, key_result, moved[key_result.id], now)
     return announced
 
 

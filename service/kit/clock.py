@@ -13,5 +13,8 @@ class Clock:
 
 
 def utc_date(moment: datetime) -> date:
-    """The calendar day `moment` falls on in UTC: the day expected progress is measured at."""
+    """The calendar day `moment` falls on in UTC: the day expected progress is measured at.
+    A moment without a time zone is refused (it would be read as the host's local time)."""
+    if moment.tzinfo is None:
+        raise ValueError("A moment without a time zone has no UTC day.")
     return moment.astimezone(UTC).date()

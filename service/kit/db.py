@@ -1,5 +1,6 @@
 """Engine and sessions. The engine is built by the application's lifespan, never at import."""
 
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from uuid import UUID
@@ -23,8 +24,28 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
         pool_pre_ping=True,
         # Error messages reach the logs: never with the values (secrets, users' text) bound.
         hide_parameters=True,
-        connect_args={"server_settings": {"application_name": "okr-service"}},
+        connect_args={"server_settings": server_settings(settings)},
     )
+
+
+def server_settings(settings: Settings) -> dict[str, str]:
+    """Session settings of every connection (PostgreSQL takes milliseconds; 0 is off).
+
+    The timeouts bound what one request can hold: a runaway statement is cancelled, and a
+    transaction left idle (a request stuck between statements) is ended with its session,
+    releasing its locks, instead of pinning a pooled connection forever.
+    """
+    return {
+        "application_name": "okr-service",
+        "statement_timeout": _milliseconds(settings.database_statement_timeout_seconds),
+        "idle_in_transaction_session_timeout": _milliseconds(
+            settings.database_idle_in_transaction_timeout_seconds
+        ),
+    }
+
+
+def _milliseconds(seconds: float) -> str:
+    return str(math.ceil(seconds * 1000))  # never rounds a short timeout down to "off"
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -5,11 +5,19 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from service.kit.settings import asyncpg_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 URL_ATTRIBUTE = "okr_database_url"
+# Replicas starting together migrate one at a time: the first applies the migrations, the
+# others wait for its commit, then find the database at head. Held until the transaction
+# ends (a crashed migrator releases it with its connection).
+TAKE_MIGRATION_TURN = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended('okr-service:migrate', 0))"
+)
 
 
 def alembic_config(database_url: str | None = None) -> Config:
@@ -24,7 +32,7 @@ def database_url_for_alembic(config: Config) -> str:
     url = config.attributes.get(URL_ATTRIBUTE) or os.environ.get("OKR_DATABASE_URL")
     if not url:
         raise RuntimeError("Set OKR_DATABASE_URL to run Alembic from the command line.")
-    return str(url)
+    return asyncpg_url(str(url))
 
 
 async def upgrade_to_head(engine: AsyncEngine) -> None:
@@ -36,4 +44,9 @@ async def upgrade_to_head(engine: AsyncEngine) -> None:
         command.upgrade(config, "head")
 
     async with engine.begin() as connection:
+        # A migration may rewrite a large table: the service's statement timeouts
+        # (service/kit/db.py) are not for it.
+        await connection.execute(text("SET LOCAL statement_timeout = 0"))
+        await connection.execute(text("SET LOCAL idle_in_transaction_session_timeout = 0"))
+        await connection.execute(TAKE_MIGRATION_TURN)  # alembic reads the version after it
         await connection.run_sync(upgrade)

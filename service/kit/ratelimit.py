@@ -6,12 +6,17 @@
   `Retry-After`. The caller is the SHA-256 of its bearer token (API key or JWT; the
   secret itself is never kept) or, without one, its client address. Checked before the
   key is verified, so a flood of requests costs no database work.
+- `FailedAuthentications` (inside `RateLimit`): a bucket per client address (an IPv6 /64
+  counts as one) for requests without a token known to be valid, so made-up tokens (each a
+  fresh per-token bucket above) cannot flood the key lookup. The address is the TCP peer's,
+  or the one a trusted proxy header names when a setting says which.
 
 The buckets live in this process: with N replicas a caller may get N x the rate overall
 (a shared store such as Redis would make it global; not needed at this scale).
 """
 
 import hashlib
+import ipaddress
 import math
 import time
 from collections import OrderedDict
@@ -120,40 +125,180 @@ class LeakyBucket:
             self._buckets.popitem(last=False)
         return 0.0
 
+    def give_back(self, key: str) -> None:
+        """Undo one `take` that was let through: the request turned out not to count."""
+        if key not in self._buckets:
+            return
+        now = self.clock()
+        level, at = self._buckets[key]
+        self._buckets[key] = (max(0.0, level - (now - at) * self.rate - 1), now)
 
-def caller_key(scope: Scope) -> str:
+
+AUTHENTICATED = "okr.authenticated"  # scope key: the app verified this request's token
+UNAUTHORIZED = 401
+
+
+def mark_authenticated(scope: Scope) -> None:
+    """Called by the application once it has verified the request's token."""
+    scope[AUTHENTICATED] = True
+
+
+def token_hash(scope: Scope) -> str | None:
+    """The SHA-256 of the request's bearer token (the secret itself is never kept)."""
     for name, value in scope["headers"]:
         if name == b"authorization":
             scheme, _, token = value.partition(b" ")
             if scheme.lower() == b"bearer" and token.strip():
-                return "key:" + hashlib.sha256(token.strip()).hexdigest()
+                return hashlib.sha256(token.strip()).hexdigest()
+    return None
+
+
+def client_address(scope: Scope, trusted_header: bytes = b"") -> str:
+    """The TCP peer's address, or the last one in `trusted_header`: the address the trusted
+    proxy itself saw (earlier ones are whatever the client wrote)."""
+    forwarded = b""
+    if trusted_header:
+        for name, value in scope["headers"]:
+            if name == trusted_header:
+                forwarded = value  # a repeated header: the proxy's is the last
+    last = forwarded.decode("latin-1").rsplit(",", 1)[-1].strip()
+    if last:
+        return last
     client = scope.get("client")
-    return f"addr:{client[0] if client else 'unknown'}"
+    return str(client[0]) if client else "unknown"
+
+
+def network_of(address: str) -> str:
+    """One bucket per IPv6 /64: a single host is commonly given a whole /64 to pick from."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
+class FailedAuthentications:
+    """Per client address, requests whose token is not known to be valid (none, or one not
+    yet seen to authenticate) each take a unit from the address's bucket before the app
+    runs, and give it back once the app verified the token. A flood of made-up tokens thus
+    runs dry after `burst` requests, before any key lookup, while tokens seen to work skip
+    the bucket: a valid client behind the same address (NAT, proxy) keeps working.
+    """
+
+    def __init__(self, rate: float, burst: int, max_known: int = 100_000) -> None:
+        self.buckets = LeakyBucket(rate, burst)
+        self.max_known = max_known
+        self._known_valid: OrderedDict[str, None] = OrderedDict()  # token hashes, LRU
+
+    def is_known_valid(self, token: str | None) -> bool:
+        if token is None or token not in self._known_valid:
+            return False
+        self._known_valid.move_to_end(token)
+        return True
+
+    def admit(self, address: str) -> float:
+        """0 when an unverified request from `address` may go, else the seconds to wait."""
+        return self.buckets.take(network_of(address))
+
+    def settle(
+        self, address: str, token: str | None, *, charged: bool, verified: bool, refused: bool
+    ) -> None:
+        """After the app: a verified token is remembered (and its unit given back); a known
+        token now refused (revoked, expired) is forgotten and counts as a failure. A known
+        token that could not be checked (the database is down) stays known."""
+        if verified:
+            if charged:
+                self.buckets.give_back(network_of(address))
+            if token is not None:
+                self._remember(token)
+        elif refused and not charged and token is not None:
+            self._known_valid.pop(token, None)
+            self.buckets.take(network_of(address))
+
+    def _remember(self, token: str) -> None:
+        self._known_valid[token] = None
+        self._known_valid.move_to_end(token)
+        if len(self._known_valid) > self.max_known:
+            self._known_valid.popitem(last=False)
 
 
 class RateLimit:
     def __init__(
-        self, app: ASGIApp, rate: float, burst: int, path_prefix: str = "/graphql"
+        self,
+        app: ASGIApp,
+        rate: float,
+        burst: int,
+        path_prefix: str = "/graphql",
+        *,
+        failure_rate: float = 0,
+        failure_burst: int = 1,
+        trusted_proxy_header: str = "",
     ) -> None:
         self.app = app
         self.path_prefix = path_prefix
         self.buckets = LeakyBucket(rate, burst) if rate > 0 else None
+        self.failures = (
+            FailedAuthentications(failure_rate, failure_burst) if failure_rate > 0 else None
+        )
+        self.trusted_header = trusted_proxy_header.strip().lower().encode("latin-1")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            self.buckets is not None
-            and scope["type"] == "http"
-            and scope["path"].startswith(self.path_prefix)
-        ):
-            wait = self.buckets.take(caller_key(scope))
+        if scope["type"] != "http" or not scope["path"].startswith(self.path_prefix):
+            await self.app(scope, receive, send)
+            return
+        address = client_address(scope, self.trusted_header)
+        token = token_hash(scope)
+        if self.buckets is not None:
+            wait = self.buckets.take(f"key:{token}" if token else f"addr:{address}")
             if wait > 0:
-                retry_after = max(1, math.ceil(wait))
-                await send_json_error(
-                    send,
-                    429,
-                    "RATE_LIMITED",
-                    f"Too many requests for this key; retry in {retry_after} s.",
-                    {"Retry-After": str(retry_after)},
-                )
+                await refuse(send, wait, "Too many requests for this key")
                 return
-        await self.app(scope, receive, send)
+        if self.failures is None:
+            await self.app(scope, receive, send)
+            return
+        await self._guard_authentication(self.failures, scope, receive, send, address, token)
+
+    async def _guard_authentication(
+        self,
+        failures: FailedAuthentications,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        address: str,
+        token: str | None,
+    ) -> None:
+        charged = not failures.is_known_valid(token)
+        if charged:
+            wait = failures.admit(address)
+            if wait > 0:
+                await refuse(send, wait, "Too many requests without a valid token from here")
+                return
+        status = 0
+
+        async def noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting_status)
+        finally:
+            verified = bool(scope.get(AUTHENTICATED))
+            refused = status == UNAUTHORIZED
+            failures.settle(address, token, charged=charged, verified=verified, refused=refused)
+
+
+async def refuse(send: Send, wait: float, reason: str) -> None:
+    retry_after = max(1, math.ceil(wait))
+    await send_json_error(
+        send,
+        429,
+        "RATE_LIMITED",
+        f"{reason}; retry in {retry_after} s.",
+        {"Retry-After": str(retry_after)},
+    )

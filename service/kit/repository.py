@@ -2,7 +2,7 @@
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, Row, Select, func, literal, select
@@ -97,7 +97,16 @@ class Window:
     after: UUID | None = None
 
 
-Page = tuple[list[Row[Any]], bool]  # the rows, and whether more follow
+class Page(NamedTuple):
+    rows: list[Row[Any]]
+    has_next: bool
+    # Where the next page starts when it is not after the last row (a filtered scan that
+    # stopped early: the rows scanned and left out are not scanned again).
+    resume_after: UUID | None = None
+
+
+# A filtered scan reads at most this many rows per request, then hands back a cursor.
+MAX_SCANNED = 2000
 
 
 async def page(
@@ -107,23 +116,31 @@ async def page(
     window: Window,
     filters: Sequence[ColumnElement[bool]] = (),
     keep: Keep | None = None,
+    *,
+    scan_batch: int = SCAN_BATCH,
+    max_scanned: int = MAX_SCANNED,
 ) -> Page:
     """A keyset page in creation order (UUIDv7 keys) and whether more rows follow.
 
-    With `keep`, rows are read in batches and filtered by it until the page is full or
-    the rows run out."""
+    With `keep`, rows are read in batches and filtered by it until the page is full, the
+    rows run out, or `MAX_SCANNED` rows were read (then the page may be short, and says
+    where to resume)."""
     table = model.__table__  # type: ignore[attr-defined]
     statement = select(table).where(table.c.organization_id == organization_id, *filters)
     first, after = window.first, window.after
-    batch_size = first + 1 if keep is None else max(first + 1, SCAN_BATCH)
+    batch_size = first + 1 if keep is None else max(first + 1, scan_batch)
     found: list[Row[Any]] = []
+    scanned = 0
     while True:
         batch_statement = statement if after is None else statement.where(table.c.id > after)
         batch = list(await db.execute(batch_statement.order_by(table.c.id).limit(batch_size)))
         found += batch if keep is None else await keep(batch)
+        scanned += len(batch)
         if len(found) > first or len(batch) < batch_size:
-            return found[:first], len(found) > first
+            return Page(found[:first], len(found) > first)
         after = batch[-1].id
+        if scanned >= max_scanned:
+            return Page(found, True, resume_after=after)
 
 
 def equal_where_given(*pairs: tuple[Any, Any]) -> list[ColumnElement[bool]]:

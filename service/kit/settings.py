@@ -3,8 +3,27 @@
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+# The URL forms PostgreSQL platforms hand out; asyncpg (the one driver installed) serves all.
+ASYNCPG_SCHEMES = ("postgres", "postgresql", "postgresql+asyncpg")
+
+
+def asyncpg_url(url: str) -> str:
+    """`url` as SQLAlchemy's asyncpg URL, whichever accepted form it came in; libpq's
+    `sslmode` query parameter is asyncpg's `ssl`. ValueError for another scheme."""
+    scheme, separator, rest = url.partition("://")
+    if not separator or scheme.lower() not in ASYNCPG_SCHEMES:
+        raise ValueError("must be a postgresql://, postgres:// or postgresql+asyncpg:// URL")
+    normalised = f"postgresql+asyncpg://{rest}"
+    parsed = make_url(normalised)
+    if "sslmode" not in parsed.query:
+        return normalised
+    query = dict(parsed.query)
+    query.setdefault("ssl", query.pop("sslmode"))
+    return parsed.set(query=query).render_as_string(hide_password=False)
 
 
 class Settings(BaseSettings):
@@ -12,8 +31,17 @@ class Settings(BaseSettings):
 
     database_url: SecretStr | None = Field(
         default=None,
-        description="SQLAlchemy URL of an existing PostgreSQL (postgresql+asyncpg://...). "
-        "Unset: an embedded PostgreSQL is started in `data_dir`.",
+        description="URL of an existing PostgreSQL: postgresql://, postgres:// (as platforms "
+        "hand them out) or postgresql+asyncpg://, always served by asyncpg (a `sslmode` "
+        "parameter is passed on as asyncpg's `ssl`). Unset: an embedded PostgreSQL is "
+        "started in `data_dir`.",
+    )
+    database_connect_timeout_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long a command (`serve`, `migrate`, `worker`, `create-org`) keeps "
+        "trying, with backoff, to reach a database that does not answer yet (starting up, "
+        "unreachable) before it exits with one line saying why. 0: one attempt.",
     )
     data_dir: Path = Field(
         default=Path(".okr-data"), description="Folder of the embedded PostgreSQL's data."
@@ -22,13 +50,34 @@ class Settings(BaseSettings):
     database_max_overflow: int = Field(
         default=10, ge=0, description="Extra connections allowed under bursts."
     )
+    database_statement_timeout_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Longest one SQL statement of the service may run before PostgreSQL "
+        "cancels it (`statement_timeout`). Migrations are exempt. 0 disables.",
+    )
+    database_idle_in_transaction_timeout_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="PostgreSQL ends a session of the service that sits this long inside a "
+        "transaction without running a statement (`idle_in_transaction_session_timeout`): "
+        "a stuck request cannot keep its locks and its connection. 0 disables.",
+    )
     graphiql: bool = Field(default=True, description="Serve the GraphiQL IDE at GET /graphql.")
     log_level: str = Field(default="INFO", description="Python logging level.")
     auth_cache_seconds: float = Field(
         default=10.0,
         ge=0,
         description="How long a process trusts a verified API key without asking the database "
-        "again (a revoked key keeps working this long). 0 disables the cache.",
+        "again. Revocations are pushed to every process at once (LISTEN/NOTIFY); this bounds "
+        "how long a revoked key may keep working only while that push is down. 0 disables "
+        "the cache.",
+    )
+    auth_refusal_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a process remembers an API key the database refused (unknown, "
+        "expired or revoked), so repeating a bad key costs no query. 0 disables.",
     )
     # Frontend users' JWT bearer tokens (service/auth/tokens.py); API keys need none of this.
     jwt_jwks_file: Path | None = Field(
@@ -84,11 +133,43 @@ class Settings(BaseSettings):
         ge=1,
         description="Items assumed in a list field without `first` when computing query cost.",
     )
+    query_planner: bool = Field(
+        default=True,
+        description="Answer the query operations it can serve by the compiled read path "
+        "(level by level, see service/graphql/planner); false: every operation runs through "
+        "Strawberry's resolvers.",
+    )
+    query_planner_verify: bool = Field(
+        default=False,
+        description="Run both read paths and fail any request whose answers differ (the "
+        "test suite runs this way; costs double the reads).",
+    )
     introspection: bool = Field(
         default=True, description="Answer introspection (`__schema`, `__type`); off in production."
     )
     max_body_bytes: int = Field(
         default=1_000_000, ge=1024, description="Largest request body accepted (else 413)."
+    )
+    body_read_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Time a request's whole body may take to arrive; a slower upload is "
+        "answered 408 REQUEST_TIMEOUT. The body is read before the request takes a database "
+        "connection, so a slow upload never holds one.",
+    )
+    max_concurrent_requests_per_key: int = Field(
+        default=10,
+        ge=0,
+        description="Requests one bearer token (API key or user token) may have in flight at "
+        "once on /graphql, per process, upload included; more are answered 429 "
+        "TOO_MANY_CONCURRENT_REQUESTS. Keep it below `database_pool_size` + "
+        "`database_max_overflow`, so one tenant cannot take every connection. 0 disables.",
+    )
+    max_json_depth: int = Field(
+        default=32,
+        ge=4,
+        description="Deepest nesting of arrays and objects a request's JSON (the body, or a "
+        "GET's variables) may have; deeper is answered 400 INPUT_TOO_DEEP.",
     )
     rate_limit_per_second: float = Field(
         default=50.0,
@@ -98,6 +179,25 @@ class Settings(BaseSettings):
     )
     rate_limit_burst: int = Field(
         default=100, ge=1, description="Requests one key may make at once above the rate."
+    )
+    auth_failure_rate_per_second: float = Field(
+        default=1.0,
+        ge=0,
+        description="Requests per second one client address may make to /graphql without a "
+        "token known to be valid, on average; once its failed authentications pass "
+        "`auth_failure_burst`, such requests are answered 429 before any key lookup. 0 "
+        "disables.",
+    )
+    auth_failure_burst: int = Field(
+        default=20,
+        ge=1,
+        description="Failed authentications one client address may make at once above that rate.",
+    )
+    trusted_proxy_header: str = Field(
+        default="",
+        description="Header in which a trusted reverse proxy passes the client's address "
+        "(e.g. X-Forwarded-For: its last address is used). Empty: the rate limits see the TCP "
+        "peer's address and ignore such headers, which any client can forge.",
     )
 
     # Webhooks (service/webhooks): delivery worker, retries and the SSRF guard.
@@ -155,6 +255,11 @@ class Settings(BaseSettings):
 
     def webhook_retry_delays(self) -> tuple[float, ...]:
         return tuple(float(part) for part in self.webhook_retry_schedule.split(","))
+
+    @field_validator("database_url")
+    @classmethod
+    def _served_by_asyncpg(cls, url: SecretStr | None) -> SecretStr | None:
+        return None if url is None else SecretStr(asyncpg_url(url.get_secret_value()))
 
 
 @lru_cache

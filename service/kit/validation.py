@@ -31,7 +31,9 @@ class Problems:
         required: bool = True,
         max_length: int = TITLE_MAX_LENGTH,
     ) -> str | None:
-        """A title or name: trimmed, not empty, not too long."""
+        """A title or name: trimmed, not empty, not too long. Store what this returns: the
+        length checked is the trimmed value's (stored untrimmed, padding that passed the
+        check would overflow the column or be cut by PostgreSQL)."""
         if value is None:
             if required:
                 self.add(field, "This field is required.", ErrorCode.REQUIRED)
@@ -45,9 +47,15 @@ class Problems:
 
     def text(
         self, field: str | Sequence[str], value: str | None, max_length: int = TEXT_MAX_LENGTH
-    ) -> None:
-        if value is not None and len(value) > max_length:
+    ) -> str | None:
+        """A free text (a description, a note): trimmed, not too long; may be empty. Store
+        what this returns, as with `name`."""
+        if value is None:
+            return None
+        value = value.strip()
+        if len(value) > max_length:
             self.add(field, f"At most {max_length} characters are allowed.", ErrorCode.TOO_LONG)
+        return value
 
     def in_range(self, field: str, value: float | None, low: float, high: float) -> None:
         if value is None:

@@ -23,6 +23,27 @@ from service.okr.enums import CycleState, Health, ObjectiveKind, ObjectiveState,
 from service.teams.models import Team
 
 
+async def lock_with_cycle(
+    db: AsyncSession, organization_id: UUID, objective_id: UUID
+) -> tuple[Objective, Cycle] | None:
+    """The objective, locked for update, with its cycle: one statement, read afresh (not as
+    this session may have read them before the lock)."""
+    row = (
+        await db.execute(
+            select(Objective, Cycle)
+            .join(
+                Cycle,
+                (Cycle.organization_id == Objective.organization_id)
+                & (Cycle.id == Objective.cycle_id),
+            )
+            .where(Objective.organization_id == organization_id, Objective.id == objective_id)
+            .with_for_update(of=Objective)
+            .execution_options(populate_existing=True)
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
 async def key_results_of(
     db: AsyncSession, organization_id: UUID, objective_ids: list[UUID]
 ) -> dict[UUID, list[Row[Any]]]:
@@ -78,10 +99,12 @@ async def key_results_of_objectives(
 async def with_cycle_dates(
     db: AsyncSession, organization_id: UUID, objective_ids: Sequence[UUID]
 ) -> list[Row[Any]]:
-    """The objectives' rows, each with its cycle's `starts_on` and `ends_on`."""
+    """The objectives' rows, each with its cycle's `starts_on`, `ends_on` and whether it
+    is closed (`cycle_closed`)."""
     objective = Objective.__table__
+    closed = (Cycle.state == CycleState.CLOSED).label("cycle_closed")
     result = await db.execute(
-        select(objective, Cycle.starts_on, Cycle.ends_on)
+        select(objective, Cycle.starts_on, Cycle.ends_on, closed)
         .join(
             Cycle,
             (Cycle.organization_id == objective.c.organization_id)
@@ -104,19 +127,25 @@ async def progress_modes(
     return dict(result.all())
 
 
-async def unsettled_in_open_cycles(db: AsyncSession) -> list[tuple[UUID, UUID, Health]]:
-    """(organization, objective, stored health) of every objective whose health is derived, in every
-    cycle not closed, across organizations: what the health sweep looks at."""
+async def unsettled_in_open_cycles(
+    db: AsyncSession, organization_id: UUID
+) -> list[tuple[UUID, Health]]:
+    """(objective, stored health) of the organization's objectives whose health is derived,
+    in cycles not closed: what the health sweep looks at."""
     result = await db.execute(
-        select(Objective.organization_id, Objective.id, Objective.health)
+        select(Objective.id, Objective.health)
         .join(
             Cycle,
             (Cycle.organization_id == Objective.organization_id) & (Cycle.id == Objective.cycle_id),
         )
-        .where(Cycle.state != CycleState.CLOSED, Objective.health_manual.is_(False))
-        .order_by(Objective.organization_id, Objective.id)
+        .where(
+            Objective.organization_id == organization_id,
+            Cycle.state != CycleState.CLOSED,
+            Objective.health_manual.is_(False),
+        )
+        .order_by(Objective.id)
     )
-    return [(organization_id, id_, health) for organization_id, id_, health in result]
+    return [(id_, health) for id_, health in result]
 
 
 async def list_objectives(

@@ -1,4 +1,4 @@
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -8,10 +8,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.alignment import service as alignment
 from service.auth.access import authorize_team
 from service.cycles.models import Cycle
-from service.cycles.service import ensure_cycle_open
+from service.cycles.service import (
+    ensure_cycle_open,
+    ensure_open,
+    ensure_still_in,
+    take_turn_in_objective,
+)
 from service.events import service as events
 from service.key_results.models import KeyResult
 from service.kit.clock import utc_date
+from service.kit.errors import DomainError, ErrorCode
 from service.kit.principal import Principal, Scope
 from service.kit.repository import Page, Window, get_owned, lock_fresh
 from service.kit.validation import Problems
@@ -49,8 +55,8 @@ async def create_objective(
     actor.require(Scope.WRITE)
     problems = Problems()
     title = problems.name("title", title) or ""
-    problems.text("description", description)
-    problems.name("owner", owner, required=False)
+    description = problems.text("description", description)
+    owner = problems.name("owner", owner, required=False)
     problems.raise_if_any()
     await get_owned(db, Team, actor.organization_id, team_id, field="teamId")
     await ensure_cycle_open(db, actor.organization_id, cycle_id, "cycleId")
@@ -78,18 +84,17 @@ async def update_objective(
     problems = Problems()
     if "title" in changes:
         changes["title"] = problems.name("title", changes["title"])
-    problems.text("description", changes.get("description"))
-    problems.name("owner", changes.get("owner"), required=False)
+    if "description" in changes:
+        changes["description"] = problems.text("description", changes["description"])
+    if "owner" in changes:
+        changes["owner"] = problems.name("owner", changes["owner"], required=False)
     problems.raise_if_any()
-    objective = await get_owned(
-        db, Objective, actor.organization_id, objective_id, field="id", for_update=True
-    )
+    objective = await lock_in_open_cycle(db, actor.organization_id, objective_id)
     if "team_id" in changes:
         await get_owned(db, Team, actor.organization_id, changes["team_id"], field="teamId")
     await authorize_team(db, actor, objective.team_id)
     if "team_id" in changes:
         await authorize_team(db, actor, changes["team_id"])  # moving it: the new team too
-    await ensure_cycle_open(db, actor.organization_id, objective.cycle_id, "id")
     if "cycle_id" in changes:
         await ensure_cycle_open(db, actor.organization_id, changes["cycle_id"], "cycleId")
     if "health" in changes:
@@ -102,15 +107,28 @@ async def update_objective(
 async def delete_objective(db: AsyncSession, actor: Principal, objective_id: UUID) -> Objective:
     """Deletes the objective with its key results, check-ins and links."""
     actor.require(Scope.WRITE)
-    objective = await get_owned(
-        db, Objective, actor.organization_id, objective_id, field="id", for_update=True
-    )
+    objective = await lock_in_open_cycle(db, actor.organization_id, objective_id)
     await authorize_team(db, actor, objective.team_id)
-    await ensure_cycle_open(db, actor.organization_id, objective.cycle_id, "id")
     state = events.snapshot(objective, TYPE_NAME)
     await db.delete(objective)
     await db.flush()
     await events.record_deleted(db, actor, objective, TYPE_NAME, state)
+    return objective
+
+
+async def lock_in_open_cycle(
+    db: AsyncSession, organization_id: UUID, objective_id: UUID
+) -> Objective:
+    """The objective locked for a write, in its open cycle: two statements, the turn to
+    write into the cycle first (see `service.cycles.service`), so a write queued behind
+    closeCycle reads the cycle closed instead of landing in it."""
+    turn = await take_turn_in_objective(db, organization_id, objective_id, "id")
+    found = await repository.lock_with_cycle(db, organization_id, objective_id)
+    if found is None:  # deleted meanwhile
+        raise DomainError.single("id", "Not found.", ErrorCode.NOT_FOUND)
+    objective, cycle = found
+    ensure_still_in(turn, cycle, "id")
+    ensure_open(cycle, "id")
     return objective
 
 
@@ -125,18 +143,25 @@ async def figures(
     key result involved.
     """
     rows = await repository.with_cycle_dates(db, organization_id, objective_ids)
-    graph = await contribution_graph(db, organization_id, rows)
+    dated = [(row, CycleDates(row.starts_on, row.ends_on, row.cycle_closed)) for row in rows]
+    return await figures_of_read(db, organization_id, dated, now)
+
+
+async def figures_of_read(
+    db: AsyncSession,
+    organization_id: UUID,
+    objectives: Sequence[tuple[Any, CycleDates]],
+    now: datetime,
+) -> dict[UUID, ObjectiveFigures]:
+    """`figures` of objectives the caller has read already, each with its cycle's dates."""
+    graph = await contribution_graph(db, organization_id, [row for row, _ in objectives])
     roll_up = RollUp(graph)
     today = utc_date(now)
     return {
         row.id: okr_figures.objective_figures(
-            row,
-            graph.key_results.get(row.id, ()),
-            roll_up.progress(row.id),
-            CycleDates(row.starts_on, row.ends_on),
-            today,
+            row, graph.key_results.get(row.id, ()), roll_up.progress(row.id), dates, today
         )
-        for row in rows
+        for row, dates in objectives
     }
 
 
@@ -161,16 +186,44 @@ async def contribution_graph(
 
 
 async def announce_health(
-    db: AsyncSession, actor: Principal, objective: Objective, now: datetime
+    db: AsyncSession,
+    actor: Principal,
+    objective: Objective,
+    now: datetime,
+    cycle: CycleDates | None = None,
 ) -> bool:
     """Keep the stored health (what events last told consumers) equal to the derived one,
-    recording `objective.health_changed` when it moves. Health set by a person stays."""
+    recording `objective.health_changed` when it moves. Health set by a person stays.
+
+    `cycle`: the dates of the objective's cycle, when the caller holds them (one statement
+    fewer: a check-in's path). The objective is locked and read afresh first: two writes
+    to its key results then announce one after the other, each from the other's result."""
+    await db.refresh(objective, with_for_update=True)
     if objective.health_manual:
         return False
-    derived = (await figures(db, objective.organization_id, [objective.id], now))[objective.id]
+    organization_id = objective.organization_id
+    found = (
+        await figures(db, organization_id, [objective.id], now)
+        if cycle is None
+        else await figures_of_read(db, organization_id, [(objective, cycle)], now)
+    )
+    derived = found[objective.id]
     return await events.record_status_change(
         db, actor, objective, TYPE_NAME, "health", derived.health, HEALTH_CHANGED
     )
+
+
+async def announce_healths(
+    db: AsyncSession, actor: Principal, objectives: Sequence[Objective], now: datetime
+) -> None:
+    """`announce_health` for objectives the caller holds locked, their figures read at once
+    (closing a cycle freezes every one)."""
+    derived = [o for o in objectives if not o.health_manual]
+    found = await figures(db, actor.organization_id, [o.id for o in derived], now)
+    for objective in derived:
+        await events.record_status_change(
+            db, actor, objective, TYPE_NAME, "health", found[objective.id].health, HEALTH_CHANGED
+        )
 
 
 async def list_objectives(
@@ -234,24 +287,20 @@ async def key_results_of(
     return await repository.key_results_of_objectives(db, organization_id, objective_ids)
 
 
-async def sweep_health(
-    db: AsyncSession, now: datetime, actor_for: Callable[[UUID], Principal]
-) -> int:
-    """Announce every derived objective health that moved with time or with the objectives
-    rolling up into it (see `service.cycles.sweep`); returns how many moved."""
-    stored: dict[UUID, dict[UUID, Health]] = {}
-    for organization_id, objective_id, health in await repository.unsettled_in_open_cycles(db):
-        stored.setdefault(organization_id, {})[objective_id] = health
-    announced = 0
-    for organization_id, healths in stored.items():
-        found = await figures(db, organization_id, list(healths), now)
-        moved = [id_ for id_, health in healths.items() if found[id_].health is not health]
-        if not moved:
-            continue
-        actor = actor_for(organization_id)
-        for objective in await lock_fresh(db, Objective, organization_id, moved):
-            announced += await announce_health(db, actor, objective, now)
-    return announced
+async def sweep_health(db: AsyncSession, actor: Principal, now: datetime) -> int:
+    """Announce every derived health of the actor's organization's objectives that moved
+    with time or with the objectives rolling up into them (see `service.cycles.sweep`);
+    returns how many moved."""
+    organization_id = actor.organization_id
+    stored = dict(await repository.unsettled_in_open_cycles(db, organization_id))
+    found = await figures(db, organization_id, list(stored), now)
+    moved = [id_ for id_, health in stored.items() if found[id_].health is not health]
+    if not moved:
+        return 0
+    locked = await lock_fresh(db, Objective, organization_id, moved)
+    before = {objective.id: objective.health for objective in locked}
+    await announce_healths(db, actor, locked, now)
+    return sum(1 for objective in locked if objective.health is not before[objective.id])
 
 
 def checks_of(

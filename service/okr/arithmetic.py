@@ -234,3 +234,10 @@ def share(part: int, whole: int) -> float | None:
 def hit_rate(achieved: int, total: int) -> float | None:
     """Achieved KRs over all KRs of a cycle (healthy: 0.6-0.7); None without KRs."""
     return share(achieved, total)
+
+
+def ice_score(impact: int | None, confidence: int | None, ease: int | None) -> int | None:
+    """Impact x confidence x ease, the initiatives' ranking; None unless all three are set."""
+    if impact is None or confidence is None or ease is None:
+        return None
+    return impact * confidence * ease

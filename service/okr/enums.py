@@ -37,6 +37,7 @@ class HealthReason(StrEnum):
     FAR_BEHIND = "FAR_BEHIND"  # more than 0.25 behind
     EARLY_IN_CYCLE = "EARLY_IN_CYCLE"  # far behind, but before 30% of the cycle
     NOTHING_TO_MEASURE = "NOTHING_TO_MEASURE"  # an objective with nothing counted yet
+    CYCLE_CLOSED = "CYCLE_CLOSED"  # frozen as it stood when the cycle closed
 
 
 class Metric(StrEnum):

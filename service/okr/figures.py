@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from service.kit.numbers import to_float
@@ -23,6 +23,7 @@ from service.okr.arithmetic import (
     weighted_mean,
 )
 from service.okr.enums import (
+    CycleState,
     Direction,
     Health,
     HealthReason,
@@ -79,6 +80,13 @@ class ObjectiveValues(Protocol):
 class CycleDates:
     starts_on: date
     ends_on: date
+    # A closed cycle's OKRs are final: their health is frozen as it was announced at close.
+    closed: bool = False
+
+    @classmethod
+    def of(cls, cycle: Any) -> "CycleDates":
+        """The dates of a cycle row or entity (anything with starts_on, ends_on, state)."""
+        return cls(cycle.starts_on, cycle.ends_on, cycle.state is CycleState.CLOSED)
 
     def expected_progress(self, today: date) -> float:
         return expected_progress(starts_on=self.starts_on, ends_on=self.ends_on, today=today)
@@ -107,6 +115,16 @@ class ObjectiveFigures:
     expected_progress: float
     health: Health
     health_reason: HealthReason
+
+
+# What a deleted objective measures (its deletion's payload still shows it): nothing.
+NOTHING_MEASURED = ObjectiveFigures(
+    progress=None,
+    score=None,
+    expected_progress=0.0,
+    health=Health.ON_TRACK,
+    health_reason=HealthReason.NOTHING_TO_MEASURE,
+)
 
 
 def achieved(key_result: KeyResultValues) -> bool:
@@ -147,11 +165,16 @@ def score(key_result: KeyResultValues) -> float:
     return progress(key_result)
 
 
-def assess(*, manual: bool, stored: Health, found: float | None, expected: float) -> Assessment:
-    """Health as a person set it, else from progress against expected progress; an
-    objective with nothing counted yet is on track (there is no sign of trouble)."""
+def assess(
+    *, manual: bool, stored: Health, found: float | None, expected: float, closed: bool = False
+) -> Assessment:
+    """Health as a person set it, else as it stood when the cycle closed, else from
+    progress against expected progress; an objective with nothing counted yet is on track
+    (there is no sign of trouble)."""
     if manual:
         return Assessment(stored, HealthReason.SET_BY_HAND)
+    if closed:
+        return Assessment(stored, HealthReason.CYCLE_CLOSED)
     if found is None:
         return Assessment(Health.ON_TRACK, HealthReason.NOTHING_TO_MEASURE)
     return Assessment(*assess_pace(progress=found, expected=expected))
@@ -163,7 +186,11 @@ def key_result_figures(
     found = progress(key_result)
     expected = cycle.expected_progress(today)
     health = assess(
-        manual=key_result.health_manual, stored=key_result.health, found=found, expected=expected
+        manual=key_result.health_manual,
+        stored=key_result.health,
+        found=found,
+        expected=expected,
+        closed=cycle.closed,
     )
     return KeyResultFigures(
         progress=found,
@@ -204,12 +231,14 @@ class ContributionGraph:
 
 
 class RollUp:
-    """Objective progress over a contribution graph, each objective computed once.
+    """Objective progress over a contribution graph, each objective computed once per
+    depth still allowed below it.
 
     KEY_RESULTS: weighted mean of its key results. ALIGNED and BOTH also take the
     progress of every contributing objective (see `objective_progress`), rolled up the
-    same way, down to `MAX_ROLLUP_DEPTH` levels below the objective asked about. A loop
-    in the data (the write path refuses them) is cut where it closes.
+    same way, down to `MAX_ROLLUP_DEPTH` levels below the objective asked about. The
+    write path refuses loops; should one exist anyway, it is cut where it closes (and a
+    remembered value may then depend on where the walk entered it).
     """
 
     def __init__(self, graph: ContributionGraph) -> None:
@@ -253,7 +282,11 @@ def objective_figures(
     """`rolled_up` is the objective's progress from `RollUp`."""
     expected = cycle.expected_progress(today)
     health = assess(
-        manual=objective.health_manual, stored=objective.health, found=rolled_up, expected=expected
+        manual=objective.health_manual,
+        stored=objective.health,
+        found=rolled_up,
+        expected=expected,
+        closed=cycle.closed,
     )
     return ObjectiveFigures(
         progress=rolled_up,

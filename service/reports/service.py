@@ -39,7 +39,7 @@ class CycleFacts:
 
     @property
     def dates(self) -> CycleDates:
-        return CycleDates(self.cycle.starts_on, self.cycle.ends_on)
+        return CycleDates.of(self.cycle)
 
     def live_objective_ids(self) -> set[UUID]:
         return {o.id for o in self.objectives if o.state is not ObjectiveState.CANCELLED}

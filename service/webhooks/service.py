@@ -53,7 +53,8 @@ async def check_fields(
     problems = Problems()
     if "url" in fields:
         fields["url"] = await _checked_url(problems, fields["url"], policy)
-    problems.text("description", fields.get("description"))
+    if "description" in fields:
+        fields["description"] = problems.text("description", fields["description"])
     if "event_types" in fields:
         fields["event_types"] = _checked_event_types(problems, fields["event_types"])
     problems.raise_if_any()
@@ -79,6 +80,7 @@ async def _checked_url(problems: Problems, url: str, policy: AddressPolicy) -> s
 
 
 def _checked_event_types(problems: Problems, event_types: Sequence[str]) -> list[str]:
+    event_types = [event_type.strip() for event_type in event_types]  # trimmed, like all text
     for index, event_type in enumerate(event_types):
         if event_type not in EVENT_TYPES:
             problems.add(

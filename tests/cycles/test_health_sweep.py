@@ -12,6 +12,7 @@ from service.cycles.sweep import HealthSweeper
 from service.webhooks.worker import DeliveryWorker
 from tests import factories
 from tests.conftest import Api, ManualClock
+from tests.graphql.support import close_cycle
 from tests.reports.support import cycle_report
 from tests.webhooks.conftest import Receiver, create_endpoint, events_of_type
 
@@ -148,3 +149,30 @@ async def test_health_set_by_hand_is_left_alone(api: Api, app: FastAPI, clock: M
     assert await health_of(api, ids["key_result"]) == "ON_TRACK"
     changed = await events_of_type(api, "key_result.health_changed")
     assert [event["subjectId"] for event in changed] == []
+
+
+async def test_closing_a_cycle_announces_its_healths_and_freezes_them(
+    api: Api, app: FastAPI, clock: ManualClock
+) -> None:
+    clock.moment = EARLY
+    ids = await factories.okr(api)  # on track: nothing expected yet
+    clock.moment = LATE  # behind now, though no sweep has said so
+    await close_cycle(api, ids["cycle"])
+    changed = await sweep_events(api)
+    assert sorted(
+        (event["type"], event["data"]["changes"]["health"]["to"]) for event in changed
+    ) == [
+        ("key_result.health_changed", "OFF_TRACK"),
+        ("objective.health_changed", "OFF_TRACK"),
+    ]
+
+    clock.moment = datetime(2026, 9, 1, tzinfo=UTC)  # long after: the close's answer stands
+    query = (
+        "query($id: ID!) { node(id: $id) { ... on KeyResult { health healthReason }"
+        " ... on Objective { health healthReason } } }"
+    )
+    for subject in (ids["key_result"], ids["objective"]):
+        found = (await api.query(query, {"id": subject}))["node"]
+        assert found == {"health": "OFF_TRACK", "healthReason": "CYCLE_CLOSED"}
+    await sweeper(app, clock).sweep_once()
+    assert len(await sweep_events(api)) == 2  # closed cycles are not swept

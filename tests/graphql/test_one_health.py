@@ -102,3 +102,21 @@ async def test_field_filter_report_and_events_agree(
     assert await stored(engine, "key_results", [own, lifted]) == key_results
     assert await stored(engine, "objectives", [parent, child]) == objectives
     assert await fields(api, [own, lifted, parent, child]) == key_results | objectives
+
+
+async def test_a_deleted_objective_measures_nothing(api: Api) -> None:
+    team = await factories.team(api)
+    objective = await factories.objective(api, team, await factories.cycle(api))
+    await factories.key_result(api, objective)
+    payload = await api.ok(
+        "deleteObjective",
+        {"id": objective},
+        "objective { id progress score health healthReason } deletedObjectiveId",
+    )
+    assert payload["objective"] == {
+        "id": objective,
+        "progress": None,
+        "score": None,
+        "health": "ON_TRACK",
+        "healthReason": "NOTHING_TO_MEASURE",
+    }

@@ -22,6 +22,8 @@ def app_with(database_url: str) -> AppWith:
 
     @asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[Api]:
+        # Tests send bad tokens freely: the per-address limit on them is opt-in here.
+        overrides = {"auth_failure_rate_per_second": 0, **overrides}
         settings = Settings(database_url=None, auth_cache_seconds=0, **overrides)
         app: FastAPI = create_app(settings, database_url=database_url, webhook_worker=False)
         async with app.router.lifespan_context(app):

@@ -4,8 +4,11 @@ answer a 5xx or an INTERNAL_SERVER_ERROR, and every GraphQL error must carry a c
 
 IDs are drawn from real objects of the caller's organization, of another organization,
 malformed strings and base64 of wrong types, so lookups, cross-tenant probes and cursor
-decoding all get exercised. The budget is small in the normal run (deterministic, about
-20 s); `OKR_FUZZ_EXAMPLES=500 pytest tests/security/test_fuzz.py` runs a larger, random one.
+decoding all get exercised. Texts are often padded past their column's length with white
+space (U+3000 included) that validation trims: the stored text must be the validated one,
+never a 500 from an overflowing column. The budget is small in the normal run
+(deterministic, about 20 s); `OKR_FUZZ_EXAMPLES=500 pytest tests/security/test_fuzz.py`
+runs a larger, random one.
 """
 
 import base64
@@ -53,6 +56,15 @@ def id_strategy(own: list[str], foreign: list[str]) -> st.SearchStrategy[graphql
     ).map(lambda value: graphql.StringValueNode(value=value))
 
 
+def text_strategy() -> st.SearchStrategy[graphql.ValueNode]:
+    texts = st.text(max_size=40)
+    padding = st.sampled_from([" ", "\u3000", "\u00a0", "\t"])
+    padded = st.builds(
+        lambda text, pad, count: text + pad * count, texts, padding, st.integers(150, 300)
+    )
+    return st.one_of(texts, padded).map(lambda value: graphql.StringValueNode(value=value))
+
+
 def generate(mode: GenerationMode) -> list[dict[str, Any]]:
     """Request bodies for every operation of the schema, EXAMPLES each."""
     schema = schemathesis.graphql.from_path(SCHEMA)
@@ -97,8 +109,10 @@ async def ids(api: Api, other_api: Api) -> tuple[list[str], list[str]]:
 
 async def test_fuzz_graphql_operations(api: Api, ids: tuple[list[str], list[str]]) -> None:
     own, foreign = ids
-    # Process-wide, like any schemathesis registration: nothing else here generates IDs.
+    # Process-wide, like any schemathesis registration: nothing else here generates IDs
+    # or strings.
     schemathesis.graphql.scalar("ID", id_strategy(own, foreign))
+    schemathesis.graphql.scalar("String", text_strategy())
     started = time.monotonic()
     bodies = generate(GenerationMode.POSITIVE) + generate(GenerationMode.NEGATIVE)
     generated = time.monotonic() - started
@@ -135,6 +149,29 @@ JSON = st.recursive(
 )
 
 
+def nested(depth: int, shape: str) -> bytes:
+    """JSON text nesting arrays or objects `depth` levels deep (no encoder writes that)."""
+    opening, closing = (b"[", b"]") if shape == "array" else (b'{"a":', b"}")
+    return opening * depth + b"0" + closing * depth
+
+
+# Deep shapes wherever a request carries JSON: the body itself, variables (declared or
+# not), extensions; past the depth limit, and past orjson's own (1024).
+DEEP = st.builds(
+    lambda where, depth, shape: where.replace(b"$", nested(depth, shape)),
+    st.sampled_from(
+        [
+            b"$",
+            b'{"query": "{ viewer { role } }", "variables": {"x": $}}',
+            b'{"query": "query($x: [[Int]]) { viewer { role } }", "variables": {"x": $}}',
+            b'{"query": "{ viewer { role } }", "extensions": $}',
+        ]
+    ),
+    st.integers(1, 2000),
+    st.sampled_from(["array", "object"]),
+)
+
+
 def raw_bodies() -> list[bytes]:
     bodies: list[bytes] = []
 
@@ -146,7 +183,7 @@ def raw_bodies() -> list[bytes]:
         suppress_health_check=list(HealthCheck),
         phases=[settings.default.phases[2]],
     )
-    @given(body=st.one_of(JSON.map(orjson.dumps), st.binary(max_size=64)))
+    @given(body=st.one_of(JSON.map(orjson.dumps), st.binary(max_size=64), DEEP))
     def collect(body: bytes) -> None:
         bodies.append(body)
 

@@ -6,12 +6,12 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from sqlalchemy import Row, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from service.kit.models import TenantMixin
-from service.kit.repository import Window
+from service.kit.repository import Page, Window
 from service.objectives import repository as objectives_repository
 from service.objectives import service as objectives
 from service.objectives.models import Objective
@@ -102,11 +102,11 @@ async def unfiltered_page(
     window: Window,
     filters: Sequence[Any] = (),
     keep: Any = None,
-) -> tuple[list[Row[Any]], bool]:
+) -> Page:
     """`page` with its organization filter deliberately forgotten."""
     table = model.__table__  # type: ignore[attr-defined]
     rows = list(await db.execute(select(table).where(*filters).order_by(table.c.id)))
-    return rows[: window.first], len(rows) > window.first
+    return Page(rows[: window.first], len(rows) > window.first)
 
 
 async def unfiltered_get_owned(

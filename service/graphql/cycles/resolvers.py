@@ -6,6 +6,7 @@ from strawberry import relay
 
 from service.cycles import service
 from service.cycles.carry_over import carry_over_objectives
+from service.cycles.close import close_cycle
 from service.cycles.models import Cycle as CycleModel
 from service.graphql.context import Info
 from service.graphql.cycles.types import (
@@ -82,7 +83,7 @@ class CycleMutation:
     async def close_cycle(self, info: Info, input: CloseCycleInput) -> CloseCyclePayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             notes = input.retrospective
-            cycle = await service.close_cycle(
+            cycle = await close_cycle(
                 db,
                 actor,
                 parse_global_id(input.cycle_id, "Cycle", field="cycleId"),
@@ -91,6 +92,7 @@ class CycleMutation:
                     "blockers": notes.blockers if notes else None,
                     "lessons": notes.lessons if notes else None,
                 },
+                info.context.now,
             )
             return {"cycle": Cycle.from_row(cycle)}
 

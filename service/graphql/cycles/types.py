@@ -104,7 +104,7 @@ async def cycle_dates_of_objective(info: Info, objective_id: UUID) -> CycleDates
 
     async def dates() -> CycleDates:
         cycle = await cycle_of_objective(info, objective_id)
-        return CycleDates(cycle.starts_on, cycle.ends_on)
+        return CycleDates.of(cycle)
 
     return await info.context.memoized(("cycle_dates", objective_id), dates)
 

@@ -99,9 +99,7 @@ class Initiative(ModelNode):
 
     @strawberry.field(description="ICE score: impact x confidence x ease, when all three are set.")
     def ice_score(self) -> int | None:
-        if self.impact is None or self.confidence is None or self.ease is None:
-            return None
-        return self.impact * self.confidence * self.ease
+        return service.ice_score(self)
 
     @strawberry.field
     async def team(self, info: Info) -> Team:

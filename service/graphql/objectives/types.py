@@ -31,7 +31,7 @@ from service.okr.enums import (
     ObjectiveState,
     ProgressMode,
 )
-from service.okr.figures import ObjectiveFigures
+from service.okr.figures import NOTHING_MEASURED, ObjectiveFigures
 
 if TYPE_CHECKING:
     from service.graphql.initiatives.types import Initiative
@@ -222,7 +222,7 @@ def objective_figures(info: Info) -> DataLoader[UUID, ObjectiveFigures]:
     ) -> dict[UUID, ObjectiveFigures]:
         return await service.figures(db, organization_id, ids, now)
 
-    return info.context.loader(batch, name="objective_figures")
+    return info.context.loader(batch, name="objective_figures", default=NOTHING_MEASURED)
 
 
 async def contributors_of(info: Info, objective_id: UUID) -> list[Objective]:

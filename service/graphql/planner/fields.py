@@ -1,0 +1,242 @@
+"""The fields the compiled read path serves, each for a whole batch of parents at once.
+
+A batch resolver takes every parent object of one type met at one level of the response
+and returns one value per parent, with one SQL statement per relation (the same domain
+service reads the per-field resolvers' DataLoaders use) and the same figures (the same
+domain service functions). Plain attributes (scalars, enums, embedded objects) need no
+entry here; a field with neither is not served: the whole operation runs through
+Strawberry instead.
+"""
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.alignment import service as alignment
+from service.cycles import service as cycles
+from service.cycles.models import Cycle as CycleModel
+from service.graphql.alignment.types import AlignmentLink
+from service.graphql.context import Context
+from service.graphql.cycles.types import Cycle
+from service.graphql.initiatives.types import Initiative, InitiativeLink
+from service.graphql.key_results.types import MAX_CHECK_INS, CheckIn, KeyResult
+from service.graphql.objectives.types import Objective
+from service.graphql.teams.types import Team
+from service.initiatives.models import Initiative as InitiativeModel
+from service.key_results import service as key_results
+from service.key_results.models import KeyResult as KeyResultModel
+from service.kit.models import TenantMixin
+from service.kit.repository import rows_by_ids
+from service.objectives import service as objectives
+from service.objectives.models import Objective as ObjectiveModel
+from service.okr.enums import AlignmentKind
+from service.okr.figures import (
+    NOTHING_MEASURED,
+    CycleDates,
+    KeyResultFigures,
+    ObjectiveFigures,
+)
+from service.teams import service as teams
+from service.teams.models import Team as TeamModel
+
+
+@dataclass
+class Run:
+    """One compiled read: the request's context and what its levels share."""
+
+    context: Context
+    memo: dict[str, dict[Any, Any]] = field(default_factory=dict)
+
+    @property
+    def db(self) -> AsyncSession:
+        return self.context.db
+
+    @property
+    def organization_id(self) -> UUID:
+        return self.context.principal.organization_id
+
+    def remembered(self, name: str) -> dict[Any, Any]:
+        """A per-run cache of values by key (rows by ID, figures by ID)."""
+        return self.memo.setdefault(name, {})
+
+
+BatchResolver = Callable[[Run, list[Any], dict[str, Any]], Awaitable[list[Any]]]
+Batch = Callable[[AsyncSession, UUID, list[UUID]], Awaitable[dict[UUID, Any]]]
+RESOLVERS: dict[tuple[str, str], BatchResolver] = {}
+
+
+def unique(ids: Iterable[UUID | None]) -> list[UUID]:
+    return [id_ for id_ in dict.fromkeys(ids) if id_ is not None]
+
+
+async def rows_of(
+    run: Run, model: type[TenantMixin], ids: Iterable[UUID | None]
+) -> dict[UUID, Row[Any]]:
+    """Rows of `model` by ID: one statement for those not read before in this run."""
+    known = run.remembered(model.__tablename__)  # type: ignore[attr-defined]
+    missing = [id_ for id_ in unique(ids) if id_ not in known]
+    if missing:
+        known.update(await rows_by_ids(run.db, model, run.organization_id, missing))
+    return known
+
+
+def one(model: type[TenantMixin], node: Any, attribute: str) -> BatchResolver:
+    """The node each parent references by `attribute` (None where it references none)."""
+
+    async def resolve(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
+        rows = await rows_of(run, model, (getattr(p, attribute) for p in parents))
+        found = (rows.get(getattr(p, attribute)) for p in parents)
+        return [None if row is None else node.from_row(row) for row in found]
+
+    return resolve
+
+
+def many(batch: Batch, node: Any) -> BatchResolver:
+    """The nodes a service read groups under each parent's ID."""
+
+    async def resolve(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
+        groups = await batch(run.db, run.organization_id, unique(p.id for p in parents))
+        return [[node.from_row(row) for row in groups.get(p.id) or []] for p in parents]
+
+    return resolve
+
+
+for key, resolver in {
+    ("Objective", "team"): one(TeamModel, Team, "team_id"),
+    ("Objective", "cycle"): one(CycleModel, Cycle, "cycle_id"),
+    ("Objective", "origin"): one(ObjectiveModel, Objective, "origin_id"),
+    ("Objective", "keyResults"): many(objectives.key_results_by_objective, KeyResult),
+    ("KeyResult", "team"): one(TeamModel, Team, "team_id"),
+    ("KeyResult", "objective"): one(ObjectiveModel, Objective, "objective_id"),
+    ("KeyResult", "initiativeLinks"): many(key_results.initiative_links_of, InitiativeLink),
+    ("KeyResult", "history"): many(key_results.history_of, CheckIn),
+    ("CheckIn", "keyResult"): one(KeyResultModel, KeyResult, "key_result_id"),
+    ("InitiativeLink", "initiative"): one(InitiativeModel, Initiative, "initiative_id"),
+    ("InitiativeLink", "keyResult"): one(KeyResultModel, KeyResult, "key_result_id"),
+    ("Initiative", "team"): one(TeamModel, Team, "team_id"),
+    ("Team", "parent"): one(TeamModel, Team, "parent_id"),
+    ("Team", "children"): many(teams.children, Team),
+    ("Cycle", "parent"): one(CycleModel, Cycle, "parent_id"),
+    ("Cycle", "children"): many(cycles.children, Cycle),
+    ("Cycle", "objectives"): many(cycles.objectives_of_cycles, Objective),
+    ("Team", "objectives"): many(teams.objectives_of_teams, Objective),
+    ("Objective", "initiatives"): many(objectives.initiatives_of, Initiative),
+    ("Objective", "alignmentLinks"): many(alignment.links_from, AlignmentLink),
+    ("Objective", "incomingAlignmentLinks"): many(alignment.links_to_objective, AlignmentLink),
+    ("AlignmentLink", "source"): one(ObjectiveModel, Objective, "source_id"),
+    ("AlignmentLink", "targetObjective"): one(ObjectiveModel, Objective, "target_objective_id"),
+    ("AlignmentLink", "targetKeyResult"): one(KeyResultModel, KeyResult, "target_key_result_id"),
+}.items():
+    RESOLVERS[key] = resolver
+
+
+async def latest_check_in(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
+    found = await key_results.latest_check_ins(
+        run.db, run.organization_id, unique(p.id for p in parents)
+    )
+    return [None if (row := found.get(p.id)) is None else CheckIn.from_row(row) for p in parents]
+
+
+async def recent_check_ins(run: Run, parents: list[Any], args: dict[str, Any]) -> list[Any]:
+    limit = max(0, min(args["first"], MAX_CHECK_INS))
+    groups = await key_results.recent_check_ins(
+        run.db, run.organization_id, unique(p.id for p in parents), limit
+    )
+    return [[CheckIn.from_row(row) for row in groups.get(p.id) or []] for p in parents]
+
+
+async def contributes_to(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
+    """Objectives, then key results, each parent contributes to (as `Objective.contributesTo`)."""
+    links = await alignment.links_from(run.db, run.organization_id, unique(p.id for p in parents))
+    contributing = {
+        p.id: [link for link in links.get(p.id) or [] if link.kind is AlignmentKind.CONTRIBUTES_TO]
+        for p in parents
+    }
+    every = [link for group in contributing.values() for link in group]
+    objective_rows = await rows_of(
+        run, ObjectiveModel, (link.target_objective_id for link in every)
+    )
+    key_result_rows = await rows_of(
+        run, KeyResultModel, (link.target_key_result_id for link in every)
+    )
+    found = []
+    for parent in parents:
+        group = contributing[parent.id]
+        targets = unique(link.target_objective_id for link in group)
+        supported = unique(link.target_key_result_id for link in group)
+        found.append(
+            [Objective.from_row(objective_rows[id_]) for id_ in targets if id_ in objective_rows]
+            + [
+                KeyResult.from_row(key_result_rows[id_])
+                for id_ in supported
+                if id_ in key_result_rows
+            ]
+        )
+    return found
+
+
+async def key_result_initiatives(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
+    """The initiatives linked to each key result, in link order, each once."""
+    links = await key_results.initiative_links_of(
+        run.db, run.organization_id, unique(p.id for p in parents)
+    )
+    linked = {p.id: unique(link.initiative_id for link in links.get(p.id) or []) for p in parents}
+    rows = await rows_of(run, InitiativeModel, (i for ids in linked.values() for i in ids))
+    return [[Initiative.from_row(rows[i]) for i in linked[p.id] if i in rows] for p in parents]
+
+
+async def objective_figures(run: Run, parents: list[Any]) -> list[ObjectiveFigures]:
+    known = run.remembered("objective_figures")
+    missing = [id_ for id_ in unique(p.id for p in parents) if id_ not in known]
+    if missing:
+        known.update(
+            await objectives.figures(run.db, run.organization_id, missing, run.context.now)
+        )
+    return [known.get(p.id, NOTHING_MEASURED) for p in parents]
+
+
+async def key_result_figures(run: Run, parents: list[Any]) -> list[KeyResultFigures]:
+    """Each key result's figures at the request's moment, its cycle's dates read through
+    its objective (two statements, as the per-field resolvers' loaders read them)."""
+    objective_rows = await rows_of(run, ObjectiveModel, (p.objective_id for p in parents))
+    cycle_rows = await rows_of(run, CycleModel, (row.cycle_id for row in objective_rows.values()))
+    now = run.context.now
+    found = []
+    for parent in parents:
+        cycle = cycle_rows[objective_rows[parent.objective_id].cycle_id]
+        dates = CycleDates.of(cycle)
+        found.append(key_results.figures_of(parent.row, dates, now))
+    return found
+
+
+def figure(of: Callable[[Run, list[Any]], Awaitable[list[Any]]], attribute: str) -> BatchResolver:
+    async def resolve(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
+        return [getattr(found, attribute) for found in await of(run, parents)]
+
+    return resolve
+
+
+async def impact_coverage(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
+    bets = await key_results.bets_of(run.db, run.organization_id, unique(p.id for p in parents))
+    return [key_results.coverage_of(p.row, bets.get(p.id) or []) for p in parents]
+
+
+RESOLVERS[("KeyResult", "latestCheckIn")] = latest_check_in
+RESOLVERS[("KeyResult", "initiatives")] = key_result_initiatives
+RESOLVERS[("KeyResult", "checkIns")] = recent_check_ins
+RESOLVERS[("KeyResult", "impactCoverage")] = impact_coverage
+RESOLVERS[("Objective", "contributesTo")] = contributes_to
+for graphql_name, attribute in (
+    ("progress", "progress"),
+    ("score", "score"),
+    ("expectedProgress", "expected_progress"),
+    ("health", "health"),
+    ("healthReason", "health_reason"),
+):
+    RESOLVERS[("Objective", graphql_name)] = figure(objective_figures, attribute)
+    RESOLVERS[("KeyResult", graphql_name)] = figure(key_result_figures, attribute)
+RESOLVERS[("KeyResult", "achieved")] = figure(key_result_figures, "achieved")
