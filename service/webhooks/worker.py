@@ -18,6 +18,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.kit.db import create_engine, create_sessionmaker, transaction
+from service.kit.listen import first_of
 from service.kit.settings import Settings
 from service.webhooks import repository
 from service.webhooks import service as webhooks
@@ -199,7 +200,7 @@ class DeliveryWorker:
                     driver.add_termination_listener(lambda _, lost=lost: lost.set())
                     await driver.add_listener(NOTIFY_CHANNEL, self._notified)
                     self.wake.set()  # catch up on what was notified while we were away
-                    await _first_of(self.stopping.wait(), lost.wait())
+                    await first_of(self.stopping.wait(), lost.wait())
                     if not driver.is_closed():
                         await driver.remove_listener(NOTIFY_CHANNEL, self._notified)
             except Exception:
@@ -209,15 +210,6 @@ class DeliveryWorker:
 
     def _notified(self, *_: object) -> None:
         self.wake.set()
-
-
-async def _first_of(*waits: Any) -> None:
-    tasks = [asyncio.ensure_future(wait) for wait in waits]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
 
 
 async def post(client: httpx.AsyncClient, claim: Claim) -> Outcome:

@@ -197,3 +197,18 @@ async def test_finished_deliveries_are_pruned_after_the_retention_period(
             .order_by(WebhookDelivery.id)
         )
         assert list(remaining) == [finished, outstanding]
+
+
+async def test_a_team_and_a_shared_key_result_belong_to_their_own_teams(api: Api) -> None:
+    ours, theirs = await factories.team(api, "Ours"), await factories.team(api, "Theirs")
+    by_team, _ = await create_endpoint(api, "http://127.0.0.1:9/a", teamIds=[ours])
+    await api.ok("updateTeam", {"id": ours, "name": "Ours, renamed"})
+    await api.ok("updateTeam", {"id": theirs, "name": "Theirs, renamed"})
+    cycle = await factories.cycle(api)
+    objective = await factories.objective(api, theirs, cycle, "Theirs")
+    await factories.key_result(api, objective, "Ours to move", teamId=ours)
+    assert await delivered_types(api, by_team) == [
+        "cycle.created",  # no team: the team filter does not apply
+        "key_result.created",  # owned by ours, though the objective is theirs
+        "team.updated",  # the team itself
+    ]
