@@ -1,5 +1,6 @@
 """The ASGI application: GraphQL at /graphql, health probes, and the request's transaction."""
 
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -259,30 +260,28 @@ def create_app(
             else None
         )
         app.state.revocations = revocations
-        if revocations is not None:
-            await revocations.start()
         worker = DeliveryWorker(url, settings) if webhook_worker else None
         sweeper = (
             HealthSweeper(app.state.sessionmaker, clock, settings.health_sweep_interval_seconds)
             if webhook_worker
             else None
         )
-        if worker is not None and sweeper is not None:
-            await worker.start()
-            await sweeper.start()
-        # Everything allocated so far lives as long as the process: keep it out of the
-        # collector's generations, so full collections stay short and rare under load.
-        gc.collect()
-        gc.freeze()
-        try:
-            yield
-        finally:
-            if worker is not None and sweeper is not None:
-                await sweeper.stop()
-                await worker.stop()
+        # Whatever started is stopped, in reverse order, also when a later start fails.
+        async with contextlib.AsyncExitStack() as running:
+            running.push_async_callback(engine.dispose)
             if revocations is not None:
-                await revocations.stop()
-            await engine.dispose()
+                await revocations.start()
+                running.push_async_callback(revocations.stop)
+            if worker is not None and sweeper is not None:
+                await worker.start()
+                running.push_async_callback(worker.stop)
+                await sweeper.start()
+                running.push_async_callback(sweeper.stop)
+            # Everything allocated so far lives as long as the process: keep it out of the
+            # collector's generations, so full collections stay short and rare under load.
+            gc.collect()
+            gc.freeze()
+            yield
 
     app = FastAPI(
         title="okr-service",

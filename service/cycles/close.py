@@ -39,7 +39,8 @@ async def close_cycle(
         for field, text in retrospective.items()
     }
     problems.raise_if_any()
-    await cycles_repository.take_turn_to_close(db, cycle_id)  # writers under way commit first
+    # Writers under way commit first (a cycle of another organization locks nothing).
+    await cycles_repository.take_turn_to_close(db, actor.organization_id, cycle_id)
     cycle = await get_owned(
         db, Cycle, actor.organization_id, cycle_id, field="cycleId", for_update=True
     )

@@ -3,7 +3,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Row, Select, String, Uuid, cast, func, literal, select
+from sqlalchemy import ColumnElement, Row, Select, String, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import SQLCoreOperations
 
@@ -90,14 +90,24 @@ def turn_key(cycle_id: SQLCoreOperations[UUID]) -> ColumnElement[int]:
     return func.hashtextextended(literal("cycle:") + cast(cycle_id, String), 0)
 
 
-async def take_turn_to_close(db: AsyncSession, cycle_id: UUID) -> None:
-    """Wait for the writers into the cycle to commit, and keep new ones out until commit."""
-    await db.execute(select(func.pg_advisory_xact_lock(turn_key(literal(cycle_id, Uuid)))))
+async def take_turn_to_close(db: AsyncSession, organization_id: UUID, cycle_id: UUID) -> None:
+    """Wait for the writers into the cycle to commit, and keep new ones out until commit.
+    Only a cycle of this organization is locked (another tenant's ID locks nothing)."""
+    await db.execute(
+        select(func.pg_advisory_xact_lock(turn_key(Cycle.id))).where(
+            Cycle.organization_id == organization_id, Cycle.id == cycle_id
+        )
+    )
 
 
-async def take_turn_to_write(db: AsyncSession, cycle_id: UUID) -> None:
-    """Wait for a close of the cycle under way to commit, and keep the next one out."""
-    await db.execute(select(func.pg_advisory_xact_lock_shared(turn_key(literal(cycle_id, Uuid)))))
+async def take_turn_to_write(db: AsyncSession, organization_id: UUID, cycle_id: UUID) -> None:
+    """Wait for a close of the cycle under way to commit, and keep the next one out. Only
+    a cycle of this organization is locked."""
+    await db.execute(
+        select(func.pg_advisory_xact_lock_shared(turn_key(Cycle.id))).where(
+            Cycle.organization_id == organization_id, Cycle.id == cycle_id
+        )
+    )
 
 
 async def take_turn_in_objective(

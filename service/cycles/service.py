@@ -134,7 +134,7 @@ async def ensure_cycle_open(
     db: AsyncSession, organization_id: UUID, cycle_id: UUID, field: str
 ) -> Cycle:
     """The cycle, open, with this transaction's turn to write into it."""
-    await repository.take_turn_to_write(db, cycle_id)
+    await repository.take_turn_to_write(db, organization_id, cycle_id)
     cycle = await repository.read_fresh(db, organization_id, cycle_id)
     if cycle is None:
         raise DomainError.single(field, "Not found.", ErrorCode.NOT_FOUND)

@@ -12,7 +12,7 @@ from strawberry.types import ExecutionContext
 
 from service.idempotency import service as idempotency
 from service.kit.errors import DomainError
-from service.kit.outage import is_database_unavailable
+from service.kit.outage import is_database_unavailable, is_query_timeout
 
 logger = logging.getLogger(__name__)
 
@@ -84,11 +84,11 @@ class MaskUnexpectedErrors(MaskErrors):
         masked = super().anonymise_error(error)
         # A lost or refused database connection is an outage, not a bug: the HTTP layer
         # answers the request 503 (service/kit/outage.py).
-        code = (
-            "DATABASE_UNAVAILABLE"
-            if is_database_unavailable(error.original_error)
-            else "INTERNAL_SERVER_ERROR"
-        )
+        code = "INTERNAL_SERVER_ERROR"
+        if is_database_unavailable(error.original_error):
+            code = "DATABASE_UNAVAILABLE"
+        elif is_query_timeout(error.original_error):
+            code = "QUERY_TIMEOUT"  # over OKR_DATABASE_STATEMENT_TIMEOUT_SECONDS: not retried
         masked.extensions = {"code": code, "errorId": error_id}
         return masked
 

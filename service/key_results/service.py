@@ -447,7 +447,10 @@ async def sweep_health(db: AsyncSession, actor: Principal, now: datetime) -> int
         if figures_of(row, dates, now).health is not row.health:
             moved[row.id] = dates
     announced = 0
-    for key_result in await lock_fresh(db, KeyResult, actor.organization_id, moved):
+    in_open_cycle = KeyResult.objective_id.in_(
+        objectives.ids_in_open_cycles(actor.organization_id)
+    )  # a cycle that closed meanwhile is final: nothing more is announced in it
+    for key_result in await lock_fresh(db, KeyResult, actor.organization_id, moved, in_open_cycle):
         announced += await announce_health(db, actor, key_result, moved[key_result.id], now)
     return announced
 

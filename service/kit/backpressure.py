@@ -19,25 +19,30 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.kit.ratelimit import send_json_error, token_hash
 
+# Time earned by what has arrived: an upload keeping up this pace is never cut off,
+# whatever its size (a slow but honest mobile client), while a trickle earns nothing.
+MIN_UPLOAD_BYTES_PER_SECOND = 16_384
+
 
 class BodyReadDeadline:
-    def __init__(self, app: ASGIApp, timeout: float) -> None:
+    def __init__(self, app: ASGIApp, timeout: float, path_prefix: str = "/graphql") -> None:
         self.app = app
         self.timeout = timeout
+        self.path_prefix = path_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not scope["path"].startswith(self.path_prefix):
             await self.app(scope, receive, send)
             return
         try:
-            async with asyncio.timeout(self.timeout):
-                body = await read_body(receive)
+            body = await read_body(receive, self.timeout)
         except TimeoutError:
             await send_json_error(
                 send,
                 408,
                 "REQUEST_TIMEOUT",
-                f"The request body did not arrive within {self.timeout:g} s.",
+                f"The request body did not arrive in time ({self.timeout:g} s, plus 1 s per "
+                f"{MIN_UPLOAD_BYTES_PER_SECOND // 1024} KiB received).",
                 # The rest of a late body may still be on its way: never parse it as the
                 # next request.
                 {"Connection": "close"},
@@ -48,14 +53,20 @@ class BodyReadDeadline:
         await self.app(scope, replay(body, receive), send)
 
 
-async def read_body(receive: Receive) -> bytes | None:
-    """The whole body, or None if the client disconnects first."""
+async def read_body(receive: Receive, allowed_seconds: float) -> bytes | None:
+    """The whole body, or None if the client disconnects first; TimeoutError once more
+    than `allowed_seconds`, plus the time its received bytes earned, have passed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + allowed_seconds
     chunks: list[bytes] = []
     while True:
-        message = await receive()
+        async with asyncio.timeout_at(deadline):
+            message = await receive()
         if message["type"] == "http.disconnect":
             return None
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        deadline += len(chunk) / MIN_UPLOAD_BYTES_PER_SECOND
         if not message.get("more_body", False):
             return b"".join(chunks)
 

@@ -48,6 +48,8 @@ def is_database_unavailable(error: BaseException | None) -> bool:
             return True  # TimeoutError: no pooled connection came free in time
         if isinstance(error, sa.DBAPIError) and error.connection_invalidated:
             return True
+        if isinstance(error, asyncpg.exceptions.QueryCanceledError):
+            return False  # a statement over its time limit: the database is up
         if isinstance(error, _ASYNCPG_UNAVAILABLE):
             return True
         if isinstance(error, asyncpg.exceptions.InterfaceError) and (
@@ -85,3 +87,14 @@ async def database_error_response(_: Request, error: Exception) -> JSONResponse:
     if is_database_unavailable(error):
         return unavailable_response()
     raise error  # anything else stays an ordinary 500
+
+
+def is_query_timeout(error: BaseException | None) -> bool:
+    """Whether `error` (or what caused it) is a statement cancelled at its time limit."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, asyncpg.exceptions.QueryCanceledError):
+            return True
+        error = getattr(error, "orig", None) or error.__cause__ or error.__context__
+    return False

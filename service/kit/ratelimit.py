@@ -125,6 +125,13 @@ class LeakyBucket:
             self._buckets.popitem(last=False)
         return 0.0
 
+    def wait(self, key: str) -> float:
+        """What `take` would answer, without pouring anything in."""
+        now = self.clock()
+        level, at = self._buckets.get(key, (0.0, now))
+        level = max(0.0, level - (now - at) * self.rate)
+        return 0.0 if level + 1 <= self.burst else (level + 1 - self.burst) / self.rate
+
     def give_back(self, key: str) -> None:
         """Undo one `take` that was let through: the request turned out not to count."""
         if key not in self._buckets:
@@ -182,17 +189,26 @@ def network_of(address: str) -> str:
 
 
 class FailedAuthentications:
-    """Per client address, requests whose token is not known to be valid (none, or one not
-    yet seen to authenticate) each take a unit from the address's bucket before the app
-    runs, and give it back once the app verified the token. A flood of made-up tokens thus
-    runs dry after `burst` requests, before any key lookup, while tokens seen to work skip
-    the bucket: a valid client behind the same address (NAT, proxy) keeps working.
+    """Per client address, a request whose token is not known to be valid (none, or one
+    not yet seen to authenticate) takes a unit from the address's bucket (and, scaled up,
+    from a process-wide one) before the app runs; a token that turns out valid gives its
+    unit back. A flood of made-up tokens runs dry after `burst` requests, before any key
+    lookup, while tokens seen to work skip the check: a valid client behind the same
+    address (NAT, proxy) keeps working. A token already in flight is charged once, however
+    many requests carry it (a dashboard opening with a fresh key or token). The
+    process-wide budget bounds what an attacker rotating addresses (an IPv6 /48 holds
+    65,536 /64s) can cost.
     """
+
+    GLOBAL_SCALE = 50  # the process-wide budget, in addresses' worth of failures
+    EVERYONE = "*"
 
     def __init__(self, rate: float, burst: int, max_known: int = 100_000) -> None:
         self.buckets = LeakyBucket(rate, burst)
+        self.everyone = LeakyBucket(rate * self.GLOBAL_SCALE, burst * self.GLOBAL_SCALE)
         self.max_known = max_known
         self._known_valid: OrderedDict[str, None] = OrderedDict()  # token hashes, LRU
+        self._in_flight: dict[str, int] = {}  # unverified tokens charged, requests carrying
 
     def is_known_valid(self, token: str | None) -> bool:
         if token is None or token not in self._known_valid:
@@ -200,24 +216,40 @@ class FailedAuthentications:
         self._known_valid.move_to_end(token)
         return True
 
-    def admit(self, address: str) -> float:
-        """0 when an unverified request from `address` may go, else the seconds to wait."""
-        return self.buckets.take(network_of(address))
+    def admit(self, address: str, token: str | None) -> float:
+        """0 when an unverified request from `address` may go (charged, unless its token is
+        already in flight), else the seconds to wait."""
+        if token is not None and token in self._in_flight:
+            self._in_flight[token] += 1
+            return 0.0
+        wait = max(self.buckets.wait(network_of(address)), self.everyone.wait(self.EVERYONE))
+        if wait > 0:
+            return wait
+        self.buckets.take(network_of(address))
+        self.everyone.take(self.EVERYONE)
+        if token is not None:
+            self._in_flight[token] = 1
+        return 0.0
 
-    def settle(
-        self, address: str, token: str | None, *, charged: bool, verified: bool, refused: bool
-    ) -> None:
-        """After the app: a verified token is remembered (and its unit given back); a known
-        token now refused (revoked, expired) is forgotten and counts as a failure. A known
-        token that could not be checked (the database is down) stays known."""
-        if verified:
-            if charged:
-                self.buckets.give_back(network_of(address))
-            if token is not None:
-                self._remember(token)
-        elif refused and not charged and token is not None:
+    def verified(self, address: str, token: str) -> None:
+        """The app verified `token`: remembered, and its charge given back (once)."""
+        if self._in_flight.pop(token, 0):
+            self.buckets.give_back(network_of(address))
+            self.everyone.give_back(self.EVERYONE)
+        self._remember(token)
+
+    def settle(self, address: str, token: str | None, *, admitted: bool, refused: bool) -> None:
+        """After the app. A known token now refused (revoked, expired) is forgotten and
+        counts as a failure; an admitted one keeps its charge. A token that could not be
+        checked (the database is down) changes nothing."""
+        if token is not None and admitted and token in self._in_flight:
+            self._in_flight[token] -= 1
+            if self._in_flight[token] <= 0:
+                del self._in_flight[token]
+        if refused and token is not None and token in self._known_valid:
             self._known_valid.pop(token, None)
             self.buckets.take(network_of(address))
+            self.everyone.take(self.EVERYONE)
 
     def _remember(self, token: str) -> None:
         self._known_valid[token] = None
@@ -253,7 +285,12 @@ class RateLimit:
         address = client_address(scope, self.trusted_header)
         token = token_hash(scope)
         if self.buckets is not None:
-            wait = self.buckets.take(f"key:{token}" if token else f"addr:{address}")
+            # A bucket per key only for keys seen to work: made-up tokens cannot crowd the
+            # real keys' buckets out of the table (they count against their address).
+            known = token is not None and (
+                self.failures is None or self.failures.is_known_valid(token)
+            )
+            wait = self.buckets.take(f"key:{token}" if known else f"addr:{address}")
             if wait > 0:
                 await refuse(send, wait, "Too many requests for this key")
                 return
@@ -271,9 +308,9 @@ class RateLimit:
         address: str,
         token: str | None,
     ) -> None:
-        charged = not failures.is_known_valid(token)
-        if charged:
-            wait = failures.admit(address)
+        admitted = not failures.is_known_valid(token)
+        if admitted:
+            wait = failures.admit(address, token)
             if wait > 0:
                 await refuse(send, wait, "Too many requests without a valid token from here")
                 return
@@ -283,14 +320,16 @@ class RateLimit:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if scope.get(AUTHENTICATED) and token is not None:
+                    failures.verified(address, token)
             await send(message)
 
         try:
             await self.app(scope, receive, noting_status)
         finally:
-            verified = bool(scope.get(AUTHENTICATED))
-            refused = status == UNAUTHORIZED
-            failures.settle(address, token, charged=charged, verified=verified, refused=refused)
+            if scope.get(AUTHENTICATED) and token is not None:
+                failures.verified(address, token)
+            failures.settle(address, token, admitted=admitted, refused=status == UNAUTHORIZED)
 
 
 async def refuse(send: Send, wait: float, reason: str) -> None:

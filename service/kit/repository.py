@@ -38,14 +38,19 @@ async def get_owned(
 
 
 async def lock_fresh(
-    db: AsyncSession, model: type[ModelT], organization_id: UUID, ids: Collection[UUID]
+    db: AsyncSession,
+    model: type[ModelT],
+    organization_id: UUID,
+    ids: Collection[UUID],
+    *still: ColumnElement[bool],
 ) -> Sequence[ModelT]:
-    """These rows, read afresh and locked for update; rows another transaction holds are
-    skipped (it is changing them, and answers for what it changes)."""
+    """These rows, read afresh and locked for update, among those that `still` hold once
+    locked; rows another transaction holds are skipped (it is changing them, and answers
+    for what it changes)."""
     return (
         await db.scalars(
             select(model)
-            .where(model.organization_id == organization_id, model.id.in_(list(ids)))
+            .where(model.organization_id == organization_id, model.id.in_(list(ids)), *still)
             .with_for_update(skip_locked=True)
             .execution_options(populate_existing=True)
         )

@@ -58,7 +58,9 @@ async def wait_for_database(url: str, timeout_seconds: float) -> None:
             await asyncio.wait_for(answers(url), attempt_seconds)
             return
         except Exception as error:  # every failure is classified below
-            cause = root_cause(error)
+            # A database that accepts but never answers runs the attempt out of time (its
+            # root cause is then the cancellation): not up yet either.
+            cause = error if isinstance(error, TimeoutError) else root_cause(error)
             if not isinstance(cause, NOT_UP_YET):
                 raise DatabaseUnreachable(
                     f"{where(url)} refused the connection: {one_line(cause)}"

@@ -2,7 +2,7 @@ from collections.abc import Collection, Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -172,3 +172,16 @@ async def list_objectives(
             else Objective.team_id == team_id
         )
     return await page(db, Objective, organization_id, window, filters, keep)
+
+
+def ids_in_open_cycles(organization_id: UUID) -> Select[UUID]:
+    """A select of the organization's objectives in cycles not closed, to use as
+    `column.in_(...)` inside one statement."""
+    return (
+        select(Objective.id)
+        .join(
+            Cycle,
+            (Cycle.organization_id == Objective.organization_id) & (Cycle.id == Objective.cycle_id),
+        )
+        .where(Objective.organization_id == organization_id, Cycle.state != CycleState.CLOSED)
+    )

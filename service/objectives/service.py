@@ -297,7 +297,8 @@ async def sweep_health(db: AsyncSession, actor: Principal, now: datetime) -> int
     moved = [id_ for id_, health in stored.items() if found[id_].health is not health]
     if not moved:
         return 0
-    locked = await lock_fresh(db, Objective, organization_id, moved)
+    in_open_cycle = Objective.id.in_(ids_in_open_cycles(organization_id))
+    locked = await lock_fresh(db, Objective, organization_id, moved, in_open_cycle)
     before = {objective.id: objective.health for objective in locked}
     await announce_healths(db, actor, locked, now)
     return sum(1 for objective in locked if objective.health is not before[objective.id])
@@ -322,3 +323,4 @@ def checks_of(
 # Reads the GraphQL layer batches through its loaders (one statement per batch of keys).
 initiatives_of = repository.initiatives_of
 key_results_by_objective = repository.key_results_of
+ids_in_open_cycles = repository.ids_in_open_cycles

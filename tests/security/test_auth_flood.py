@@ -147,6 +147,23 @@ async def test_a_valid_key_known_at_a_flooded_address_keeps_working(
         assert (await post(shared, made_up_key())).status_code == 429
 
 
+async def test_a_fresh_valid_key_opening_many_requests_at_once_is_not_limited(
+    service_with: ServiceWith,
+) -> None:
+    """A dashboard opening with a key this process has not yet seen: all its parallel
+    requests are charged once, and given back once the key proves valid. (The per-key
+    limit on requests in flight is another guard, off here.)"""
+    async with (
+        service_with(max_concurrent_requests_per_key=0) as service,
+        service.client(TENANT) as office,
+    ):
+        responses = await asyncio.gather(*(post(office, service.key) for _ in range(30)))
+        assert [response.status_code for response in responses] == [200] * 30
+        # ...and the address's budget for failures is untouched by it.
+        failures = await flood(office, BURST)
+        assert [response.status_code for response in failures] == [401] * BURST
+
+
 async def test_a_repeated_bad_key_is_refused_from_memory(service_with: ServiceWith) -> None:
     async with service_with(auth_failure_rate_per_second=0) as service:
         bad = made_up_key()

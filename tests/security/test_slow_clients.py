@@ -28,7 +28,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.app import create_app
+from service.kit.backpressure import MIN_UPLOAD_BYTES_PER_SECOND, read_body
 from service.kit.db import transaction
+from service.kit.outage import is_database_unavailable, is_query_timeout
 from service.kit.principal import Scope
 from service.kit.settings import Settings
 from tests.conftest import new_organization
@@ -237,3 +239,35 @@ async def idle_in_transaction(
         await db.execute(text("SELECT 1"))
         await asyncio.sleep(seconds)
         await db.execute(text("SELECT 1"))
+
+
+async def test_a_statement_over_its_time_limit_is_not_an_outage(engine: AsyncEngine) -> None:
+    """A cancelled statement means the database is up: no 503 inviting a retry."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SET statement_timeout = '20ms'"))
+        with pytest.raises(DBAPIError) as caught:
+            await connection.execute(text("SELECT pg_sleep(1)"))
+        await connection.rollback()
+    assert is_query_timeout(caught.value)
+    assert not is_database_unavailable(caught.value)
+
+
+async def test_a_slow_but_steady_upload_earns_its_time() -> None:
+    """Bytes arriving at the minimum pace extend the deadline; a trickle does not."""
+    chunk = b"x" * (MIN_UPLOAD_BYTES_PER_SECOND // 10)  # 0.1 s earned per chunk
+
+    def upload(chunks: int, pause: float) -> Any:
+        sent = 0
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            await asyncio.sleep(pause)
+            sent += 1
+            return {"type": "http.request", "body": chunk, "more_body": sent < chunks}
+
+        return receive
+
+    # 12 chunks 0.08 s apart: 0.96 s in all against 0.3 s + 0.1 s earned per chunk.
+    assert await read_body(upload(12, 0.08), 0.3) == chunk * 12
+    with pytest.raises(TimeoutError):  # the same bytes, five times slower
+        await read_body(upload(12, 0.4), 0.3)
