@@ -1,4 +1,4 @@
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -133,18 +133,23 @@ async def lock_in_open_cycle(
 
 
 async def figures(
-    db: AsyncSession, organization_id: UUID, objective_ids: Sequence[UUID], now: datetime
+    db: AsyncSession,
+    organization_id: UUID,
+    objective_ids: Sequence[UUID],
+    now: datetime,
+    *,
+    key_results: Mapping[UUID, Sequence[Any]] | None = None,
 ) -> dict[UUID, ObjectiveFigures]:
     """Progress (rolled up as each objective's mode asks), score, expected progress and
     health of these objectives at `now`: the one answer every reader gets.
 
     A fixed number of statements, whatever the count: the objectives with their cycles'
     dates; for those rolling up, the cascade below them and its objectives; then every
-    key result involved.
+    key result involved (but those of `key_results`, rows the caller read already).
     """
     rows = await repository.with_cycle_dates(db, organization_id, objective_ids)
     dated = [(row, CycleDates(row.starts_on, row.ends_on, row.cycle_closed)) for row in rows]
-    return await figures_of_read(db, organization_id, dated, now)
+    return await figures_of_read(db, organization_id, dated, now, key_results=key_results)
 
 
 async def figures_of_read(
@@ -152,9 +157,13 @@ async def figures_of_read(
     organization_id: UUID,
     objectives: Sequence[tuple[Any, CycleDates]],
     now: datetime,
+    *,
+    key_results: Mapping[UUID, Sequence[Any]] | None = None,
 ) -> dict[UUID, ObjectiveFigures]:
     """`figures` of objectives the caller has read already, each with its cycle's dates."""
-    graph = await contribution_graph(db, organization_id, [row for row, _ in objectives])
+    graph = await contribution_graph(
+        db, organization_id, [row for row, _ in objectives], key_results or {}
+    )
     roll_up = RollUp(graph)
     today = utc_date(now)
     return {
@@ -166,10 +175,13 @@ async def figures_of_read(
 
 
 async def contribution_graph(
-    db: AsyncSession, organization_id: UUID, objectives: Sequence[Any]
+    db: AsyncSession,
+    organization_id: UUID,
+    objectives: Sequence[Any],
+    known_key_results: Mapping[UUID, Sequence[Any]],
 ) -> ContributionGraph:
     """What a roll-up of `objectives` reads: the cascade below those that roll up, and the
-    mode and key results of every objective in it."""
+    mode and key results of every objective in it (those known already not read again)."""
     modes = {row.id: row.progress_mode for row in objectives}
     rolling = [row.id for row in objectives if row.progress_mode is not ProgressMode.KEY_RESULTS]
     edges = await alignment.contributions_below(db, organization_id, rolling, MAX_ROLLUP_DEPTH)
@@ -181,7 +193,10 @@ async def contribution_graph(
     below = {child for child, _, _, _ in edges} - set(modes)
     if below:
         modes |= await repository.progress_modes(db, organization_id, below)
-    key_results = await repository.key_results_of(db, organization_id, list(modes))
+    key_results = {id_: found for id_, found in known_key_results.items() if id_ in modes}
+    missing = [id_ for id_ in modes if id_ not in key_results]
+    if missing:
+        key_results |= await repository.key_results_of(db, organization_id, missing)
     return ContributionGraph(modes=modes, key_results=key_results, contributors=contributors)
 
 

@@ -61,6 +61,7 @@ class Objective(ModelNode, AlignmentTarget):
     team_id: strawberry.Private[UUID]
     cycle_id: strawberry.Private[UUID]
     origin_id: strawberry.Private[UUID | None]
+    row: strawberry.Private[Any]
 
     @classmethod
     def from_row(cls, row: Any) -> Self:
@@ -78,6 +79,7 @@ class Objective(ModelNode, AlignmentTarget):
             updated_at=row.updated_at,
             team_id=row.team_id,
             cycle_id=row.cycle_id,
+            row=row,
         )
 
     async def figures(self, info: Info) -> ObjectiveFigures:

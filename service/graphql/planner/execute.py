@@ -161,6 +161,7 @@ class Operation:
         for type_name, indexes in groups.items():
             runtime = self.schema.get_type(type_name)
             assert isinstance(runtime, GraphQLObjectType)
+            remember_rows(self.run, [values[i] for i in indexes])
             fields = self.collect(runtime, selection_sets)
             found = await self.complete_fields(runtime, [values[i] for i in indexes], fields)
             for index, value in zip(indexes, found, strict=True):
@@ -317,6 +318,16 @@ def is_plain_method(strawberry_field: Any) -> bool:
         and not resolver.arguments
         and resolver.self_parameter is not None
     )
+
+
+def remember_rows(run: Run, objects: list[Any]) -> None:
+    """Rows the objects of a level were built from, kept for the levels below (a key
+    result's figures read its objective's row: the level above has it)."""
+    for obj in objects:
+        row = getattr(obj, "row", None)
+        model = getattr(type(obj), "model", None)
+        if row is not None and model is not None:
+            run.remembered(model.__tablename__).setdefault(obj.id, row)
 
 
 def is_node(type_: GraphQLObjectType) -> bool:

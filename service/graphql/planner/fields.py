@@ -109,7 +109,6 @@ for key, resolver in {
     ("Objective", "team"): one(TeamModel, Team, "team_id"),
     ("Objective", "cycle"): one(CycleModel, Cycle, "cycle_id"),
     ("Objective", "origin"): one(ObjectiveModel, Objective, "origin_id"),
-    ("Objective", "keyResults"): many(objectives.key_results_by_objective, KeyResult),
     ("KeyResult", "team"): one(TeamModel, Team, "team_id"),
     ("KeyResult", "objective"): one(ObjectiveModel, Objective, "objective_id"),
     ("KeyResult", "initiativeLinks"): many(key_results.initiative_links_of, InitiativeLink),
@@ -132,6 +131,23 @@ for key, resolver in {
     ("AlignmentLink", "targetKeyResult"): one(KeyResultModel, KeyResult, "target_key_result_id"),
 }.items():
     RESOLVERS[key] = resolver
+
+
+async def key_result_rows(run: Run, objective_ids: Iterable[UUID]) -> dict[UUID, Any]:
+    """Each objective's key result rows, read once per run (its `keyResults` and its
+    figures both need them)."""
+    known = run.remembered("key_results_by_objective")
+    missing = [id_ for id_ in unique(objective_ids) if id_ not in known]
+    if missing:
+        known.update(
+            await objectives.key_results_by_objective(run.db, run.organization_id, missing)
+        )
+    return known
+
+
+async def objective_key_results(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
+    rows = await key_result_rows(run, (p.id for p in parents))
+    return [[KeyResult.from_row(row) for row in rows.get(p.id) or []] for p in parents]
 
 
 async def latest_check_in(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
@@ -193,8 +209,11 @@ async def objective_figures(run: Run, parents: list[Any]) -> list[ObjectiveFigur
     known = run.remembered("objective_figures")
     missing = [id_ for id_ in unique(p.id for p in parents) if id_ not in known]
     if missing:
+        key_results = await key_result_rows(run, missing)
         known.update(
-            await objectives.figures(run.db, run.organization_id, missing, run.context.now)
+            await objectives.figures(
+                run.db, run.organization_id, missing, run.context.now, key_results=key_results
+            )
         )
     return [known.get(p.id, NOTHING_MEASURED) for p in parents]
 
@@ -225,6 +244,7 @@ async def impact_coverage(run: Run, parents: list[Any], _: dict[str, Any]) -> li
     return [key_results.coverage_of(p.row, bets.get(p.id) or []) for p in parents]
 
 
+RESOLVERS[("Objective", "keyResults")] = objective_key_results
 RESOLVERS[("KeyResult", "latestCheckIn")] = latest_check_in
 RESOLVERS[("KeyResult", "initiatives")] = key_result_initiatives
 RESOLVERS[("KeyResult", "checkIns")] = recent_check_ins
