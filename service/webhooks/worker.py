@@ -18,7 +18,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.kit.db import create_engine, create_sessionmaker, transaction
-from service.kit.listen import first_of
+from service.kit.listen import listen
 from service.kit.settings import Settings
 from service.webhooks import repository
 from service.webhooks import service as webhooks
@@ -192,24 +192,14 @@ class DeliveryWorker:
 
     async def _listen(self, engine: AsyncEngine) -> None:
         """LISTEN on a connection of its own, reconnecting; polling covers the gaps."""
-        while not self.stopping.is_set():
-            try:
-                async with engine.connect() as connection:
-                    driver: Any = (await connection.get_raw_connection()).driver_connection
-                    lost = asyncio.Event()
-                    driver.add_termination_listener(lambda _, lost=lost: lost.set())
-                    await driver.add_listener(NOTIFY_CHANNEL, self._notified)
-                    self.wake.set()  # catch up on what was notified while we were away
-                    await first_of(self.stopping.wait(), lost.wait())
-                    if not driver.is_closed():
-                        await driver.remove_listener(NOTIFY_CHANNEL, self._notified)
-            except Exception:
-                logger.warning("webhook LISTEN connection failed; polling meanwhile", exc_info=True)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), timeout=LISTEN_RETRY_SECONDS)
-
-    def _notified(self, *_: object) -> None:
-        self.wake.set()
+        await listen(
+            engine,
+            NOTIFY_CHANNEL,
+            lambda _payload: self.wake.set(),
+            self.stopping,
+            on_listening=self.wake.set,  # catch up on what was notified while we were away
+            retry_seconds=LISTEN_RETRY_SECONDS,
+        )
 
 
 async def post(client: httpx.AsyncClient, claim: Claim) -> Outcome:
