@@ -149,11 +149,11 @@ async def create_key_result(
         **as_decimals(fields),
     )
     key_result.health_manual = False
-    key_result.health = figures_of(key_result, dates_of(cycle), now).health
+    key_result.health = figures_of(key_result, CycleDates.of(cycle), now).health
     db.add(key_result)
     await db.flush()
     await events.record_created(db, actor, key_result, TYPE_NAME)
-    await objectives.announce_health(db, actor, objective, now, dates_of(cycle))
+    await objectives.announce_health(db, actor, objective, now, CycleDates.of(cycle))
     return key_result
 
 
@@ -181,8 +181,8 @@ async def update_key_result(
         db, actor, key_result, TYPE_NAME, as_decimals(changes), status_fields=STATUS_EVENTS
     )
     await record_if_newly_achieved(db, actor, key_result, was_achieved)
-    await announce_health(db, actor, key_result, dates_of(cycle), now)
-    await objectives.announce_health(db, actor, objective, now, dates_of(cycle))
+    await announce_health(db, actor, key_result, CycleDates.of(cycle), now)
+    await objectives.announce_health(db, actor, objective, now, CycleDates.of(cycle))
     return key_result
 
 
@@ -198,7 +198,7 @@ async def delete_key_result(
     await db.delete(key_result)
     await db.flush()
     await events.record_deleted(db, actor, key_result, TYPE_NAME, state)
-    await objectives.announce_health(db, actor, objective, now, dates_of(cycle))
+    await objectives.announce_health(db, actor, objective, now, CycleDates.of(cycle))
     return key_result
 
 
@@ -251,8 +251,8 @@ async def record_check_in(
     )
     db.add(check_in)
     if is_latest:
-        await apply_check_in(db, actor, key_result, check_in, dates_of(cycle), now)
-        await objectives.announce_health(db, actor, objective, now, dates_of(cycle))
+        await apply_check_in(db, actor, key_result, check_in, CycleDates.of(cycle), now)
+        await objectives.announce_health(db, actor, objective, now, CycleDates.of(cycle))
     else:
         # History only: the key result keeps its newer value, but consumers still learn of
         # the check-in (a BI tool pulling history needs it).
@@ -334,10 +334,6 @@ async def record_if_newly_achieved(
 ) -> None:
     if not was_achieved and figures.achieved(key_result):
         await events.record(db, actor, "key_result.achieved", key_result, TYPE_NAME)
-
-
-def dates_of(cycle: Cycle) -> CycleDates:
-    return CycleDates.of(cycle)
 
 
 def figures_of(key_result: KeyResultValues, cycle: CycleDates, now: datetime) -> KeyResultFigures:
@@ -431,7 +427,7 @@ async def carry_over(
         indicator=key_result.indicator,
         health_manual=False,
     )
-    carried.health = figures_of(carried, dates_of(cycle), now).health
+    carried.health = figures_of(carried, CycleDates.of(cycle), now).health
     db.add(carried)
     await db.flush()
     await events.record_created(db, actor, carried, TYPE_NAME)
