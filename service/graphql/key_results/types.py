@@ -121,9 +121,14 @@ class KeyResult(ModelNode, AlignmentTarget):
         )
 
     async def figures(self, info: Info) -> KeyResultFigures:
-        """The key result's figures at the request's "now", from its domain service."""
-        cycle = await cycle_dates_of_objective(info, self.objective_id)
-        return service.figures_of(self.row, cycle, info.context.now)
+        """The key result's figures at the request's "now", from its domain service: once
+        per request, however many of its figure fields are asked."""
+
+        async def compute() -> KeyResultFigures:
+            cycle = await cycle_dates_of_objective(info, self.objective_id)
+            return service.figures_of(self.row, cycle, info.context.now)
+
+        return await info.context.memoized(("key_result_figures", self.id), compute)
 
     @strawberry.field(description="Fraction 0..1 of the way from start to target.")
     async def progress(self, info: Info) -> float:
