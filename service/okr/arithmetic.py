@@ -135,18 +135,13 @@ def expected_progress(*, starts_on: date, ends_on: date, today: date) -> float:
     return _clamp(elapsed / days)
 
 
-def derive_health(*, progress: float, expected: float) -> Health:
-    """Health from how far progress lags the expected linear path.
+def assess_pace(*, progress: float, expected: float) -> tuple[Health, HealthReason]:
+    """Health from how far progress lags the expected linear path, with the reason: on
+    pace, behind, far behind, or far behind but early enough to count only as at risk.
 
     A gap exactly at a threshold counts on the better side. Early in the
     cycle (expected < EARLY_CYCLE) nothing is worse than at risk.
     """
-    return assess_pace(progress=progress, expected=expected)[0]
-
-
-def assess_pace(*, progress: float, expected: float) -> tuple[Health, HealthReason]:
-    """`derive_health` with the reason it gives: on pace, behind, far behind, or far
-    behind but early enough in the cycle to count only as at risk."""
     gap = expected - progress
     if gap <= AT_RISK_GAP + _EPSILON:
         return Health.ON_TRACK, HealthReason.ON_PACE

@@ -9,7 +9,7 @@ from service.okr.arithmetic import (
     AT_RISK_GAP,
     EARLY_CYCLE,
     OFF_TRACK_GAP,
-    derive_health,
+    assess_pace,
     expected_progress,
     hit_rate,
     impact_coverage,
@@ -283,8 +283,8 @@ def test_health_thresholds_leave_room_for_the_early_rule() -> None:
         (0.0, 0.3, Health.OFF_TRACK),
     ],
 )
-def test_derive_health(progress: float, expected: float, health: Health) -> None:
-    assert derive_health(progress=progress, expected=expected) is health
+def test_assess_pace(progress: float, expected: float, health: Health) -> None:
+    assert assess_pace(progress=progress, expected=expected)[0] is health
 
 
 @pytest.mark.parametrize(
