@@ -29,7 +29,7 @@ from service.graphql.planner.execute import (
 from service.graphql.planner.fields import Run
 
 logger = logging.getLogger(__name__)
-UNSUPPORTED_MEMORY = 4096  # documents remembered as not served, so none is tried twice
+VERDICT_MEMORY = 4096  # documents whose verdict (served or why not) is remembered
 
 
 class AnswersDiffer(AssertionError):
@@ -37,7 +37,9 @@ class AnswersDiffer(AssertionError):
 
 
 class CompiledReads(SchemaExtension):
-    not_served: dict[tuple[str, str | None], str] = {}
+    # Per document and operation: None when this path serves it, else why not. Checked
+    # once: clients send the same few documents again and again.
+    verdicts: dict[tuple[str, str | None], str | None] = {}
     answered = 0  # requests this process answered by the compiled path (or compared)
 
     async def on_execute(self) -> AsyncIterator[None]:
@@ -57,15 +59,12 @@ class CompiledReads(SchemaExtension):
         execution = self.execution_context
         document = execution.graphql_document
         key = (execution.query or "", execution.operation_name)
-        if (
-            not context.settings.query_planner
-            or document is None
-            or execution.result
-            or key in self.not_served
-        ):
+        if not context.settings.query_planner or document is None or execution.result:
             return None
         operation = get_operation_ast(document, execution.operation_name)
-        if operation is None or operation.operation is not OperationType.QUERY:
+        if key not in self.verdicts:
+            remember_verdict(key, verdict_on(execution.schema, document, operation))
+        if self.verdicts[key] is not None or operation is None:
             return None
         schema = execution.schema
         variables = get_variable_values(
@@ -74,14 +73,10 @@ class CompiledReads(SchemaExtension):
         if isinstance(variables, list):
             return None  # bad variables: Strawberry reports them
         fragments = fragments_of(document.definitions)
-        reason = unserved_field(schema._schema, fragments, operation)
-        if reason is not None:
-            remember_not_served(key, reason)
-            return None
         try:
             return await Operation(schema, fragments, variables, Run(context)).execute(operation)
         except Unsupported as reason:
-            remember_not_served(key, str(reason))
+            remember_verdict(key, str(reason))
         except Fallback:
             pass
         except DBAPIError:
@@ -92,10 +87,17 @@ class CompiledReads(SchemaExtension):
         return None
 
 
-def remember_not_served(key: tuple[str, str | None], reason: str) -> None:
-    if len(CompiledReads.not_served) >= UNSUPPORTED_MEMORY:
-        CompiledReads.not_served.clear()
-    CompiledReads.not_served[key] = reason
+def verdict_on(schema: Any, document: Any, operation: Any) -> str | None:
+    """None when this path serves the operation, else why not."""
+    if operation is None or operation.operation is not OperationType.QUERY:
+        return "not a query"
+    return unserved_field(schema._schema, fragments_of(document.definitions), operation)
+
+
+def remember_verdict(key: tuple[str, str | None], verdict: str | None) -> None:
+    if len(CompiledReads.verdicts) >= VERDICT_MEMORY:
+        CompiledReads.verdicts.clear()
+    CompiledReads.verdicts[key] = verdict
 
 
 def compare(planned: dict[str, Any] | None, result: Any) -> None:
