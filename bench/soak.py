@@ -189,7 +189,7 @@ class Soak:
         elif roll < 0.80 and self.objectives:
             await self.call(
                 "query($id: ID!) { node(id: $id) { id ... on Objective { title team { name } "
-                "keyResults { checkIns(first: 5) { value checkedAt } } } } }",
+                "keyResults { checkIns(first: 5) { edges { node { value checkedAt } } } } } } }",
                 {"id": rng.choice(self.objectives)},
             )
         elif roll < 0.90:

@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
+from ipaddress import ip_network
 from pathlib import Path
 from uuid import uuid4
 
@@ -39,8 +40,10 @@ from service.kit.settings import Settings, get_settings  # noqa: E402
 from service.organizations.service import create_organization  # noqa: E402
 from service.teams.service import create_team  # noqa: E402
 from service.webhooks.service import create_endpoint  # noqa: E402
+from service.webhooks.ssrf import AddressPolicy  # noqa: E402
 
 LOCAL = {"OKR_WEBHOOK_ALLOWED_CIDRS": "127.0.0.1/32", "OKR_WEBHOOK_ALLOW_HTTP": "true"}
+RECEIVER_REACHABLE = AddressPolicy(allowed_networks=(ip_network("127.0.0.1/32"),), allow_http=True)
 
 
 class Receiver:
@@ -113,7 +116,8 @@ async def subscribe(sessionmaker: async_sessionmaker[AsyncSession], port: int, e
         actor = await authenticate(db, key)
         for index in range(endpoints):
             url = f"http://127.0.0.1:{port}/hooks/{index}"
-            await create_endpoint(db, actor, {"url": url, "event_types": ["team.created"], "team_ids": []})
+            fields = {"url": url, "event_types": ["team.created"], "team_ids": []}
+            await create_endpoint(db, actor, fields, policy=RECEIVER_REACHABLE)
     return key
 
 

@@ -3,17 +3,19 @@
 import contextlib
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from cross_web import HTTPException
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.requests import HTTPConnection
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
@@ -24,19 +26,30 @@ from service.auth.tokens import InvalidToken, TokenVerifier, looks_like_jwt
 from service.cycles.sweep import HealthSweeper
 from service.graphql.context import Context
 from service.graphql.extensions import mask_escaped_errors
+from service.graphql.federation import federated_schema
+from service.graphql.http import SpecGraphQLRouter, graphql_error_response
+from service.graphql.ide import ASSETS_PATH, OfflineGraphiQL
 from service.graphql.limits import Limits
+from service.graphql.observe import note_result
 from service.graphql.schema import schema
+from service.graphql.subscriptions.context import SubscriptionContext, SubscriptionSlots
 from service.idempotency import service as idempotency
+from service.inbound import install as install_integration_route
+from service.kit import metrics
 from service.kit.backpressure import BodyReadDeadline, InFlightLimit
 from service.kit.clock import Clock
+from service.kit.cors import CORSMiddleware, cors_options
 from service.kit.db import create_engine, create_sessionmaker, enter_tenant
 from service.kit.errors import Unauthenticated
-from service.kit.json_input import InputTooDeep, check_depth
+from service.kit.json_input import InputTooDeep
+from service.kit.observe import Observe, record_of
+from service.kit.openapi import documented
 from service.kit.outage import DATABASE_ERRORS, DatabaseUnavailable, database_error_response
 from service.kit.principal import Principal
 from service.kit.ratelimit import BodySizeLimit, RateLimit, mark_authenticated
 from service.kit.settings import Settings, get_settings
 from service.kit.startup import resolve_database_url
+from service.kit.tracing import provider_from_environment, trace_sql, tracer_of
 from service.webhooks.openapi import document_webhooks
 from service.webhooks.worker import DeliveryWorker
 
@@ -59,11 +72,22 @@ def bearer_token(request: Request) -> str:
 
 
 def is_graphiql_page(request: Request) -> bool:
-    return request.method == "GET" and "text/html" in request.headers.get("accept", "")
+    return (
+        request.method == "GET"
+        and "text/html" in request.headers.get("accept", "")
+        and "query" not in request.query_params  # a query over GET runs: it needs a key
+    )
 
 
-async def graphql_context(request: Request) -> AsyncIterator[Context | None]:
-    """One session per request; the key is checked in the request's own transaction."""
+async def graphql_context(
+    connection: HTTPConnection,
+) -> AsyncIterator[Context | SubscriptionContext | None]:
+    """One session per request; the key is checked in the request's own transaction. A
+    WebSocket holds no session: it authenticates in `connection_init` (subscriptions)."""
+    if isinstance(connection, WebSocket):
+        yield subscription_context(connection)
+        return
+    request = cast(Request, connection)
     if is_graphiql_page(request):
         yield None  # the IDE's page runs nothing; its queries come back with a key
         return
@@ -74,6 +98,8 @@ async def graphql_context(request: Request) -> AsyncIterator[Context | None]:
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with sessionmaker() as db:
         principal = await identify(request, db, token)
+        if record := record_of(request.scope):
+            record.organization = str(principal.organization_id)
         # From here on the transaction runs as the tenant role: row-level security hides
         # every other organization's rows even from a query that forgets its filter.
         if not await enter_tenant(db, principal.organization_id):
@@ -85,7 +111,28 @@ async def graphql_context(request: Request) -> AsyncIterator[Context | None]:
         yield context
 
 
-async def identify(request: Request, db: AsyncSession, token: str) -> Principal:
+def subscription_context(websocket: WebSocket) -> SubscriptionContext:
+    state = websocket.app.state
+
+    async def authenticate(token: str) -> Principal | None:
+        """The token's principal, by the rules of HTTP requests; None when refused."""
+        async with state.sessionmaker() as db:
+            try:
+                principal = await identify(websocket, db, token)
+            except Unauthorized:
+                return None
+            return principal if await enter_tenant(db, principal.organization_id) else None
+
+    return SubscriptionContext(
+        websocket,
+        authenticate=authenticate,
+        sessionmaker=state.sessionmaker,
+        settings=state.settings,
+        slots=state.subscription_slots,
+    )
+
+
+async def identify(request: HTTPConnection, db: AsyncSession, token: str) -> Principal:
     """A JWT (three dot-separated parts) is a user's token, checked without the database;
     anything else is an API key, looked up before the tenant is known."""
     principal = await verify_token(request, db, token)
@@ -94,7 +141,7 @@ async def identify(request: Request, db: AsyncSession, token: str) -> Principal:
     return principal
 
 
-async def verify_token(request: Request, db: AsyncSession, token: str) -> Principal:
+async def verify_token(request: HTTPConnection, db: AsyncSession, token: str) -> Principal:
     if looks_like_jwt(token):
         verifier: TokenVerifier | None = request.app.state.token_verifier
         if verifier is None:
@@ -155,6 +202,7 @@ async def replay_or_claim(request: Request, db: AsyncSession, principal: Princip
 
 async def idempotent_replay_response(_: Request, error: Exception) -> Response:
     assert isinstance(error, IdempotentReplay)
+    metrics.IDEMPOTENT_REPLAYS.inc()
     return Response(
         orjson.dumps(error.response),
         media_type="application/json",
@@ -162,56 +210,26 @@ async def idempotent_replay_response(_: Request, error: Exception) -> Response:
     )
 
 
-async def bad_idempotency_key_response(_: Request, error: Exception) -> JSONResponse:
+async def bad_idempotency_key_response(request: Request, error: Exception) -> Response:
     assert isinstance(error, BadIdempotencyKey)
-    return JSONResponse(
-        status_code=error.status_code,
-        content={"error": {"code": error.code, "message": error.message}},
-    )
+    return graphql_error_response(request, error.status_code, error.code, error.message)
 
 
-async def unauthorized_response(_: Request, error: Exception) -> JSONResponse:
+async def unauthorized_response(request: Request, error: Exception) -> Response:
+    """401 kept, with a body every GraphQL client reads: `errors[].extensions.code`."""
     assert isinstance(error, Unauthorized)
-    return JSONResponse(
-        status_code=401,
-        content={"error": {"code": "UNAUTHENTICATED", "message": error.message}},
-        headers={"WWW-Authenticate": "Bearer"},
+    return graphql_error_response(
+        request, 401, "UNAUTHENTICATED", error.message, {"WWW-Authenticate": "Bearer"}
     )
 
 
-async def input_too_deep_response(_: Request, error: Exception) -> JSONResponse:
+async def input_too_deep_response(request: Request, error: Exception) -> Response:
     assert isinstance(error, InputTooDeep)
-    return JSONResponse(
-        status_code=400, content={"error": {"code": error.code, "message": error.message}}
-    )
+    return graphql_error_response(request, 400, error.code, error.message)
 
 
-ORJSON_TOO_DEEP = "depth limit exceeded"  # orjson's own limit: 1024 levels
-
-
-class FastJSONGraphQLRouter(GraphQLRouter[Any, None]):
-    """JSON by orjson: several times faster than `json` on large results. Request JSON (a
-    body, a GET's variables) nesting more than `max_json_depth` levels is refused whole."""
-
-    def __init__(self, *args: Any, max_json_depth: int, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.max_json_depth = max_json_depth
-
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
-
-    def decode_json(self, data: str | bytes) -> object:
-        try:
-            decoded = orjson.loads(data)
-        except orjson.JSONDecodeError as error:
-            if ORJSON_TOO_DEEP in error.msg:
-                raise InputTooDeep(self.max_json_depth) from None
-            raise  # any other JSONDecodeError (bad UTF-8 too) is answered 400
-        # Before anything walks it (NUL scan, variable coercion): answered 400 INPUT_TOO_DEEP.
-        check_depth(decoded, self.max_json_depth)
-        if not isinstance(decoded, dict | list):  # a list is a batch: refused 400 (not enabled)
-            raise HTTPException(400, "The request body must be a JSON object.")
-        return decoded
+class FastJSONGraphQLRouter(SpecGraphQLRouter):
+    """GraphQL over HTTP as the spec says (service/graphql/http.py), errors masked."""
 
     async def process_result(
         self, request: Request, result: ExecutionResult
@@ -222,6 +240,9 @@ class FastJSONGraphQLRouter(GraphQLRouter[Any, None]):
             codes = {(error.extensions or {}).get("code") for error in result.errors}
             if "DATABASE_UNAVAILABLE" in codes:
                 raise DatabaseUnavailable  # answered 503, not a masked 500
+        record = record_of(request.scope)
+        if record is not None:
+            note_result(record, result.errors, result.extensions)
         return await super().process_result(request, result)
 
 
@@ -231,14 +252,20 @@ def create_app(
     *,
     webhook_worker: bool | None = None,
     clock: Clock | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
     """The application; the engine is made at start-up (lifespan), never at import.
 
     `webhook_worker`: run a delivery worker and the health sweep in-process; by default
     the setting decides. `clock`: where requests and the sweep read "now" (the system's).
+    `tracer_provider`: where spans go; by default the `OTEL_*` variables decide (none set:
+    no tracing).
     """
     settings = settings or get_settings()
     clock = clock or Clock()
+    owns_provider = tracer_provider is None
+    tracer_provider = tracer_provider or provider_from_environment()
+    tracer = tracer_of(tracer_provider)
     if webhook_worker is None:
         webhook_worker = settings.webhook_worker_in_process
 
@@ -246,6 +273,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = database_url or resolve_database_url(settings)
         engine = create_engine(url, settings)
+        metrics.instrument_pool(engine, "api")
+        if tracer is not None:
+            trace_sql(engine, tracer)
         app.state.engine = engine
         app.state.settings = settings
         app.state.sessionmaker = create_sessionmaker(engine)
@@ -260,14 +290,22 @@ def create_app(
             else None
         )
         app.state.revocations = revocations
-        worker = DeliveryWorker(url, settings) if webhook_worker else None
+        worker = DeliveryWorker(url, settings, tracer=tracer) if webhook_worker else None
         sweeper = (
-            HealthSweeper(app.state.sessionmaker, clock, settings.health_sweep_interval_seconds)
+            HealthSweeper(
+                app.state.sessionmaker,
+                clock,
+                settings.health_sweep_interval_seconds,
+                settings.check_in_cadence(),
+            )
             if webhook_worker
             else None
         )
         # Whatever started is stopped, in reverse order, also when a later start fails.
         async with contextlib.AsyncExitStack() as running:
+            if tracer_provider is not None and owns_provider:
+                running.callback(tracer_provider.shutdown)  # sends the spans still batched
+            running.callback(metrics.process_exited, os.getpid())
             running.push_async_callback(engine.dispose)
             if revocations is not None:
                 await revocations.start()
@@ -294,8 +332,11 @@ def create_app(
     app.add_exception_handler(BadIdempotencyKey, bad_idempotency_key_response)
     app.add_exception_handler(InputTooDeep, input_too_deep_response)
     document_webhooks(app.webhooks)  # OpenAPI `webhooks`: every event type and its body
+    app.openapi = documented(app.openapi)  # type: ignore[method-assign]  # security, servers
     app.state.clock = clock
+    app.state.tracer = tracer  # read by the schema's ObserveOperation
     app.state.limits = Limits.from_settings(settings)  # read by the schema's QueryLimits
+    app.state.subscription_slots = SubscriptionSlots(settings.max_subscriptions_per_key)
     for database_error in DATABASE_ERRORS:  # unreachable database: 503, not 500
         app.add_exception_handler(database_error, database_error_response)
     # Each middleware added wraps the ones before. From the outside in: a flood is refused
@@ -313,13 +354,32 @@ def create_app(
         failure_burst=settings.auth_failure_burst,
         trusted_proxy_header=settings.trusted_proxy_header,
     )
+    # Outside the limits: a preflight costs nothing, and a page can read a 429 or a 401.
+    if (cors := cors_options(settings)) is not None:
+        app.add_middleware(CORSMiddleware, **cors)
+    # Outermost: every request, refused ones too, gets its id, log line, metrics and span.
+    app.add_middleware(
+        Observe,
+        operation_names=metrics.OperationNames(settings.metrics_max_operation_names),
+        tracer=tracer,
+    )
+    ide = OfflineGraphiQL.load() if settings.graphiql else None
     graphql: GraphQLRouter[Any, None] = FastJSONGraphQLRouter(
-        schema,
+        federated_schema() if settings.federation else schema,
         context_getter=graphql_context,
-        graphql_ide="graphiql" if settings.graphiql else None,
+        ide=ide,
         max_json_depth=settings.max_json_depth,
+        max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+        max_websocket_message_bytes=settings.max_websocket_message_bytes,
+        connection_init_wait_timeout=timedelta(seconds=10),
+        # Browsers' WebSockets from other origins: as for CORS.
+        allowed_origins=[*settings.cors_origins],
+        allowed_origin_regex=settings.cors_origin_regex,
     )
     app.include_router(graphql, prefix="/graphql", include_in_schema=False)
+    if ide is not None:  # GraphiQL's scripts and styles, from the service itself
+        app.add_route(f"{ASSETS_PATH}/{{path:path}}", ide.serve_asset, include_in_schema=False)
+    install_integration_route(app, settings)  # POST /integrations/{provider}/{id}
 
     @app.get("/healthz", summary="Liveness: the process is up.", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -343,5 +403,17 @@ def create_app(
                 content={"status": "unavailable", "error": {"code": "DATABASE_UNAVAILABLE"}},
             )
         return JSONResponse({"status": "ok"})
+
+    if settings.metrics:
+
+        @app.get(
+            "/metrics",
+            summary="Prometheus metrics, in the text exposition format.",
+            tags=["operations"],
+            response_class=Response,
+        )
+        async def prometheus_metrics() -> Response:
+            body, content_type = metrics.exposition()
+            return Response(body, media_type=content_type)
 
     return app

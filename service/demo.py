@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.alignment.service import create_alignment
+from service.auth.keys import revoke_keys_named
 from service.auth.service import create_api_key
 from service.cycles.service import create_cycle, update_cycle
 from service.initiatives.service import create_initiative, link_initiative
@@ -27,15 +28,18 @@ from service.organizations.service import create_organization, system_principal
 from service.teams.service import create_team
 
 DEMO_ORGANIZATION = "Acme Demo"
+DEMO_KEY_NAME = "demo admin"
 
 
 async def load_demo(db: AsyncSession, today: date | None = None) -> str:
-    """Create the demo organisation once; return a fresh admin API key for it."""
+    """Create the demo organisation once; return its admin API key. A later call rotates
+    the key: the earlier one is revoked, so the demo never holds more than one."""
     existing = await find_by_name(db, DEMO_ORGANIZATION)
     if existing is not None:
-        _, secret = await create_api_key(db, existing.id, "demo admin", [Scope.ADMIN])
+        await revoke_keys_named(db, system_principal(existing.id, "demo"), DEMO_KEY_NAME)
+        _, secret = await create_api_key(db, existing.id, DEMO_KEY_NAME, [Scope.ADMIN])
         return secret
-    organization, secret = await create_organization(db, DEMO_ORGANIZATION, key_name="demo admin")
+    organization, secret = await create_organization(db, DEMO_ORGANIZATION, key_name=DEMO_KEY_NAME)
     await seed(db, system_principal(organization.id, "demo"), today or date.today())
     return secret
 

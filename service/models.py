@@ -6,6 +6,7 @@ from service.cycles.models import Cycle
 from service.events.models import Event
 from service.idempotency.models import IdempotencyKey
 from service.initiatives.models import Initiative, InitiativeKeyResult
+from service.integrations.models import Integration, IntegrationDelivery, IntegrationWatermark
 from service.key_results.models import CheckIn, KeyResult
 from service.kit.models import Base
 from service.objectives.models import Objective
@@ -23,6 +24,9 @@ __all__ = [
     "IdempotencyKey",
     "Initiative",
     "InitiativeKeyResult",
+    "Integration",
+    "IntegrationDelivery",
+    "IntegrationWatermark",
     "KeyResult",
     "Objective",
     "Organization",

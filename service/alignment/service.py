@@ -8,6 +8,7 @@ from service.alignment.models import AlignmentLink
 from service.auth.access import authorize_team
 from service.cycles.service import ensure_key_result_cycle_open, ensure_objective_cycle_open
 from service.events import service as events
+from service.events.catalog import EventType
 from service.key_results.models import KeyResult
 from service.kit.errors import DomainError, ErrorCode
 from service.kit.principal import Principal, Scope
@@ -85,7 +86,7 @@ async def create_alignment(
     )
     db.add(link)
     await db.flush()
-    await events.record(db, actor, "alignment.created", link, TYPE_NAME, team_id=source.team_id)
+    await events.record(db, actor, EventType.ALIGNMENT_CREATED, link, team_id=source.team_id)
     return link
 
 
@@ -129,12 +130,7 @@ async def delete_alignment(db: AsyncSession, actor: Principal, link_id: UUID) ->
         await ensure_key_result_cycle_open(
             db, actor.organization_id, link.target_key_result_id, "id"
         )
-    state = events.snapshot(link, TYPE_NAME)
-    await db.delete(link)
-    await db.flush()
-    await events.record(
-        db, actor, "alignment.deleted", link, TYPE_NAME, object_state=state, team_id=source.team_id
-    )
+    await events.delete(db, actor, link, team_id=source.team_id)
     return link
 
 

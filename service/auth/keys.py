@@ -3,12 +3,14 @@
 from datetime import UTC, datetime
 from uuid import UUID
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.models import ApiKey
 from service.auth.revocations import announce_key_change
-from service.auth.service import API_KEY, PrincipalCache, create_api_key, is_expired
+from service.auth.service import PrincipalCache, create_api_key, is_expired
 from service.events import service as events
+from service.events.catalog import EventType
 from service.kit.errors import ErrorCode
 from service.kit.principal import Principal, Scope
 from service.kit.repository import get_owned
@@ -35,7 +37,7 @@ async def issue_api_key(
     key, secret = await create_api_key(db, actor.organization_id, name, sorted(set(scopes)))
     key.expires_at = expires_at
     await db.flush()
-    await events.record_created(db, actor, key, API_KEY)
+    await events.record_created(db, actor, key, EventType.API_KEY_CREATED)
     return key, secret
 
 
@@ -46,8 +48,33 @@ async def revoke_api_key(
     actor.require(Scope.ADMIN)
     key = await get_owned(db, ApiKey, actor.organization_id, key_id, field="id", for_update=True)
     if key.revoked_at is None:
-        await events.apply_update(db, actor, key, API_KEY, {"revoked_at": datetime.now(UTC)})
+        await events.apply_update(
+            db, actor, key, EventType.API_KEY_UPDATED, {"revoked_at": datetime.now(UTC)}
+        )
         await announce_key_change(db, key.key_hash)
     if cache is not None:
         cache.forget(key.key_hash)
     return key
+
+
+async def owner_of_key(db: AsyncSession, key_id: UUID) -> UUID | None:
+    """The organization of key `key_id`, None when there is none. For the operator's
+    command line (`revoke-api-key <id>`), which names a key without its organization."""
+    owner: UUID | None = await db.scalar(select(ApiKey.organization_id).where(ApiKey.id == key_id))
+    return owner
+
+
+async def revoke_keys_named(db: AsyncSession, actor: Principal, name: str) -> int:
+    """Revoke every working key of the actor's organization called `name`; how many."""
+    key_ids = (
+        await db.scalars(
+            select(ApiKey.id).where(
+                ApiKey.organization_id == actor.organization_id,
+                ApiKey.name == name,
+                ApiKey.revoked_at.is_(None),
+            )
+        )
+    ).all()
+    for key_id in key_ids:
+        await revoke_api_key(db, actor, key_id, None)
+    return len(key_ids)

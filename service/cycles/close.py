@@ -1,7 +1,6 @@
 """Closing a cycle: scores and healths frozen, objectives closed, the retrospective kept."""
 
 from datetime import datetime
-from decimal import Decimal
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.auth.access import authorize_structure
 from service.cycles import repository as cycles_repository
 from service.cycles.models import Cycle
-from service.cycles.service import TYPE_NAME
 from service.events import service as events
+from service.events.catalog import EventType
 from service.key_results import service as key_results_service
 from service.kit.errors import DomainError, ErrorCode
 from service.kit.principal import Principal
@@ -56,9 +55,7 @@ async def close_cycle(
     dates = CycleDates.of(cycle)
     for key_result in key_results:
         await key_results_service.announce_health(db, actor, key_result, dates, now)
-        key_result.final_score = Decimal(
-            str(round(key_results_service.figures_of(key_result, dates, now).progress, 6))
-        )
+        await key_results_service.freeze_score(db, actor, key_result, dates, now)
     await objectives_service.announce_healths(db, actor, objectives, now)
     for objective in objectives:
         if objective.state is ObjectiveState.ACTIVE:
@@ -66,16 +63,16 @@ async def close_cycle(
                 db,
                 actor,
                 objective,
-                "Objective",
+                EventType.OBJECTIVE_UPDATED,
                 {"state": ObjectiveState.CLOSED},
-                status_fields={"state": "objective.state_changed"},
+                status_fields={"state": EventType.OBJECTIVE_STATE_CHANGED},
             )
     await events.apply_update(
         db,
         actor,
         cycle,
-        TYPE_NAME,
+        EventType.CYCLE_UPDATED,
         {"state": CycleState.CLOSED, "retrospective": retrospective},
-        status_fields={"state": "cycle.state_changed"},
+        status_fields={"state": EventType.CYCLE_STATE_CHANGED},
     )
     return cycle

@@ -9,9 +9,20 @@ from sqlalchemy.sql.elements import SQLCoreOperations
 
 from service.cycles.models import Cycle
 from service.key_results.models import KeyResult
-from service.kit.repository import Page, Window, equal_where_given, page, rows_grouped_by
+from service.kit.repository import (
+    ChildRows,
+    Page,
+    Window,
+    equal_where_given,
+    page,
+    rows_grouped_by,
+)
 from service.objectives.models import Objective
 from service.okr.enums import CycleState
+
+# A cycle's lists, paged per cycle (creation order).
+CHILDREN = ChildRows(Cycle, "parent_id")
+OBJECTIVES = ChildRows(Objective, "cycle_id")
 
 
 async def children(

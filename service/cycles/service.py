@@ -9,6 +9,7 @@ from service.auth.access import authorize_structure
 from service.cycles import repository
 from service.cycles.models import Cycle
 from service.events import service as events
+from service.events.catalog import EventType
 from service.kit.errors import DomainError, ErrorCode
 from service.kit.principal import Principal
 from service.kit.repository import get_owned, is_ancestor_or_self, lock_organization
@@ -56,7 +57,7 @@ async def create_cycle(
     )
     db.add(cycle)
     await db.flush()
-    await events.record_created(db, actor, cycle, TYPE_NAME)
+    await events.record_created(db, actor, cycle, EventType.CYCLE_CREATED)
     return cycle
 
 
@@ -106,7 +107,12 @@ async def update_cycle(
     if "starts_on" in changes or "ends_on" in changes:
         await check_children_fit(db, actor.organization_id, cycle.id, starts_on, ends_on)
     await events.apply_update(
-        db, actor, cycle, TYPE_NAME, changes, status_fields={"state": "cycle.state_changed"}
+        db,
+        actor,
+        cycle,
+        EventType.CYCLE_UPDATED,
+        changes,
+        status_fields={"state": EventType.CYCLE_STATE_CHANGED},
     )
     return cycle
 
@@ -232,3 +238,5 @@ list_cycles = repository.list_cycles
 organizations_with_open_cycles = repository.organizations_with_open_cycles
 children = repository.children
 objectives_of_cycles = repository.objectives_of_cycles
+CHILDREN = repository.CHILDREN
+OBJECTIVES = repository.OBJECTIVES

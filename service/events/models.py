@@ -19,6 +19,10 @@ class Event(TenantMixin, Base):
     )
 
     type: Mapped[str] = mapped_column(String(60))
+    # Which endpoints receive it (an `events.catalog.Audience`, copied from the catalog):
+    # the fan-out trigger reads it (migration 0008), the log hides non-`subscribers` events
+    # from non-admins.
+    audience: Mapped[str] = mapped_column(String(20), server_default="subscribers")
     subject_type: Mapped[str] = mapped_column(String(40))
     subject_id: Mapped[UUID]
     # Grows by one with each event of the subject: consumers drop stale, late events.
@@ -29,3 +33,6 @@ class Event(TenantMixin, Base):
     team_id: Mapped[UUID | None]
     actor: Mapped[dict[str, Any]] = mapped_column(JSONB)
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # W3C `traceparent` of the operation that caused the event, when it was traced: its
+    # webhook deliveries join that trace (service/kit/tracing.py, migration 0009).
+    trace_parent: Mapped[str | None] = mapped_column(String(55))

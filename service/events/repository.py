@@ -1,12 +1,14 @@
-"""Reads of the event log."""
+"""Reads of the event log, and the rows a delete takes along."""
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.events.models import Event
+from service.kit.models import Base
 from service.kit.repository import Page, Window, page
 
 
@@ -17,12 +19,37 @@ async def list_events(
     *,
     types: Collection[str] = (),
     subject_id: UUID | None = None,
-    hidden_subject_types: Collection[str] = (),
+    hidden_audiences: Collection[str] = (),
 ) -> Page:
-    """The log in order, of some types, of one subject, without some subjects' events."""
+    """The log in order, of some types, of one subject, without some audiences' events."""
     filters: list[ColumnElement[bool]] = [Event.type.in_(list(types))] if types else []
     if subject_id is not None:
         filters.append(Event.subject_id == subject_id)
-    if hidden_subject_types:
-        filters.append(Event.subject_type.not_in(list(hidden_subject_types)))
+    if hidden_audiences:
+        filters.append(Event.audience.not_in(list(hidden_audiences)))
     return await page(db, Event, organization_id, window, filters)
+
+
+async def lock_referencing(
+    db: AsyncSession, model: type[Base], column: Any, organization_id: UUID, id_: UUID
+) -> Sequence[Any]:
+    """Rows of `model` whose `column` references `id_`, locked for update (in key order, as
+    every writer locks), so their last state is the one told."""
+    table = model.__table__
+    return (
+        await db.scalars(
+            select(model)
+            .where(table.c.organization_id == organization_id, column == id_)
+            .order_by(table.c.id)
+            .with_for_update()
+        )
+    ).all()
+
+
+async def column_of(
+    db: AsyncSession, model: type[Base], column: str, organization_id: UUID, id_: UUID
+) -> Any:
+    table = model.__table__
+    return await db.scalar(
+        select(table.c[column]).where(table.c.organization_id == organization_id, table.c.id == id_)
+    )

@@ -1,4 +1,8 @@
-"""Domain events, appended to the outbox in the transaction of the change they describe."""
+"""Domain events, appended to the outbox in the transaction of the change they describe.
+
+Every type comes from the catalog (`events.catalog.EventType`), which also says what the
+event's subject is and who may hear of it.
+"""
 
 from collections.abc import Collection
 from datetime import UTC, date, datetime
@@ -9,30 +13,29 @@ from uuid import UUID
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.relay import to_base64
 from uuid_utils.compat import uuid7
 
 from service.events import repository
+from service.events.catalog import CATALOG, REMOVALS, UNTOLD_REMOVALS, Audience, EventType
+from service.events.metadata import cascading_references, model_of, referenced_type
 from service.events.models import Event
 from service.kit.errors import DomainError, ErrorCode
 from service.kit.ids import global_id
 from service.kit.models import Base
 from service.kit.principal import Principal, Scope
 from service.kit.repository import Page, Window
+from service.kit.tracing import current_traceparent
 
-# Columns holding references, and the type their global ID names.
-_REFERENCE_TYPES = {
-    "team_id": "Team",
-    "cycle_id": "Cycle",
-    "objective_id": "Objective",
-    "key_result_id": "KeyResult",
-    "initiative_id": "Initiative",
-    "source_objective_id": "Objective",
-    "target_objective_id": "Objective",
-    "target_key_result_id": "KeyResult",
-    "origin_id": "Objective",
-}
 # Internal columns no consumer needs.
 HIDDEN_COLUMNS = {"organization_id", "id", "key_hash"}
+# The type an actor's global ID names, by actor type (a user's is the token's `sub`).
+ACTOR_TYPE_NAMES = {
+    "api_key": "ApiKey",
+    "user": "User",
+    "system": "System",
+    "integration": "Integration",  # a roadmap tool's webhook (service/integrations)
+}
 
 
 def camel_case(name: str) -> str:
@@ -54,27 +57,28 @@ def json_value(value: Any) -> Any:
 
 
 def snapshot(obj: Base, type_name: str) -> dict[str, Any]:
-    """The full current state of `obj` as consumers see it, with global IDs."""
+    """The full current state of `obj` as consumers see it, references as global IDs."""
     state: dict[str, Any] = {"id": global_id(type_name, obj.id), "typename": type_name}  # type: ignore[attr-defined]
     for column in obj.__table__.columns:
-        name = column.key
-        if name in HIDDEN_COLUMNS:
+        if column.key in HIDDEN_COLUMNS:
             continue
-        value = getattr(obj, name)
-        reference = referenced_type(name, type_name)
+        value = getattr(obj, column.key)
+        reference = referenced_type(column)
         if reference is not None:
-            state[camel_case(name)] = global_id(reference, value) if value else None
+            state[camel_case(column.key)] = global_id(reference, value) if value else None
         else:
-            state[camel_case(name)] = json_value(value)
+            state[camel_case(column.key)] = json_value(value)
     return state
 
 
-def referenced_type(column_key: str, owner_type: str) -> str | None:
-    """The node type a column references (shown as a global ID), or None for a plain value.
-    A parent is of its owner's type: a team's parent team, a cycle's parent cycle."""
-    if column_key == "parent_id":
-        return owner_type
-    return _REFERENCE_TYPES.get(column_key)
+def actor_of(principal: Principal) -> dict[str, str]:
+    """Who acted, as events show it: its global ID, like every other reference."""
+    type_name = ACTOR_TYPE_NAMES.get(principal.actor_type, "Actor")
+    return {
+        "type": principal.actor_type,
+        "id": to_base64(type_name, principal.actor_id),
+        "name": principal.actor_name,
+    }
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -89,9 +93,8 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, A
 async def record(
     db: AsyncSession,
     actor: Principal,
-    event_type: str,
+    event_type: EventType,
     subject: Base,
-    type_name: str,
     *,
     changes: dict[str, dict[str, Any]] | None = None,
     object_state: dict[str, Any] | None = None,
@@ -102,8 +105,9 @@ async def record(
 
     `team_id`: the team the subject belongs to, when it has no `team_id` of its own (an
     alignment link speaks for its source objective's team). The database writes the
-    event's webhook deliveries in the same statement (migration 0006).
+    event's webhook deliveries in the same statement (migrations 0006, 0008).
     """
+    spec = CATALOG[event_type]
     subject_id: UUID = subject.id  # type: ignore[attr-defined]
     next_sequence = (
         select(func.coalesce(func.max(Event.sequence), 0) + 1)
@@ -114,15 +118,17 @@ async def record(
         insert(Event).values(
             id=uuid7(),
             organization_id=actor.organization_id,
-            type=event_type,
-            subject_type=type_name,
+            type=event_type.value,
+            audience=spec.audience.value,
+            subject_type=spec.subject_type,
             subject_id=subject_id,
             sequence=next_sequence,
             occurred_at=datetime.now(UTC),
-            actor=actor.as_actor(),
-            team_id=team_id or team_of(subject, type_name),
+            actor=actor_of(actor),
+            trace_parent=current_traceparent().get("traceparent"),
+            team_id=team_id or team_of(subject, spec.subject_type),
             data={
-                "object": object_state or snapshot(subject, type_name),
+                "object": object_state or snapshot(subject, spec.subject_type),
                 "changes": changes or {},
             },
         )
@@ -136,20 +142,99 @@ def team_of(subject: Base, type_name: str) -> UUID | None:
     return getattr(subject, "team_id", None)
 
 
-def event_prefix(type_name: str) -> str:
-    """`KeyResult` -> `key_result`: the first half of an event type."""
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in type_name).lstrip("_")
-
-
-async def record_created(db: AsyncSession, actor: Principal, obj: Base, type_name: str) -> None:
-    await record(db, actor, f"{event_prefix(type_name)}.created", obj, type_name)
-
-
-async def record_deleted(
-    db: AsyncSession, actor: Principal, obj: Base, type_name: str, state: dict[str, Any]
+async def record_created(
+    db: AsyncSession, actor: Principal, obj: Base, event_type: EventType
 ) -> None:
+    await record(db, actor, event_type, obj)
+
+
+async def delete(
+    db: AsyncSession, actor: Principal, obj: Base, *, team_id: UUID | None = None
+) -> None:
+    """Delete `obj` and tell it: its removal event, then one for every row the database
+    deletes along with it (ON DELETE CASCADE, followed to the end), each told as the catalog's
+    `REMOVALS` says. Those rows are locked first, so what is told is their last state."""
+    organization_id: UUID = obj.organization_id  # type: ignore[attr-defined]
+    removed = [(obj, team_id), *await _cascaded(db, organization_id, obj)]
+    told = [(row, team, _last_words(row)) for row, team in removed]
+    await db.delete(obj)
+    await db.flush()
+    for row, team, state in told:
+        await _record_removal(db, actor, row, team, state)
+
+
+async def _cascaded(
+    db: AsyncSession, organization_id: UUID, obj: Base
+) -> list[tuple[Base, UUID | None]]:
+    """Every told row the database would delete with `obj`, with the team it speaks for."""
+    found: list[tuple[Base, UUID | None]] = []
+    for model, column in cascading_references(obj.__table__):
+        if model.__name__ in UNTOLD_REMOVALS:
+            continue  # nothing told below them: never read (an endpoint's whole log...)
+        rows = await repository.lock_referencing(
+            db,
+            model,
+            column,
+            organization_id,
+            obj.id,  # type: ignore[attr-defined]
+        )
+        for row in rows:
+            if type(row).__name__ in REMOVALS:
+                found.append((row, await _team_through_references(db, organization_id, row)))
+            found.extend(await _cascaded(db, organization_id, row))
+    return found
+
+
+async def _team_through_references(
+    db: AsyncSession, organization_id: UUID, row: Base
+) -> UUID | None:
+    """A row's team: its own, or that of the first row it references that has one (an
+    alignment link speaks for its source objective's team)."""
+    own: UUID | None = getattr(row, "team_id", None)
+    if own is not None:
+        return own
+    for column in row.__table__.columns:
+        target = referenced_type(column)
+        value = getattr(row, column.key)
+        if target is None or value is None:
+            continue
+        model = model_of(target)
+        if "team_id" in model.__table__.columns:
+            found: UUID | None = await repository.column_of(
+                db, model, "team_id", organization_id, value
+            )
+            return found
+    return None
+
+
+def _last_words(row: Base) -> dict[str, Any]:
+    removal = REMOVALS[type(row).__name__]
+    return snapshot(row, removal.link_type or CATALOG[removal.event_type].subject_type)
+
+
+async def _record_removal(
+    db: AsyncSession, actor: Principal, row: Base, team_id: UUID | None, state: dict[str, Any]
+) -> None:
+    removal = REMOVALS[type(row).__name__]
+    if removal.link_field is None:
+        await record(db, actor, removal.event_type, row, object_state=state, team_id=team_id)
+        return
+    # A link: told about the object it hangs from, which stays (and is locked to be told).
+    subject_type = CATALOG[removal.event_type].subject_type
+    subject_model = model_of(subject_type)
+    column = next(
+        column for column in row.__table__.columns if referenced_type(column) == subject_type
+    )
+    organization_id: UUID = row.organization_id  # type: ignore[attr-defined]
+    [subject] = await repository.lock_referencing(
+        db, subject_model, subject_model.__table__.c.id, organization_id, getattr(row, column.key)
+    )
     await record(
-        db, actor, f"{event_prefix(type_name)}.deleted", obj, type_name, object_state=state
+        db,
+        actor,
+        removal.event_type,
+        subject,
+        changes={removal.link_field: {"from": state, "to": None}},
     )
 
 
@@ -157,19 +242,21 @@ async def apply_update(
     db: AsyncSession,
     actor: Principal,
     obj: Base,
-    type_name: str,
+    event_type: EventType,
     changes: dict[str, Any],
     *,
-    status_fields: dict[str, str] | None = None,
+    status_fields: dict[str, EventType] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Apply `changes` to a locked row and record what really changed.
 
     `changes` may carry `expected_version` (optimistic concurrency): the row must still be
     at that version, or nothing is written and VERSION_CONFLICT is reported.
 
-    Emits `<type>.updated` with every changed field, then a dedicated event for each changed
-    status field (`status_fields` maps attribute -> event type). Nothing changed: no event.
+    Emits `event_type` (the subject's `.updated`) with every changed field, then a dedicated
+    event for each changed status field (`status_fields` maps attribute -> event type).
+    Nothing changed: no event.
     """
+    type_name = CATALOG[event_type].subject_type
     expected_version = changes.pop("expected_version", None)
     if expected_version is not None and expected_version != getattr(obj, "version", None):
         raise DomainError.single(
@@ -188,16 +275,8 @@ async def apply_update(
         obj.version += 1
     await db.flush()  # row lock, new updated_at and version
     after = snapshot(obj, type_name)
-    await record(
-        db,
-        actor,
-        f"{event_prefix(type_name)}.updated",
-        obj,
-        type_name,
-        changes=changed,
-        object_state=after,
-    )
-    await record_status_changes(db, actor, obj, type_name, changed, after, status_fields or {})
+    await record(db, actor, event_type, obj, changes=changed, object_state=after)
+    await record_status_changes(db, actor, obj, changed, after, status_fields or {})
     return changed
 
 
@@ -205,12 +284,11 @@ async def record_status_change(
     db: AsyncSession,
     actor: Principal,
     obj: Base,
-    type_name: str,
     field: str,
     value: Any,
-    event_type: str,
+    event_type: EventType,
 ) -> bool:
-    """Set a status field the service derives (not a person's edit: no version bump, no
+    """Set a field the service derives (not a person's edit: no version bump, no
     `.updated`) and record `event_type` with `{field: {from, to}}` when it moved."""
     if getattr(obj, field) == value:
         return False
@@ -219,7 +297,7 @@ async def record_status_change(
     await db.flush()
     key = camel_case(field)
     changes = {key: {"from": before, "to": json_value(value)}}
-    await record(db, actor, event_type, obj, type_name, changes=changes)
+    await record(db, actor, event_type, obj, changes=changes)
     return True
 
 
@@ -227,32 +305,27 @@ async def record_status_changes(
     db: AsyncSession,
     actor: Principal,
     obj: Base,
-    type_name: str,
     changed: dict[str, dict[str, Any]],
     after: dict[str, Any],
-    status_fields: dict[str, str],
+    status_fields: dict[str, EventType],
 ) -> None:
     """A dedicated event for each changed status field (attribute -> event type)."""
     for field, event_type in status_fields.items():
         key = camel_case(field)
         if key in changed:
             await record(
-                db,
-                actor,
-                event_type,
-                obj,
-                type_name,
-                changes={key: changed[key]},
-                object_state=after,
+                db, actor, event_type, obj, changes={key: changed[key]}, object_state=after
             )
 
 
-# Events about credentials and endpoints (their names, URLs) are for admins only.
-ADMIN_ONLY_SUBJECTS = ("WebhookEndpoint", "ApiKey")
+# What only admins read in the log (the catalog's admin-only types).
+ADMIN_AUDIENCES = tuple(
+    audience.value for audience in Audience if audience is not Audience.SUBSCRIBERS
+)
 
 
-def visible_to(actor: Principal, subject_type: str) -> bool:
-    return Scope.ADMIN in actor.scopes or subject_type not in ADMIN_ONLY_SUBJECTS
+def visible_to(actor: Principal, audience: str) -> bool:
+    return Scope.ADMIN in actor.scopes or audience not in ADMIN_AUDIENCES
 
 
 async def list_events(
@@ -260,16 +333,16 @@ async def list_events(
     actor: Principal,
     window: Window,
     *,
-    types: Collection[str] = (),
+    types: Collection[EventType] = (),
     subject_id: UUID | None = None,
 ) -> Page:
     """The event log the actor may see, in order (of some types, or of one subject)."""
-    hidden = () if Scope.ADMIN in actor.scopes else ADMIN_ONLY_SUBJECTS
+    hidden = () if Scope.ADMIN in actor.scopes else ADMIN_AUDIENCES
     return await repository.list_events(
         db,
         actor.organization_id,
         window,
-        types=types,
+        types=[event_type.value for event_type in types],
         subject_id=subject_id,
-        hidden_subject_types=hidden,
+        hidden_audiences=hidden,
     )

@@ -5,9 +5,6 @@ import strawberry
 from service.kit.ids import global_id
 from service.okr.checks import Check, CheckCode, Severity
 
-strawberry.enum(Severity, name="CheckSeverity")
-strawberry.enum(CheckCode, name="CheckCode")
-
 SUBJECT_TYPES = {
     CheckCode.TOO_MANY_OBJECTIVES: "Team",
     CheckCode.SANDBAGGING: "Team",
@@ -22,9 +19,9 @@ SUBJECT_TYPES = {
 
 @strawberry.type(description="A good-practice warning about an OKR; it never blocks a write.")
 class OkrCheck:
-    code: CheckCode
-    severity: Severity
-    message: str
+    code: CheckCode = strawberry.field(description="Which rule: stable, for programs.")
+    severity: Severity = strawberry.field(description="How much it matters.")
+    message: str = strawberry.field(description="What is wrong and what to do, for people.")
     subject_id: strawberry.ID = strawberry.field(description="The team, objective or key result.")
 
     @classmethod

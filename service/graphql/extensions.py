@@ -10,6 +10,7 @@ from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.relay.types import GlobalIDValueError
 from strawberry.types import ExecutionContext
 
+from service.graphql.context import Context
 from service.idempotency import service as idempotency
 from service.kit.errors import DomainError
 from service.kit.outage import is_database_unavailable, is_query_timeout
@@ -26,6 +27,8 @@ class RequestTransaction(SchemaExtension):
     async def on_operation(self) -> AsyncIterator[None]:
         yield
         context = self.execution_context.context
+        if not isinstance(context, Context):
+            return  # a subscription: no request transaction, each read takes its own
         result = self.execution_context.result
         failed = result is None or bool(getattr(result, "errors", None))
         if failed or context.rollback_only:

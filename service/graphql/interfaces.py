@@ -6,4 +6,4 @@ from strawberry import relay
     description="What an objective can contribute to: an objective or a key result."
 )
 class AlignmentTarget(relay.Node):
-    title: str
+    title: str = strawberry.field(description="What the objective or key result says.")

@@ -26,7 +26,29 @@ PayloadT = TypeVar("PayloadT")
 
 @strawberry.type
 class Payload:
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description="Why the input was refused, one entry per problem; empty when the change "
+        "was made. When any is reported, nothing was written.",
+    )
+
+
+EXPECTED_VERSION = (
+    "Refuse the update with VERSION_CONFLICT unless the object is still at this `version` "
+    "(optimistic concurrency); omitted: no check."
+)
+
+
+def changed(what: str) -> Any:
+    """A payload's field holding the object a mutation changed."""
+    return strawberry.field(
+        default=None, description=f"{what}; null when `userErrors` says why nothing was written."
+    )
+
+
+def input_argument(description: str) -> Any:
+    """The `input` argument of a mutation, described."""
+    return strawberry.argument(description=description)
 
 
 async def mutate(

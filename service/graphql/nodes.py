@@ -1,7 +1,7 @@
 """Relay plumbing shared by every node type: lookups by ID, cursor connections, user errors."""
 
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Self, TypeVar
 from uuid import UUID
 
 import strawberry
@@ -9,21 +9,21 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
+# Registers every enum the types use, described, before any type is built.
+from service.graphql import enums  # noqa: F401
 from service.graphql.context import BatchLoad, Info
 from service.kit.errors import DomainError, ErrorCode
-from service.kit.ids import decode_cursor, encode_cursor
+from service.kit.ids import decode_cursor, decode_global_id, encode_cursor
 from service.kit.models import TenantMixin
 from service.kit.principal import Scope
-from service.kit.repository import Page, Window, page, rows_by_ids
-
-strawberry.enum(ErrorCode, name="UserErrorCode", description="Stable codes.")
+from service.kit.repository import ChildRows, Page, Window, page, rows_by_ids
 
 
 @strawberry.type(description="An expected problem with the input: nothing was written.")
 class UserError:
     field: list[str] | None = strawberry.field(description="Path to the input field at fault.")
-    message: str
-    code: ErrorCode
+    message: str = strawberry.field(description="What is wrong, for people.")
+    code: ErrorCode = strawberry.field(description="What is wrong, stable, for programs.")
 
 
 _BY_IDS: dict[type[TenantMixin], BatchLoad] = {}
@@ -60,6 +60,13 @@ class ModelNode(relay.Node):
             return None
         row = await info.context.loader(by_ids(cls.model)).load(id_)
         return None if row is None else cls.from_row(row)
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self | None:
+        """Federation's `_entities`: this node as another subgraph references it (its global
+        ID), within the caller's organization: another tenant's ID is null, as if unknown."""
+        type_name, id_ = decode_global_id(id, field="id")
+        return await cls.load(info, id_) if type_name == cls.__name__ else None
 
     @classmethod
     async def load_required(cls, info: Info, id_: UUID) -> Self:
@@ -124,6 +131,48 @@ def page_size(first: int | None, limit: int) -> int:
 
 
 Fetch = Callable[[AsyncSession, Window], Awaitable[Page]]
+# The arguments of every connection.
+FIRST = (
+    "How many items to return, from 0 to the server's largest page (100 unless configured "
+    "otherwise); 25 when omitted."
+)
+AFTER = "The `endCursor` of the previous page: this page starts after it."
+First = Annotated[int | None, strawberry.argument(description=FIRST)]
+After = Annotated[str | None, strawberry.argument(description=AFTER)]
+Counter = Callable[[], Awaitable[int | None]]
+# Fields many types share.
+CREATED = "When it was created."
+UPDATED = "When any of its fields last changed."
+VERSION = (
+    "Grows by one with each change. Pass it back as `expectedVersion` to update only the "
+    "state you read (optimistic concurrency)."
+)
+
+
+async def no_count() -> None:
+    return None
+
+
+@strawberry.type(description="One page of a list, in the list's order, and where it goes on.")
+class Connection(relay.Connection[relay.NodeType]):
+    """Named `<Node>Connection` in the schema, as Strawberry names relay connections."""
+
+    counter: strawberry.Private[Counter] = no_count
+
+    @strawberry.field(
+        description="How many items the whole list holds, every page together (its filters "
+        "applied). Counted only when selected. Null for lists filtered by health, a figure "
+        "derived from each item's key results: counting those would mean measuring them all."
+    )
+    async def total_count(self) -> int | None:
+        return await self.counter()
+
+
+def window_of(info: Info, first: int | None, after: str | None) -> Window:
+    """The page `first`/`after` ask for (at most the app's `max_page_size` items)."""
+    size = page_size(first, info.context.settings.max_page_size)
+    after_id = decode_cursor(after) if after is not None else None  # "" is malformed too
+    return Window(size, after_id)
 
 
 async def connection(
@@ -133,12 +182,10 @@ async def connection(
     first: int | None,
     after: str | None,
     fetch: Fetch | None = None,
-) -> relay.Connection[NodeT]:
+) -> Connection[NodeT]:
     """A keyset page of `node_type` in creation order, read by `fetch` (a domain service's
     list); every row of the node's table when no `fetch` is given."""
-    size = page_size(first, info.context.settings.max_page_size)
-    after_id = decode_cursor(after) if after is not None else None  # "" is malformed too
-    window = Window(size, after_id)
+    window = window_of(info, first, after)
     organization_id = info.context.principal.organization_id
 
     async def every_row(db: AsyncSession, window: Window) -> Page:
@@ -146,13 +193,51 @@ async def connection(
 
     read = fetch or every_row
     found = await info.context.run(lambda db: read(db, window))
+    count = found.total
+
+    async def counter() -> int | None:
+        return None if count is None else await info.context.run(count)
+
+    return as_connection(node_type, found, after, counter)
+
+
+async def child_connection(
+    info: Info,
+    node_type: type[NodeT],
+    parent_id: UUID,
+    rows: ChildRows,
+    *,
+    first: int | None,
+    after: str | None,
+) -> Connection[NodeT]:
+    """A keyset page of a parent's list (`rows`): one statement for every parent of the
+    request asking for the same page, and one COUNT for all of them when `totalCount` is
+    selected."""
+    window = window_of(info, first, after)
+
+    async def pages(db: AsyncSession, organization_id: UUID, keys: list[UUID]) -> Any:
+        return await rows.pages(db, organization_id, keys, window)
+
+    found = await info.context.loader(pages, name=("pages", rows, window)).load(parent_id)
+
+    async def counter() -> int | None:
+        loader = info.context.loader(rows.counts, name=("counts", rows))
+        counted: int = await loader.load(parent_id)
+        return counted
+
+    return as_connection(node_type, found, after, counter)
+
+
+def as_connection(
+    node_type: type[NodeT], found: Page, after: str | None, counter: Counter
+) -> Connection[NodeT]:
     edges = [
         relay.Edge(node=node_type.from_row(row), cursor=encode_cursor(row.id)) for row in found.rows
     ]
     end_cursor = edges[-1].cursor if edges else None
     if found.resume_after is not None:
         end_cursor = encode_cursor(found.resume_after)
-    return relay.Connection(
+    return Connection(
         edges=edges,
         page_info=relay.PageInfo(
             has_next_page=found.has_next,
@@ -160,4 +245,5 @@ async def connection(
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=end_cursor,
         ),
+        counter=counter,
     )

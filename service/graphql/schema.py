@@ -5,6 +5,7 @@ from strawberry import relay
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types.base import get_object_definition
 
 from service.graphql.alignment.resolvers import AlignmentMutation, AlignmentQuery
 from service.graphql.auth.resolvers import ApiKeyMutation, ApiKeyQuery
@@ -12,18 +13,18 @@ from service.graphql.context import Info
 from service.graphql.cycles.resolvers import CycleMutation, CycleQuery
 from service.graphql.extensions import MaskUnexpectedErrors, QuietSchema, RequestTransaction
 from service.graphql.initiatives.resolvers import InitiativeMutation, InitiativeQuery
+from service.graphql.integrations.resolvers import IntegrationMutation, IntegrationQuery
 from service.graphql.key_results.resolvers import KeyResultMutation, KeyResultQuery
 from service.graphql.key_results.types import CheckIn
 from service.graphql.limits import QueryLimits
 from service.graphql.objectives.resolvers import ObjectiveMutation, ObjectiveQuery
+from service.graphql.observe import ObserveOperation
 from service.graphql.organizations.types import Viewer, load_viewer
 from service.graphql.planner import CompiledReads
 from service.graphql.reports.resolvers import ReportQuery
+from service.graphql.subscriptions.resolvers import Subscription
 from service.graphql.teams.resolvers import TeamMutation, TeamQuery
 from service.graphql.webhooks.resolvers import WebhookMutation, WebhookQuery
-from service.kit.principal import Scope
-
-strawberry.enum(Scope, name="Scope")
 
 
 @strawberry.type
@@ -48,6 +49,7 @@ Query = merge_types(
         ReportQuery,
         ApiKeyQuery,
         WebhookQuery,
+        IntegrationQuery,
     ),
 )
 Mutation = merge_types(
@@ -61,16 +63,29 @@ Mutation = merge_types(
         AlignmentMutation,
         ApiKeyMutation,
         WebhookMutation,
+        IntegrationMutation,
     ),
+)
+# merge_types takes no description: the merged types get theirs here.
+get_object_definition(Query, strict=True).description = (
+    "Reads, all within the caller's organization: any object by its ID, paged lists, the "
+    "alignment tree, cycle reviews and good-practice checks."
+)
+get_object_definition(Mutation, strict=True).description = (
+    "Writes: each takes an `input` and answers a payload with the changed object and "
+    "`userErrors`; a refused mutation writes nothing."
 )
 
 
 schema = QuietSchema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     types=[CheckIn],
     config=StrawberryConfig(relay_max_results=100),
     extensions=[
+        # First, so its span and timing wrap the others (the commit included).
+        ObserveOperation,
         RequestTransaction,
         MaskUnexpectedErrors,
         # Depth, aliases, tokens, cost, introspection: the app's settings (limits.py). Its

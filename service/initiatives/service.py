@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.auth.access import authorize_team
 from service.cycles.service import ensure_key_result_cycle_open
 from service.events import service as events
+from service.events.catalog import EventType
 from service.initiatives import repository
 from service.initiatives.models import Initiative, InitiativeKeyResult
 from service.kit.errors import DomainError, ErrorCode
@@ -18,7 +19,7 @@ from service.okr import arithmetic
 from service.teams.models import Team
 
 TYPE_NAME = "Initiative"
-STATUS_EVENTS = {"status": "initiative.status_changed"}
+STATUS_EVENTS = {"status": EventType.INITIATIVE_STATUS_CHANGED}
 ICE_FIELDS = ("impact", "confidence", "ease")
 
 
@@ -64,7 +65,7 @@ async def create_initiative(
     initiative = Initiative(organization_id=actor.organization_id, team_id=team_id, **fields)
     db.add(initiative)
     await db.flush()
-    await events.record_created(db, actor, initiative, TYPE_NAME)
+    await events.record_created(db, actor, initiative, EventType.INITIATIVE_CREATED)
     return initiative
 
 
@@ -84,7 +85,7 @@ async def update_initiative(
     if changes.get("team_id") is not None:
         await authorize_team(db, actor, changes["team_id"])
     await events.apply_update(
-        db, actor, initiative, TYPE_NAME, changes, status_fields=STATUS_EVENTS
+        db, actor, initiative, EventType.INITIATIVE_UPDATED, changes, status_fields=STATUS_EVENTS
     )
     return initiative
 
@@ -121,9 +122,8 @@ async def link_initiative(
     await events.record(
         db,
         actor,
-        "initiative.linked",
+        EventType.INITIATIVE_LINKED,
         initiative,
-        TYPE_NAME,
         changes={"keyResultLinks": {"from": None, "to": events.snapshot(link, "InitiativeLink")}},
     )
     return link, initiative
@@ -143,17 +143,7 @@ async def unlink_initiative(
         )
     await ensure_key_result_cycle_open(db, actor.organization_id, key_result_id, "keyResultId")
     await authorize_team(db, actor, initiative.team_id)
-    state = events.snapshot(link, "InitiativeLink")
-    await db.delete(link)
-    await db.flush()
-    await events.record(
-        db,
-        actor,
-        "initiative.unlinked",
-        initiative,
-        TYPE_NAME,
-        changes={"keyResultLinks": {"from": state, "to": None}},
-    )
+    await events.delete(db, actor, link)  # told as `initiative.unlinked` (the catalog)
     return initiative
 
 

@@ -3,17 +3,30 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import ARRAY, Row, Select, Uuid, cast, func, select, true
+from sqlalchemy import ARRAY, Row, Select, Uuid, cast, func, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.cycles.models import Cycle
+from service.events.models import Event
 from service.initiatives.models import Initiative, InitiativeKeyResult
 from service.key_results.models import CheckIn, KeyResult
 from service.kit.errors import DomainError, ErrorCode
-from service.kit.repository import Keep, Page, Window, equal_where_given, page, rows_grouped_by
+from service.kit.repository import (
+    ChildRows,
+    Keep,
+    Page,
+    Window,
+    equal_where_given,
+    page,
+    rows_grouped_by,
+)
 from service.objectives.models import Objective
 from service.okr.enums import CycleState, InitiativeStatus
 from service.okr.figures import CycleDates
+
+# A key result's check-ins, paged per key result: newest first, and oldest first (its trend).
+CHECK_INS = ChildRows(CheckIn, "key_result_id", order_by="checked_at", descending=True)
+HISTORY = ChildRows(CheckIn, "key_result_id", order_by="checked_at")
 
 SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
 
@@ -215,3 +228,46 @@ async def list_key_results(
         (KeyResult.objective_id, objective_id), (KeyResult.team_id, team_id)
     )
     return await page(db, KeyResult, organization_id, window, filters, keep)
+
+
+async def awaiting_check_in(db: AsyncSession, organization_id: UUID) -> list[Any]:
+    """The organization's key results of active cycles, with their cycle's first and last
+    days and their latest check-in's time: what check-in reminders look at."""
+    latest = (
+        select(func.max(CheckIn.checked_at))
+        .where(
+            CheckIn.organization_id == KeyResult.organization_id,
+            CheckIn.key_result_id == KeyResult.id,
+        )
+        .correlate(KeyResult)
+        .scalar_subquery()
+    )
+    result = await db.execute(
+        through_cycle(
+            select(KeyResult.id, Cycle.starts_on, Cycle.ends_on, latest.label("last_check_in_at"))
+        )
+        .where(KeyResult.organization_id == organization_id, Cycle.state == CycleState.ACTIVE)
+        .order_by(KeyResult.id)
+    )
+    return list(result.all())
+
+
+async def latest_events_of_type(
+    db: AsyncSession, organization_id: UUID, event_type: str, subject_ids: list[UUID]
+) -> dict[UUID, dict[str, Any]]:
+    """The `data` of the latest event of `event_type` of each subject that has one."""
+    if not subject_ids:
+        return {}
+    of_type = (
+        Event.organization_id == organization_id,
+        Event.type == event_type,
+        Event.subject_id.in_(subject_ids),
+    )
+    latest = select(Event.subject_id, func.max(Event.sequence)).where(*of_type)
+    result = await db.execute(
+        select(Event.subject_id, Event.data).where(
+            *of_type,
+            tuple_(Event.subject_id, Event.sequence).in_(latest.group_by(Event.subject_id)),
+        )
+    )
+    return {row.subject_id: row.data for row in result}

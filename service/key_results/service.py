@@ -1,5 +1,5 @@
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -15,6 +15,7 @@ from service.cycles.service import (
     take_turn_in_objective,
 )
 from service.events import service as events
+from service.events.catalog import EventType
 from service.key_results import repository
 from service.key_results.models import CheckIn, KeyResult
 from service.kit.clock import Clock, utc_date
@@ -25,6 +26,7 @@ from service.kit.repository import Page, Window, get_owned, lock_fresh
 from service.kit.validation import Problems
 from service.objectives import service as objectives
 from service.objectives.models import Objective
+from service.okr import cadence as cadence_of
 from service.okr import checks, figures
 from service.okr.enums import CycleState, Direction, Health, Indicator, InitiativeStatus, Metric
 from service.okr.figures import CycleDates, KeyResultFigures, KeyResultValues
@@ -42,7 +44,7 @@ class RecordedCheckIn(NamedTuple):
     cycle: Cycle
 
 
-HEALTH_CHANGED = "key_result.health_changed"
+HEALTH_CHANGED = EventType.KEY_RESULT_HEALTH_CHANGED
 STATUS_EVENTS = {"health": HEALTH_CHANGED}
 MAX_WEIGHT = 100.0
 
@@ -152,7 +154,7 @@ async def create_key_result(
     key_result.health = figures_of(key_result, CycleDates.of(cycle), now).health
     db.add(key_result)
     await db.flush()
-    await events.record_created(db, actor, key_result, TYPE_NAME)
+    await events.record_created(db, actor, key_result, EventType.KEY_RESULT_CREATED)
     await objectives.announce_health(db, actor, objective, now, CycleDates.of(cycle))
     return key_result
 
@@ -178,7 +180,12 @@ async def update_key_result(
         changes["health_manual"] = True
     was_achieved = figures.achieved(key_result)
     await events.apply_update(
-        db, actor, key_result, TYPE_NAME, as_decimals(changes), status_fields=STATUS_EVENTS
+        db,
+        actor,
+        key_result,
+        EventType.KEY_RESULT_UPDATED,
+        as_decimals(changes),
+        status_fields=STATUS_EVENTS,
     )
     await record_if_newly_achieved(db, actor, key_result, was_achieved)
     await announce_health(db, actor, key_result, CycleDates.of(cycle), now)
@@ -194,10 +201,7 @@ async def delete_key_result(
         db, actor.organization_id, key_result_id, "id"
     )
     await authorize_key_result(db, actor, key_result.team_id, objective.team_id)
-    state = events.snapshot(key_result, TYPE_NAME)
-    await db.delete(key_result)
-    await db.flush()
-    await events.record_deleted(db, actor, key_result, TYPE_NAME, state)
+    await events.delete(db, actor, key_result)
     await objectives.announce_health(db, actor, objective, now, CycleDates.of(cycle))
     return key_result
 
@@ -260,9 +264,8 @@ async def record_check_in(
         await events.record(
             db,
             actor,
-            "key_result.checked_in",
+            EventType.KEY_RESULT_CHECKED_IN,
             key_result,
-            TYPE_NAME,
             object_state=events.snapshot(key_result, TYPE_NAME)
             | {"checkIn": events.snapshot(check_in, "CheckIn")},
         )
@@ -317,15 +320,12 @@ async def apply_check_in(
     await events.record(
         db,
         actor,
-        "key_result.checked_in",
+        EventType.KEY_RESULT_CHECKED_IN,
         key_result,
-        TYPE_NAME,
         changes=changes,
         object_state=after | {"checkIn": events.snapshot(check_in, "CheckIn")},
     )
-    await events.record_status_changes(
-        db, actor, key_result, TYPE_NAME, changes, after, STATUS_EVENTS
-    )
+    await events.record_status_changes(db, actor, key_result, changes, after, STATUS_EVENTS)
     await record_if_newly_achieved(db, actor, key_result, was_achieved)
 
 
@@ -333,7 +333,7 @@ async def record_if_newly_achieved(
     db: AsyncSession, actor: Principal, key_result: KeyResult, was_achieved: bool
 ) -> None:
     if not was_achieved and figures.achieved(key_result):
-        await events.record(db, actor, "key_result.achieved", key_result, TYPE_NAME)
+        await events.record(db, actor, EventType.KEY_RESULT_ACHIEVED, key_result)
 
 
 def figures_of(key_result: KeyResultValues, cycle: CycleDates, now: datetime) -> KeyResultFigures:
@@ -394,10 +394,20 @@ async def announce_health(
         db,
         actor,
         key_result,
-        TYPE_NAME,
         "health",
         figures_of(key_result, cycle, now).health,
         HEALTH_CHANGED,
+    )
+
+
+async def freeze_score(
+    db: AsyncSession, actor: Principal, key_result: KeyResult, cycle: CycleDates, now: datetime
+) -> None:
+    """Keep the key result's score at `now` as its final score (its cycle is closing), and
+    tell consumers with `key_result.scored`."""
+    score = Decimal(str(round(figures_of(key_result, cycle, now).progress, 6)))
+    await events.record_status_change(
+        db, actor, key_result, "final_score", score, EventType.KEY_RESULT_SCORED
     )
 
 
@@ -430,7 +440,7 @@ async def carry_over(
     carried.health = figures_of(carried, CycleDates.of(cycle), now).health
     db.add(carried)
     await db.flush()
-    await events.record_created(db, actor, carried, TYPE_NAME)
+    await events.record_created(db, actor, carried, EventType.KEY_RESULT_CREATED)
     return carried
 
 
@@ -449,6 +459,51 @@ async def sweep_health(db: AsyncSession, actor: Principal, now: datetime) -> int
     for key_result in await lock_fresh(db, KeyResult, actor.organization_id, moved, in_open_cycle):
         announced += await announce_health(db, actor, key_result, moved[key_result.id], now)
     return announced
+
+
+async def remind_check_ins(
+    db: AsyncSession, actor: Principal, now: datetime, cadence: timedelta
+) -> int:
+    """One `key_result.check_in_due` per whole `cadence` a key result of an active cycle has
+    gone without a check-in (those the last reminders since then have not told yet: one per
+    missed period, however often this runs); returns how many it recorded."""
+    behind: dict[UUID, tuple[datetime, int]] = {}
+    for row in await repository.awaiting_check_in(db, actor.organization_id):
+        since = cadence_of.unchecked_since(row.last_check_in_at, row.starts_on, now)
+        until = cadence_of.counted_until(row.ends_on, now)
+        missed = cadence_of.missed_periods(since, until, cadence)
+        if missed:
+            behind[row.id] = (since, missed)
+    told = await repository.latest_events_of_type(
+        db, actor.organization_id, EventType.KEY_RESULT_CHECK_IN_DUE.value, list(behind)
+    )
+    recorded = 0
+    in_active_cycle = KeyResult.objective_id.in_(
+        objectives.ids_in_open_cycles(actor.organization_id)
+    )
+    for key_result in await lock_fresh(
+        db, KeyResult, actor.organization_id, behind, in_active_cycle
+    ):
+        since, missed = behind[key_result.id]
+        for period in range(_reminded(told.get(key_result.id), since) + 1, missed + 1):
+            due = {"since": since.isoformat(), "missedPeriods": period, "cadenceDays": cadence.days}
+            await events.record(
+                db,
+                actor,
+                EventType.KEY_RESULT_CHECK_IN_DUE,
+                key_result,
+                object_state=events.snapshot(key_result, TYPE_NAME) | {"checkInDue": due},
+            )
+            recorded += 1
+    return recorded
+
+
+def _reminded(last_reminder: dict[str, Any] | None, since: datetime) -> int:
+    """Periods already told since `since` (none if the last reminder counted from before)."""
+    if last_reminder is None:
+        return 0
+    due = last_reminder["object"]["checkInDue"]
+    return int(due["missedPeriods"]) if due["since"] == since.isoformat() else 0
 
 
 def checks_of(
@@ -472,4 +527,6 @@ def checks_of(
 history_of = repository.history_of
 latest_check_ins = repository.latest_check_ins
 recent_check_ins = repository.recent_check_ins
+CHECK_INS = repository.CHECK_INS
+HISTORY = repository.HISTORY
 initiative_links_of = repository.initiative_links_of

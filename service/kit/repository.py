@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Row, Select, func, literal, select
+from sqlalchemy import ColumnElement, Row, Select, and_, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.kit.errors import DomainError, ErrorCode
@@ -102,12 +102,19 @@ class Window:
     after: UUID | None = None
 
 
+# How many rows a whole list holds (every page of it), counted only when asked.
+Count = Callable[[AsyncSession], Awaitable[int]]
+
+
 class Page(NamedTuple):
     rows: list[Row[Any]]
     has_next: bool
     # Where the next page starts when it is not after the last row (a filtered scan that
     # stopped early: the rows scanned and left out are not scanned again).
     resume_after: UUID | None = None
+    # None when the list is filtered by a derived figure: counting it would mean reading
+    # and measuring every row.
+    total: Count | None = None
 
 
 # A filtered scan reads at most this many rows per request, then hands back a cursor.
@@ -132,6 +139,11 @@ async def page(
     where to resume)."""
     table = model.__table__  # type: ignore[attr-defined]
     statement = select(table).where(table.c.organization_id == organization_id, *filters)
+
+    async def count(db: AsyncSession) -> int:
+        return int(await db.scalar(select(func.count()).select_from(statement.subquery())) or 0)
+
+    counted = count if keep is None else None
     first, after = window.first, window.after
     batch_size = first + 1 if keep is None else max(first + 1, scan_batch)
     found: list[Row[Any]] = []
@@ -142,10 +154,115 @@ async def page(
         found += batch if keep is None else await keep(batch)
         scanned += len(batch)
         if len(found) > first or len(batch) < batch_size:
-            return Page(found[:first], len(found) > first)
+            return Page(found[:first], len(found) > first, total=counted)
         after = batch[-1].id
         if scanned >= max_scanned:
-            return Page(found, True, resume_after=after)
+            return Page(found, True, resume_after=after, total=counted)
+
+
+async def pages_grouped_by(
+    db: AsyncSession,
+    model: type[TenantMixin],
+    organization_id: UUID,
+    column: str,
+    keys: Sequence[UUID],
+    window: Window,
+    *,
+    order_by: str = "id",
+    descending: bool = False,
+) -> dict[UUID, Page]:
+    """One keyset page of rows per key of `column` (a parent's children), all in one
+    statement: rows ordered by `order_by`, then by key, each page after the row `window.after`.
+    """
+    table = model.__table__  # type: ignore[attr-defined]
+    tenant = table.c.organization_id == organization_id
+    sort, key = table.c[order_by], table.c.id
+    order = (sort.desc(), key.desc()) if descending else (sort.asc(), key.asc())
+    statement = select(
+        table, func.row_number().over(partition_by=table.c[column], order_by=order).label("rank")
+    ).where(tenant, table.c[column].in_(keys))
+    if window.after is not None:
+        statement = statement.where(after_row(table, tenant, sort, window.after, descending))
+    ranked = statement.subquery()
+    result = await db.execute(
+        select(ranked)
+        .where(ranked.c.rank <= window.first + 1)
+        .order_by(ranked.c[column], ranked.c.rank)
+    )
+    groups: dict[UUID, list[Row[Any]]] = {key_: [] for key_ in keys}
+    for row in result:
+        groups[getattr(row, column)].append(row)
+    return {
+        key_: Page(rows[: window.first], len(rows) > window.first) for key_, rows in groups.items()
+    }
+
+
+def after_row(
+    table: Any,
+    tenant: ColumnElement[bool],
+    sort: ColumnElement[Any],
+    after: UUID,
+    descending: bool,
+) -> ColumnElement[bool]:
+    """Rows past the row `after` in (`sort`, id) order; none when that row is gone (or
+    another tenant's)."""
+    key: ColumnElement[Any] = table.c.id
+    if sort is key:
+        return key < after if descending else key > after
+    cursor = select(sort).where(tenant, key == after).scalar_subquery()
+    if descending:
+        return or_(sort < cursor, and_(sort == cursor, key < after))
+    return or_(sort > cursor, and_(sort == cursor, key > after))
+
+
+async def counts_grouped_by(
+    db: AsyncSession,
+    model: type[TenantMixin],
+    organization_id: UUID,
+    column: str,
+    keys: Sequence[UUID],
+) -> dict[UUID, int]:
+    """How many rows each key of `column` has: one statement for a whole batch."""
+    table = model.__table__  # type: ignore[attr-defined]
+    result = await db.execute(
+        select(table.c[column], func.count())
+        .where(table.c.organization_id == organization_id, table.c[column].in_(keys))
+        .group_by(table.c[column])
+    )
+    found = dict.fromkeys(keys, 0)
+    found.update(dict(result.all()))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class ChildRows:
+    """A list under a parent (its objectives, its check-ins): the rows of `model` whose
+    `column` is the parent's ID, in `order_by` order (then by key), paged and counted for
+    many parents at once."""
+
+    model: type[TenantMixin]
+    column: str
+    order_by: str = "id"
+    descending: bool = False
+
+    async def pages(
+        self, db: AsyncSession, organization_id: UUID, keys: Sequence[UUID], window: Window
+    ) -> dict[UUID, Page]:
+        return await pages_grouped_by(
+            db,
+            self.model,
+            organization_id,
+            self.column,
+            keys,
+            window,
+            order_by=self.order_by,
+            descending=self.descending,
+        )
+
+    async def counts(
+        self, db: AsyncSession, organization_id: UUID, keys: Sequence[UUID]
+    ) -> dict[UUID, int]:
+        return await counts_grouped_by(db, self.model, organization_id, self.column, keys)
 
 
 def equal_where_given(*pairs: tuple[Any, Any]) -> list[ColumnElement[bool]]:

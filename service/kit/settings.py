@@ -1,7 +1,9 @@
 """Every setting of the service, read once from `OKR_*` environment variables."""
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -64,7 +66,73 @@ class Settings(BaseSettings):
         "a stuck request cannot keep its locks and its connection. 0 disables.",
     )
     graphiql: bool = Field(default=True, description="Serve the GraphiQL IDE at GET /graphql.")
+    federation: bool = Field(
+        default=False,
+        description="Serve /graphql as an Apollo Federation 2 subgraph: `_service { sdl }`, "
+        '`_entities` and `@key(fields: "id")` on Objective, KeyResult, Team, Cycle and '
+        "Initiative, for a federation router to compose with other services' subgraphs.",
+    )
+    # Browsers on other origins (a frontend's dev server, its deployed site): CORS.
+    cors_origins: list[str] = Field(
+        default=[],
+        description='Origins (exact, as browsers send them: `["https://okr.example.com"]`) '
+        "whose pages may call the API from a browser. Empty: no cross-origin access.",
+    )
+    cors_origin_regex: str = Field(
+        default="",
+        description="A regular expression of further allowed origins; `serve --demo` sets "
+        "it to any `http://localhost:*` or `http://127.0.0.1:*` when unset.",
+    )
+    cors_allow_credentials: bool = Field(
+        default=False,
+        description="Let allowed origins send cookies and HTTP authentication (the API's "
+        "bearer tokens need no credentials mode).",
+    )
+    cors_max_age_seconds: int = Field(
+        default=600, ge=0, description="How long browsers may cache a preflight's answer."
+    )
+    subscription_poll_interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often a process reads newly committed events for its open "
+        "subscriptions (one short read per open subscription per interval).",
+    )
+    max_subscriptions_per_connection: int = Field(
+        default=20, ge=1, description="Subscriptions one WebSocket may have open at once."
+    )
+    max_subscriptions_per_key: int = Field(
+        default=50,
+        ge=1,
+        description="Subscriptions one API key or user token may have open at once, over all "
+        "its WebSockets, per process.",
+    )
+    max_websocket_message_bytes: int = Field(
+        default=65_536, ge=1024, description="Largest WebSocket message a client may send."
+    )
     log_level: str = Field(default="INFO", description="Python logging level.")
+    log_format: Literal["json", "text"] = Field(
+        default="text",
+        description="`json`: one JSON object per line (request lines, uvicorn's, tracebacks as "
+        "one field), for a log collector; `text`: readable lines.",
+    )
+    port: int = Field(
+        default=8000,
+        ge=1,
+        le=65535,
+        description="Port `serve` listens on unless `--port` says otherwise; `okr-service "
+        "healthcheck` (the container's health check) asks this port.",
+    )
+    metrics: bool = Field(
+        default=True,
+        description="Serve Prometheus metrics at GET /metrics (keep the route off the public "
+        "proxy: it tells request volumes and operation names).",
+    )
+    metrics_max_operation_names: int = Field(
+        default=100,
+        ge=0,
+        description="Distinct GraphQL operation names a process labels its metrics with; "
+        "later names count as `other` (clients choose names: this bounds the series).",
+    )
     auth_cache_seconds: float = Field(
         default=10.0,
         ge=0,
@@ -230,10 +298,11 @@ class Settings(BaseSettings):
         default=False, description="Accept http:// endpoint URLs (otherwise https only)."
     )
     webhook_lease_seconds: float = Field(
-        default=60.0,
+        default=10.0,
         gt=0,
-        description="How long a claimed delivery stays with its worker; a crashed worker's "
-        "claims are taken again after it. Keep it above the timeout.",
+        description="How long a claimed delivery stays with its worker without news of it: "
+        "the worker renews the claims of its requests in flight every third of this, so a "
+        "crashed worker's claims are taken again within this time.",
     )
     webhook_poll_interval_seconds: float = Field(
         default=5.0, gt=0, description="Polling fallback when no NOTIFY wakes the worker."
@@ -245,6 +314,26 @@ class Settings(BaseSettings):
         default=4, ge=1, description="Requests in flight to one endpoint at most, all workers."
     )
 
+    # Integrations (service/integrations): inbound Linear, Jira and GitHub webhooks.
+    integration_max_body_bytes: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Largest delivery an integration accepts (else 413, recorded as rejected). "
+        "At most `max_body_bytes`, which every route enforces first.",
+    )
+    integration_rate_limit_per_second: float = Field(
+        default=5.0,
+        ge=0,
+        description="Deliveries per second one integration may receive on average (leaky "
+        "bucket, per process), before any database work; more are answered 429. 0 disables.",
+    )
+    integration_rate_limit_burst: int = Field(
+        default=60, ge=1, description="Deliveries one integration may receive at once above it."
+    )
+    integration_retention_days: float = Field(
+        default=30.0, gt=0, description="Prune integration deliveries older than this."
+    )
+
     health_sweep_interval_seconds: float = Field(
         default=300.0,
         gt=0,
@@ -252,6 +341,17 @@ class Settings(BaseSettings):
         "moved with time alone (or with the objectives rolling up into them) and announces "
         "it with `*.health_changed` events. Runs wherever the webhook worker runs.",
     )
+    check_in_cadence_days: int = Field(
+        default=7,
+        ge=1,
+        le=366,
+        description="The check-in period: a key result of an active cycle without a check-in "
+        "for that many days gets a `key_result.check_in_due` event, one per missed period "
+        "(recorded by the health sweep).",
+    )
+
+    def check_in_cadence(self) -> timedelta:
+        return timedelta(days=self.check_in_cadence_days)
 
     def webhook_retry_delays(self) -> tuple[float, ...]:
         return tuple(float(part) for part in self.webhook_retry_schedule.split(","))
@@ -265,6 +365,30 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+class TracingSettings(BaseSettings):
+    """OpenTelemetry's standard `OTEL_*` variables that decide whether traces are exported.
+    The SDK reads the rest itself (service name, resource, sampler, exporter headers)."""
+
+    model_config = SettingsConfigDict(env_prefix="OTEL_", extra="ignore")
+
+    sdk_disabled: bool = False
+    traces_exporter: str | None = None  # otlp, console or none
+    exporter_otlp_endpoint: str | None = None
+    exporter_otlp_traces_endpoint: str | None = None
+
+    @property
+    def exporter(self) -> str | None:
+        """The exporter to use, None when tracing is off (the default: nothing is set)."""
+        if self.sdk_disabled:
+            return None
+        if self.traces_exporter is not None:
+            chosen = self.traces_exporter.strip().lower()
+            return None if chosen in ("", "none") else chosen
+        if self.exporter_otlp_endpoint or self.exporter_otlp_traces_endpoint:
+            return "otlp"
+        return None
 
 
 def shown_default(default: object) -> str:

@@ -46,5 +46,5 @@ class Objective(TenantMixin, Base):
     )
     # The objective this one was carried over from; kept as a plain reference so the
     # origin may still be deleted.
-    origin_id: Mapped[UUID | None]
+    origin_id: Mapped[UUID | None] = mapped_column(info={"references": "objectives"})
     version: Mapped[int] = mapped_column(Integer, default=1)

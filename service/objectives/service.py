@@ -15,6 +15,7 @@ from service.cycles.service import (
     take_turn_in_objective,
 )
 from service.events import service as events
+from service.events.catalog import EventType
 from service.key_results.models import KeyResult
 from service.kit.clock import utc_date
 from service.kit.errors import DomainError, ErrorCode
@@ -36,8 +37,8 @@ from service.okr.figures import (
 from service.teams.models import Team
 
 TYPE_NAME = "Objective"
-HEALTH_CHANGED = "objective.health_changed"
-STATUS_EVENTS = {"state": "objective.state_changed", "health": HEALTH_CHANGED}
+HEALTH_CHANGED = EventType.OBJECTIVE_HEALTH_CHANGED
+STATUS_EVENTS = {"state": EventType.OBJECTIVE_STATE_CHANGED, "health": HEALTH_CHANGED}
 
 
 async def create_objective(
@@ -73,7 +74,7 @@ async def create_objective(
     )
     db.add(objective)
     await db.flush()
-    await events.record_created(db, actor, objective, TYPE_NAME)
+    await events.record_created(db, actor, objective, EventType.OBJECTIVE_CREATED)
     return objective
 
 
@@ -99,7 +100,9 @@ async def update_objective(
         await ensure_cycle_open(db, actor.organization_id, changes["cycle_id"], "cycleId")
     if "health" in changes:
         changes["health_manual"] = True
-    await events.apply_update(db, actor, objective, TYPE_NAME, changes, status_fields=STATUS_EVENTS)
+    await events.apply_update(
+        db, actor, objective, EventType.OBJECTIVE_UPDATED, changes, status_fields=STATUS_EVENTS
+    )
     await announce_health(db, actor, objective, now)
     return objective
 
@@ -109,10 +112,7 @@ async def delete_objective(db: AsyncSession, actor: Principal, objective_id: UUI
     actor.require(Scope.WRITE)
     objective = await lock_in_open_cycle(db, actor.organization_id, objective_id)
     await authorize_team(db, actor, objective.team_id)
-    state = events.snapshot(objective, TYPE_NAME)
-    await db.delete(objective)
-    await db.flush()
-    await events.record_deleted(db, actor, objective, TYPE_NAME, state)
+    await events.delete(db, actor, objective)
     return objective
 
 
@@ -224,7 +224,7 @@ async def announce_health(
     )
     derived = found[objective.id]
     return await events.record_status_change(
-        db, actor, objective, TYPE_NAME, "health", derived.health, HEALTH_CHANGED
+        db, actor, objective, "health", derived.health, HEALTH_CHANGED
     )
 
 
@@ -237,7 +237,7 @@ async def announce_healths(
     found = await figures(db, actor.organization_id, [o.id for o in derived], now)
     for objective in derived:
         await events.record_status_change(
-            db, actor, objective, TYPE_NAME, "health", found[objective.id].health, HEALTH_CHANGED
+            db, actor, objective, "health", found[objective.id].health, HEALTH_CHANGED
         )
 
 
@@ -291,7 +291,7 @@ async def copy_objective(
     )
     db.add(copy)
     await db.flush()
-    await events.record_created(db, actor, copy, TYPE_NAME)
+    await events.record_created(db, actor, copy, EventType.OBJECTIVE_CREATED)
     return copy
 
 

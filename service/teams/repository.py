@@ -4,9 +4,13 @@ from uuid import UUID
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.kit.repository import Page, Window, page, rows_grouped_by
+from service.kit.repository import ChildRows, Page, Window, page, rows_grouped_by
 from service.objectives.models import Objective
 from service.teams.models import Team
+
+# A team's lists, paged per team (creation order).
+CHILDREN = ChildRows(Team, "parent_id")
+OBJECTIVES = ChildRows(Objective, "team_id")
 
 
 async def children(

@@ -5,6 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.access import authorize_structure
 from service.events import service as events
+from service.events.catalog import EventType
 from service.kit.errors import ErrorCode
 from service.kit.principal import Principal
 from service.kit.repository import get_owned, is_ancestor_or_self, lock_organization
@@ -27,7 +28,7 @@ async def create_team(
     team = Team(organization_id=actor.organization_id, name=name, parent_id=parent_id)
     db.add(team)
     await db.flush()
-    await events.record_created(db, actor, team, TYPE_NAME)
+    await events.record_created(db, actor, team, EventType.TEAM_CREATED)
     return team
 
 
@@ -47,7 +48,7 @@ async def update_team(
         if await is_ancestor_or_self(db, Team, actor.organization_id, team.id, parent_id):
             problems.add("parentId", "A team cannot sit below itself.", ErrorCode.SELF_REFERENCE)
             problems.raise_if_any()
-    await events.apply_update(db, actor, team, TYPE_NAME, changes)
+    await events.apply_update(db, actor, team, EventType.TEAM_UPDATED, changes)
     return team
 
 
@@ -55,3 +56,5 @@ async def update_team(
 list_teams = repository.list_teams
 children = repository.children
 objectives_of_teams = repository.objectives_of_teams
+CHILDREN = repository.CHILDREN
+OBJECTIVES = repository.OBJECTIVES

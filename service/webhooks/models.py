@@ -75,6 +75,16 @@ class WebhookDelivery(TenantMixin, Base):
             "next_attempt_at",
             postgresql_where=text(f"status IN ({_OUTSTANDING_SQL})"),
         ),
+        # Per-object order: a delivery waits while an earlier event of its object is owed to
+        # its endpoint (one probe per candidate, outstanding rows only).
+        Index(
+            "ix_webhook_deliveries_outstanding_by_subject",
+            "organization_id",
+            "endpoint_id",
+            "subject_id",
+            "sequence",
+            postgresql_where=text(f"status IN ({_OUTSTANDING_SQL})"),
+        ),
         # Retention pruning.
         Index(
             "ix_webhook_deliveries_finished",
@@ -86,6 +96,10 @@ class WebhookDelivery(TenantMixin, Base):
 
     event_id: Mapped[UUID]
     endpoint_id: Mapped[UUID]
+    # The event's subject and sequence (copied by the fan-out trigger): what per-object
+    # order is kept by. Null on deliveries older than migration 0008: not ordered.
+    subject_id: Mapped[UUID | None]
+    sequence: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[DeliveryStatus] = mapped_column(
         enum_column(DeliveryStatus), default=DeliveryStatus.PENDING
     )

@@ -6,14 +6,24 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header
 from pydantic import BaseModel
 
-from service.webhooks.catalog import EVENT_KINDS
+from service.events.catalog import CATALOG, Audience
 from service.webhooks.payloads import payload_models
 
+AUDIENCE_DESCRIPTIONS = {
+    Audience.SUBSCRIBERS: "POSTed to every enabled endpoint subscribed to all types or to this "
+    "one (and to the subject's team, where the endpoint names teams).",
+    Audience.NAMED: "Admin-only: POSTed only to enabled endpoints that list this type by name "
+    "(an endpoint subscribed to all types does not receive it).",
+    Audience.OWN_ENDPOINT: "POSTed only to the endpoint it tests.",
+}
 DELIVERY_DESCRIPTION = (
-    "POSTed as JSON to every enabled endpoint subscribed to this type (and team), signed per "
+    "The body is JSON, signed per "
     "Standard Webhooks: verify `webhook-signature` with the endpoint's secret over "
     "`{webhook-id}.{webhook-timestamp}.{body}`. `webhook-id` is stable across retries: "
-    "use it to drop duplicates, and `data.sequence` to drop stale events. Answer 2xx "
+    "use it to drop duplicates. Order: an endpoint never receives event n+1 of an object before "
+    "event n of that object was delivered to it (2xx) or died; events of different objects "
+    "are not ordered, nor are redeliveries. `data.sequence` numbers each object's events "
+    "1, 2, 3...: a gap means an event died or was not subscribed to. Answer 2xx "
     "quickly; 410 Gone disables the endpoint; 429 and 503 may carry Retry-After; anything "
     "else (redirects included) is retried with backoff for about three days."
 )
@@ -56,14 +66,14 @@ def _receiver(body_model: type[BaseModel]) -> Any:
 
 def document_webhooks(webhooks: APIRouter) -> None:
     models = payload_models()
-    for kind in EVENT_KINDS:
+    for event_type, spec in CATALOG.items():
         webhooks.add_api_route(
-            kind.event_type,
-            _receiver(models[kind.event_type]),
+            event_type.value,
+            _receiver(models[event_type]),
             methods=["POST"],
-            summary=kind.description,
-            description=DELIVERY_DESCRIPTION,
-            operation_id=f"webhook_{kind.event_type.replace('.', '_')}",
+            summary=spec.description,
+            description=f"{AUDIENCE_DESCRIPTIONS[spec.audience]} {DELIVERY_DESCRIPTION}",
+            operation_id=f"webhook_{event_type.replace('.', '_')}",
             tags=["webhooks"],
             responses=RESPONSES,
             status_code=200,

@@ -10,13 +10,12 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlalchemy import Row
 
-from service.events.service import HIDDEN_COLUMNS, camel_case, referenced_type
+from service.events.catalog import CATALOG, EventSpec, EventType
+from service.events.metadata import model_of, referenced_type
+from service.events.service import HIDDEN_COLUMNS, camel_case
 from service.key_results.models import CheckIn
 from service.kit.ids import global_id
 from service.kit.models import Base
-from service.webhooks.catalog import EVENT_KINDS, EventKind
-
-CHECKED_IN = next(kind for kind in EVENT_KINDS if kind.event_type == "key_result.checked_in")
 
 
 def event_data(event: Row[Any]) -> dict[str, Any]:
@@ -55,12 +54,22 @@ class Change(BaseModel):
     to: Any = Field(description="The value after.")
 
 
+SEQUENCE_DESCRIPTION = (
+    "Grows by one with each event of this object (1, 2, 3...), in the order its changes "
+    "happened, and each endpoint receives an object's events in this order. A gap means an "
+    "event of the object died or is not subscribed to (read it with `events(subjectId:)`)."
+)
+
+
 class Actor(BaseModel):
     type: str = Field(
-        description="`api_key`, `user` (a person signed in with a token: `id` is the token's "
-        "`sub`), or `system` for the delivery worker."
+        description="`api_key`, `user` (a person signed in with a token), `system` (the "
+        "delivery worker, the health sweep), or `integration` (a roadmap tool's webhook)."
     )
-    id: str
+    id: str = Field(
+        description="Global ID: `ApiKey`, `User` (wrapping the token's `sub`), `System` or "
+        "`Integration`."
+    )
     name: str
 
 
@@ -71,14 +80,15 @@ def _constant(value: str) -> Any:
 
 def _python_type(model: type[Base], column_key: str) -> Any:
     column = model.__table__.columns[column_key]
-    if referenced_type(column_key, model.__name__) is not None:
+    if referenced_type(column) is not None:
         annotation: Any = str  # a global ID
     else:
         try:
             annotation = column.type.python_type
         except NotImplementedError:
             annotation = Any
-        annotation = {Decimal: float, UUID: str}.get(annotation, annotation)
+        # JSONB columns (a cycle's retrospective) say `object`: they hold JSON objects.
+        annotation = {Decimal: float, UUID: str, object: dict}.get(annotation, annotation)
         if isinstance(annotation, type) and issubclass(annotation, Enum):
             annotation = Literal[tuple(member.value for member in annotation)]
         elif annotation in (dict, list):
@@ -112,41 +122,53 @@ class WebhookEndpointObject(BaseModel):
 
 def _object_models() -> dict[str, type[BaseModel]]:
     models: dict[str, type[BaseModel]] = {"WebhookEndpoint": WebhookEndpointObject}
-    for kind in EVENT_KINDS:
-        if kind.object_type not in models:
-            models[kind.object_type] = object_model(kind.object_type, kind.model)
+    for spec in CATALOG.values():
+        if spec.subject_type not in models:
+            models[spec.subject_type] = object_model(spec.subject_type, model_of(spec.subject_type))
     check_in = object_model("CheckIn", CheckIn)
-    models["KeyResultWithCheckIn"] = create_model(
+    models["checkIn"] = create_model(
         "KeyResultWithCheckIn",
         __base__=models["KeyResult"],
         checkIn=(check_in, Field(description="The check-in just recorded.")),
     )
+    models["checkInDue"] = create_model(
+        "KeyResultWithCheckInDue",
+        __base__=models["KeyResult"],
+        checkInDue=(CheckInDue, ...),
+    )
     return models
 
 
-def payload_model(kind: EventKind, objects: dict[str, type[BaseModel]]) -> type[BaseModel]:
-    name = "".join(part.title() for part in kind.event_type.replace(".", "_").split("_"))
+class CheckInDue(BaseModel):
+    since: datetime = Field(description="The last check-in, or the cycle's first day.")
+    missedPeriods: int = Field(description="Whole check-in periods since then: 1, 2, 3...")
+    cadenceDays: int = Field(description="The length of a period (OKR_CHECK_IN_CADENCE_DAYS).")
+
+
+def payload_model(
+    event_type: EventType, spec: EventSpec, objects: dict[str, type[BaseModel]]
+) -> type[BaseModel]:
+    name = "".join(part.title() for part in event_type.replace(".", "_").split("_"))
+    object_type = spec.extra or spec.subject_type
     data = create_model(
         f"{name}Data",
-        object=(objects[kind.object_type], Field(description="The object's full state.")),
+        object=(objects[object_type], Field(description="The object's full state.")),
         changes=(dict[str, Change], Field(description="Changed fields: {from, to}.")),
         actor=(Actor, ...),
-        sequence=(int, Field(description="Grows by one with each event of this object.")),
+        sequence=(int, Field(description=SEQUENCE_DESCRIPTION)),
     )
     return create_model(
         f"{name}Event",
-        __doc__=kind.description,
-        type=(_constant(kind.event_type), ...),
+        __doc__=spec.description,
+        type=(_constant(event_type.value), ...),
         timestamp=(datetime, Field(description="When the change happened.")),
         data=(data, ...),
     )
 
 
-def payload_models() -> dict[str, type[BaseModel]]:
+def payload_models() -> dict[EventType, type[BaseModel]]:
     """The body schema of every event type, by type."""
     objects = _object_models()
-    models = {kind.event_type: payload_model(kind, objects) for kind in EVENT_KINDS}
-    models["key_result.checked_in"] = payload_model(
-        CHECKED_IN, objects | {"KeyResult": objects["KeyResultWithCheckIn"]}
-    )
-    return models
+    return {
+        event_type: payload_model(event_type, spec, objects) for event_type, spec in CATALOG.items()
+    }

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, and_, delete, func, insert, select, true, update
+from sqlalchemy import Row, and_, delete, func, insert, select, true, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -32,6 +32,9 @@ class Claim:
     url: str
     secrets: list[str]
     event: Row[Any]
+    # The previous claim's last sign of life, when that claim ended with no outcome recorded
+    # (its worker died mid-attempt): that attempt is logged as lost when this claim is made.
+    lost_attempt_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +66,11 @@ async def claim_due(
 
     A delivery whose lease expired is due again (its `next_attempt_at` is the lease's end).
     No endpoint gets more than `per_endpoint` unexpired leases (soft cap across workers),
-    so a slow endpoint's backlog never crowds out the others.
+    so a slow endpoint's backlog never crowds out the others. A delivery waits while an
+    earlier event of its object is still owed to its endpoint (pending, being delivered or
+    to be retried): each endpoint gets an object's events in order, its objects in parallel.
     """
-    delivery, busy = WebhookDelivery, aliased(WebhookDelivery)
+    delivery, busy, earlier = WebhookDelivery, aliased(WebhookDelivery), aliased(WebhookDelivery)
     endpoint = WebhookEndpoint
     leased = (
         select(func.count())
@@ -84,6 +89,15 @@ async def claim_due(
             delivery.organization_id == endpoint.organization_id,
             delivery.endpoint_id == endpoint.id,
             _is_due(),
+            ~select(earlier.id)
+            .where(
+                earlier.organization_id == delivery.organization_id,
+                earlier.endpoint_id == delivery.endpoint_id,
+                earlier.subject_id == delivery.subject_id,
+                earlier.sequence < delivery.sequence,
+                earlier.status.in_(OUTSTANDING),
+            )
+            .exists(),
         )
         .order_by(delivery.next_attempt_at)
         .limit(func.greatest(per_endpoint - leased, 0))
@@ -95,7 +109,7 @@ async def claim_due(
         .where(endpoint.enabled)
     )
     locked = (
-        select(delivery.id)
+        select(delivery.id, delivery.status.label("was"), delivery.updated_at.label("touched"))
         .where(delivery.id.in_(candidates), _is_due())  # rechecked once the row is locked
         .order_by(delivery.next_attempt_at)
         .limit(limit)
@@ -135,9 +149,52 @@ async def claim_due(
             Event.sequence,
             Event.actor,
             Event.data,
+            Event.trace_parent,
+            locked.c.was,
+            locked.c.touched,
         )
     )
-    return [_claim(row) for row in await db.execute(statement)]
+    claims = [_claim(row) for row in await db.execute(statement)]
+    await _log_lost_attempts(db, [claim for claim in claims if claim.lost_attempt_at])
+    return claims
+
+
+LOST_ATTEMPT = "No outcome: the worker making this attempt stopped before recording one."
+
+
+async def _log_lost_attempts(db: AsyncSession, claims: list[Claim]) -> None:
+    """Log the attempts of claims that ended with their worker (rare: one statement then)."""
+    if not claims:
+        return
+    await db.execute(
+        insert(WebhookAttempt),
+        [
+            {
+                "organization_id": claim.organization_id,
+                "delivery_id": claim.delivery_id,
+                "attempted_at": claim.lost_attempt_at,
+                "duration_ms": 0,
+                "error": LOST_ATTEMPT,
+            }
+            for claim in claims
+        ],
+    )
+
+
+async def renew_leases(db: AsyncSession, claims: list[Claim], lease: timedelta) -> None:
+    """Extend the leases of claims still held (the worker is alive and at work on them).
+    A claim taken over meanwhile (another `attempts`) is left alone. `updated_at` stays:
+    it tells when the attempt began."""
+    held = [(claim.delivery_id, claim.attempts) for claim in claims]
+    await db.execute(
+        update(WebhookDelivery)
+        .where(
+            tuple_(WebhookDelivery.id, WebhookDelivery.attempts).in_(held),
+            WebhookDelivery.status == DeliveryStatus.DELIVERING,
+        )
+        .values(lease_until=func.now() + lease, next_attempt_at=func.now() + lease)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _claim(row: Any) -> Claim:
@@ -153,6 +210,7 @@ def _claim(row: Any) -> Claim:
         url=row.url,
         secrets=secrets,
         event=row,
+        lost_attempt_at=row.touched if row.was == DeliveryStatus.DELIVERING else None,
     )
 
 
@@ -274,6 +332,22 @@ async def prune_finished(db: AsyncSession, older_than: datetime) -> int:
         .returning(WebhookDelivery.id)
     )
     return len(result.all())
+
+
+async def due_backlog(db: AsyncSession) -> tuple[int, float]:
+    """Deliveries due now and not yet delivered, all organizations, and the age in seconds
+    of the oldest of them (0 when none): the queue a worker's metrics report."""
+    row = (
+        await db.execute(
+            select(
+                func.count(),
+                func.coalesce(
+                    func.extract("epoch", func.now() - func.min(WebhookDelivery.created_at)), 0
+                ),
+            ).where(_is_due())
+        )
+    ).one()
+    return int(row[0]), float(row[1])
 
 
 async def attempts_of(

@@ -1,6 +1,5 @@
 """Webhook subscriptions: the rules, secrets and the events they cause."""
 
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -9,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.events import service as events
+from service.events.catalog import EventType, check_event_types
 from service.events.models import Event
 from service.kit.errors import DomainError, ErrorCode
 from service.kit.ids import global_id
@@ -17,8 +17,6 @@ from service.kit.repository import get_owned, rows_by_ids
 from service.kit.validation import Problems
 from service.teams.models import Team
 from service.webhooks import repository
-from service.webhooks.catalog import ENDPOINT_DISABLED, EVENT_TYPES
-from service.webhooks.fan_out import TEST_EVENT
 from service.webhooks.models import WebhookDelivery, WebhookEndpoint
 from service.webhooks.signing import new_secret
 from service.webhooks.ssrf import AddressPolicy, BlockedAddress, check_url
@@ -56,7 +54,8 @@ async def check_fields(
     if "description" in fields:
         fields["description"] = problems.text("description", fields["description"])
     if "event_types" in fields:
-        fields["event_types"] = _checked_event_types(problems, fields["event_types"])
+        checked = check_event_types(problems, fields["event_types"], "eventTypes")
+        fields["event_types"] = [event_type.value for event_type in checked]
     problems.raise_if_any()
     if "team_ids" in fields:
         fields["team_ids"] = list(dict.fromkeys(fields["team_ids"]))
@@ -79,18 +78,6 @@ async def _checked_url(problems: Problems, url: str, policy: AddressPolicy) -> s
     return url
 
 
-def _checked_event_types(problems: Problems, event_types: Sequence[str]) -> list[str]:
-    event_types = [event_type.strip() for event_type in event_types]  # trimmed, like all text
-    for index, event_type in enumerate(event_types):
-        if event_type not in EVENT_TYPES:
-            problems.add(
-                ["eventTypes", str(index)],
-                f"Unknown event type '{event_type}'.",
-                ErrorCode.INVALID_VALUE,
-            )
-    return list(dict.fromkeys(event_types))
-
-
 async def create_endpoint(
     db: AsyncSession, actor: Principal, fields: dict[str, Any], *, policy: AddressPolicy
 ) -> tuple[WebhookEndpoint, str]:
@@ -103,6 +90,7 @@ async def create_endpoint(
     )
     db.add(endpoint)
     await db.flush()
+    await _record(db, actor, EventType.WEBHOOK_ENDPOINT_CREATED, endpoint)
     return endpoint, secret
 
 
@@ -125,24 +113,24 @@ async def update_endpoint(
 ) -> WebhookEndpoint:
     endpoint = await _owned(db, actor, endpoint_id)
     await check_fields(db, actor.organization_id, changes, policy=policy)
-    for field, value in changes.items():
-        setattr(endpoint, field, value)
-    await db.flush()
+    await _update(db, actor, endpoint, changes)
     return endpoint
 
 
 async def delete_endpoint(db: AsyncSession, actor: Principal, endpoint_id: UUID) -> WebhookEndpoint:
     """Delete the endpoint with its delivery history; returns its last state."""
     endpoint = await _owned(db, actor, endpoint_id)
+    state = public_state(endpoint)
     await db.delete(endpoint)
     await db.flush()
+    await _record(db, actor, EventType.WEBHOOK_ENDPOINT_DELETED, endpoint, state=state)
     return endpoint
 
 
 async def enable_endpoint(db: AsyncSession, actor: Principal, endpoint_id: UUID) -> WebhookEndpoint:
     endpoint = await _owned(db, actor, endpoint_id)
-    endpoint.enabled, endpoint.disabled_reason, endpoint.failing_since = True, None, None
-    await db.flush()
+    endpoint.failing_since = None
+    await _update(db, actor, endpoint, {"enabled": True, "disabled_reason": None})
     return endpoint
 
 
@@ -160,6 +148,7 @@ async def rotate_secret(
     endpoint.previous_secret_expires_at = datetime.now(UTC) + grace
     endpoint.secret = secret
     await db.flush()
+    await _record(db, actor, EventType.WEBHOOK_ENDPOINT_SECRET_ROTATED, endpoint)
     return endpoint, secret
 
 
@@ -170,9 +159,7 @@ async def send_test(db: AsyncSession, actor: Principal, endpoint_id: UUID) -> Ev
         raise DomainError.single(
             "endpointId", "Enable the endpoint first.", ErrorCode.INVALID_STATE
         )
-    await events.record(
-        db, actor, TEST_EVENT, endpoint, TYPE_NAME, object_state=public_state(endpoint)
-    )
+    await _record(db, actor, EventType.WEBHOOK_TEST, endpoint)
     return await _latest_event(db, endpoint)
 
 
@@ -227,17 +214,48 @@ async def disable_endpoint(
     await repository.kill_outstanding(
         db, organization_id, endpoint_id, f"Endpoint disabled: {reason}"
     )
-    await events.record(
+    await _record(
         db,
         system_actor(organization_id),
-        ENDPOINT_DISABLED,
+        EventType.WEBHOOK_ENDPOINT_DISABLED,
         endpoint,
-        TYPE_NAME,
         changes={
             "enabled": {"from": True, "to": False},
             "disabledReason": {"from": None, "to": reason},
         },
-        object_state=public_state(endpoint),
+    )
+
+
+async def _update(
+    db: AsyncSession, actor: Principal, endpoint: WebhookEndpoint, changes: dict[str, Any]
+) -> None:
+    """Apply `changes` and tell what they changed (`webhook_endpoint.updated`, if any)."""
+    before = public_state(endpoint)
+    for field, value in changes.items():
+        setattr(endpoint, field, value)
+    await db.flush()
+    changed = events.diff(before, public_state(endpoint))
+    if changed:
+        await _record(db, actor, EventType.WEBHOOK_ENDPOINT_UPDATED, endpoint, changes=changed)
+
+
+async def _record(
+    db: AsyncSession,
+    actor: Principal,
+    event_type: EventType,
+    endpoint: WebhookEndpoint,
+    *,
+    changes: dict[str, dict[str, Any]] | None = None,
+    state: dict[str, Any] | None = None,
+) -> None:
+    """An event about an endpoint: its public state only, never its secrets."""
+    await events.record(
+        db,
+        actor,
+        event_type,
+        endpoint,
+        changes=changes,
+        object_state=state or public_state(endpoint),
     )
 
 

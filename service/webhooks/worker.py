@@ -2,7 +2,10 @@
 
 Any number may run (`okr-service worker`, or one inside each API process). Claims use
 FOR UPDATE SKIP LOCKED and a lease, so a worker killed mid-delivery loses nothing: its
-claims fall due again when their lease ends. NOTIFY only wakes workers early; they poll too.
+claims fall due again when their lease ends. A live worker renews the leases of its requests
+in flight (every third of a lease), so a dead one's claims are free again within a lease,
+and the attempt it was making is logged when its delivery is claimed again. A worker wakes
+itself when a retry it scheduled falls due, so retries never wait for the poll.
 """
 
 import asyncio
@@ -15,11 +18,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from service.integrations import service as integrations
+from service.kit import metrics
 from service.kit.db import create_engine, create_sessionmaker, transaction
 from service.kit.listen import listen
 from service.kit.settings import Settings
+from service.kit.tracing import current_traceparent, extracted, trace_sql
 from service.webhooks import repository
 from service.webhooks import service as webhooks
 from service.webhooks.fan_out import NOTIFY_CHANNEL
@@ -32,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 RESPONSE_HEAD_BYTES = 1024
 PRUNE_EVERY = timedelta(hours=1)
+MEASURE_QUEUE_EVERY = timedelta(seconds=10)
 LISTEN_RETRY_SECONDS = 5.0
 JITTER = 0.1  # +-10% on every retry delay, so retries of one outage do not stampede
 GONE = 410
@@ -40,20 +48,27 @@ RETRY_AFTER_CAP_SECONDS = 86400.0  # a day: longer asks are not honoured in full
 
 
 class DeliveryWorker:
-    def __init__(self, database_url: str, settings: Settings) -> None:
+    def __init__(
+        self, database_url: str, settings: Settings, *, tracer: Tracer | None = None
+    ) -> None:
         self.database_url = database_url
         self.settings = settings
+        self.tracer = tracer
         self.retry_delays = settings.webhook_retry_delays()
         self.lease = timedelta(seconds=settings.webhook_lease_seconds)
         self.wake = asyncio.Event()
         self.stopping = asyncio.Event()
         self.in_flight: set[asyncio.Task[None]] = set()
+        self.claims: dict[asyncio.Task[None], Claim] = {}  # of the requests in flight
         self._tasks: list[asyncio.Task[None]] = []
         self._engine: AsyncEngine | None = None
 
     async def start(self) -> None:
         # Its own engine: delivery traffic never starves the API's pool, nor the reverse.
         self._engine = create_engine(self.database_url, self.settings)
+        metrics.instrument_pool(self._engine, "webhooks")
+        if self.tracer is not None:
+            trace_sql(self._engine, self.tracer)
         sessionmaker = create_sessionmaker(self._engine)
         client = guarded_client(
             AddressPolicy.from_settings(self.settings),
@@ -63,6 +78,7 @@ class DeliveryWorker:
         self._tasks = [
             asyncio.create_task(self._listen(self._engine), name="webhooks-listen"),
             asyncio.create_task(self._run(sessionmaker, client), name="webhooks-deliver"),
+            asyncio.create_task(self._renew(sessionmaker), name="webhooks-renew"),
         ]
         logger.info("webhook delivery worker started")
 
@@ -89,13 +105,16 @@ class DeliveryWorker:
     async def _run(
         self, sessionmaker: async_sessionmaker[AsyncSession], client: httpx.AsyncClient
     ) -> None:
-        last_pruned = datetime.min.replace(tzinfo=UTC)
+        last_pruned = last_measured = datetime.min.replace(tzinfo=UTC)
         async with client:
             while not self.stopping.is_set():
                 self.wake.clear()
                 if datetime.now(UTC) - last_pruned > PRUNE_EVERY:
                     await self._guarded(self._prune(sessionmaker))
                     last_pruned = datetime.now(UTC)
+                if datetime.now(UTC) - last_measured > MEASURE_QUEUE_EVERY:
+                    await self._guarded(self._measure_queue(sessionmaker))
+                    last_measured = datetime.now(UTC)
                 claimed = await self._guarded(self._claim_and_send(sessionmaker, client))
                 if not claimed:
                     await self._idle()
@@ -109,10 +128,37 @@ class DeliveryWorker:
             return None
 
     async def _idle(self) -> None:
+        """Sleep until woken: a NOTIFY, a request finished, a retry falling due (see
+        `_wake_at`), or the poll interval."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(
                 self.wake.wait(), timeout=self.settings.webhook_poll_interval_seconds
             )
+
+    def _wake_at(self, moment: datetime) -> None:
+        """Wake the loop when `moment` comes: a retry this worker scheduled goes out on time,
+        with no query while idle (the poll finds those of a worker that died meanwhile)."""
+        delay = max(0.0, (moment - datetime.now(UTC)).total_seconds())
+        asyncio.get_running_loop().call_later(delay, self.wake.set)
+
+    async def _renew(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        """Every third of a lease, renew the leases of the requests in flight."""
+        every = self.lease.total_seconds() / 3
+        while not await self._stopped_within(every):
+            held = list(self.claims.values())
+            if held:
+                await self._guarded(self._renew_leases(sessionmaker, held))
+
+    async def _renew_leases(
+        self, sessionmaker: async_sessionmaker[AsyncSession], held: list[Claim]
+    ) -> None:
+        async with transaction(sessionmaker) as db:
+            await repository.renew_leases(db, held, self.lease)
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+        return self.stopping.is_set()
 
     def _free_slots(self) -> int:
         free = self.settings.webhook_worker_concurrency - len(self.in_flight)
@@ -136,11 +182,13 @@ class DeliveryWorker:
         for claim in claims:
             task = asyncio.create_task(self._deliver(sessionmaker, client, claim))
             self.in_flight.add(task)
+            self.claims[task] = claim
             task.add_done_callback(self._finished)
         return len(claims)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self.in_flight.discard(task)
+        self.claims.pop(task, None)
         self.wake.set()  # a slot is free (the loop decides whether a claim is worth it)
 
     async def _deliver(
@@ -149,19 +197,50 @@ class DeliveryWorker:
         client: httpx.AsyncClient,
         claim: Claim,
     ) -> None:
-        outcome = await post(client, claim)
+        if self.tracer is None:
+            await self._attempt(sessionmaker, client, claim)
+            return
+        # A child of the operation that caused the event, when that one was traced.
+        caused_by = claim.event.trace_parent
+        with self.tracer.start_as_current_span(
+            f"webhook delivery {claim.event.type}",
+            context=extracted({"traceparent": caused_by}) if caused_by else None,
+            kind=SpanKind.CLIENT,
+            attributes={
+                "okr.webhook.event_type": claim.event.type,
+                "okr.webhook.attempt": claim.attempts,
+            },
+        ) as span:
+            outcome = await self._attempt(sessionmaker, client, claim)
+            if outcome.status_code is not None:
+                span.set_attribute("http.response.status_code", outcome.status_code)
+            if not outcome.succeeded:
+                span.set_status(Status(StatusCode.ERROR, outcome.error))
+
+    async def _attempt(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        client: httpx.AsyncClient,
+        claim: Claim,
+    ) -> Outcome:
+        outcome = await post(client, claim, current_traceparent())
+        metrics.WEBHOOK_ATTEMPT_DURATION.observe(outcome.duration_ms / 1000)
         try:
             async with transaction(sessionmaker) as db:
                 await self._settle(db, claim, outcome)
         except Exception:
             # The lease will run out and the delivery be retried: at least once, never lost.
             logger.exception("could not record webhook delivery %s", claim.delivery_id)
+        return outcome
 
     async def _settle(self, db: AsyncSession, claim: Claim, outcome: Outcome) -> None:
         await repository.add_attempt(db, claim, outcome)
         retry_at = None if outcome.status_code == GONE else self._retry_at(claim, outcome)
         if not await repository.settle(db, claim, outcome, retry_at=retry_at):
             return  # our lease ran out and another worker has the delivery now
+        if retry_at is not None:
+            self._wake_at(retry_at)
+        count_outcome(claim, outcome, retry_at)
         org, endpoint = claim.organization_id, claim.endpoint_id
         if outcome.succeeded:
             await repository.mark_endpoint_healthy(db, org, endpoint)
@@ -183,12 +262,24 @@ class DeliveryWorker:
             delay = max(delay, min(outcome.retry_after, RETRY_AFTER_CAP_SECONDS))
         return datetime.now(UTC) + timedelta(seconds=delay)
 
+    async def _measure_queue(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        async with transaction(sessionmaker) as db:
+            depth, oldest_age = await repository.due_backlog(db)
+        metrics.WEBHOOK_QUEUE_DEPTH.set(depth)
+        metrics.WEBHOOK_QUEUE_OLDEST_AGE.set(oldest_age)
+
     async def _prune(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         cutoff = datetime.now(UTC) - timedelta(days=self.settings.webhook_retention_days)
         async with transaction(sessionmaker) as db:
             pruned = await repository.prune_finished(db, cutoff)
         if pruned:
             logger.info("pruned %d finished webhook deliveries", pruned)
+        # Inbound deliveries' log too (service/integrations), on its own retention.
+        cutoff = datetime.now(UTC) - timedelta(days=self.settings.integration_retention_days)
+        async with transaction(sessionmaker) as db:
+            pruned = await integrations.prune_deliveries(db, cutoff)
+        if pruned:
+            logger.info("pruned %d integration deliveries", pruned)
 
     async def _listen(self, engine: AsyncEngine) -> None:
         """LISTEN on a connection of its own, reconnecting; polling covers the gaps."""
@@ -202,11 +293,28 @@ class DeliveryWorker:
         )
 
 
-async def post(client: httpx.AsyncClient, claim: Claim) -> Outcome:
-    """One signed POST of the claim's event; never raises."""
+def count_outcome(claim: Claim, outcome: Outcome, retry_at: datetime | None) -> None:
+    """The attempt's metrics, once its outcome is recorded."""
+    if outcome.succeeded:
+        label = "delivered"
+        lag = datetime.now(UTC) - claim.event.occurred_at
+        metrics.WEBHOOK_DELIVERY_LAG.observe(max(0.0, lag.total_seconds()))
+    elif outcome.status_code == GONE:
+        label = "gone"
+    else:
+        label = "failed" if retry_at is not None else "dead"
+    metrics.WEBHOOK_DELIVERIES.labels(label, metrics.attempt_label(claim.attempts)).inc()
+
+
+async def post(
+    client: httpx.AsyncClient, claim: Claim, trace_headers: dict[str, str] | None = None
+) -> Outcome:
+    """One signed POST of the claim's event (with the trace's `traceparent`, if any);
+    never raises."""
     body = event_body(claim.event)
     message_id = event_global_id(claim.event.event_id)
     headers = delivery_headers(claim.secrets, message_id, int(time.time()), body)
+    headers.update(trace_headers or {})
     attempted_at = datetime.now(UTC)
     started = time.perf_counter()
 
@@ -265,8 +373,10 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-async def run_until_stopped(database_url: str, settings: Settings, stop: asyncio.Event) -> None:
-    worker = DeliveryWorker(database_url, settings)
+async def run_until_stopped(
+    database_url: str, settings: Settings, stop: asyncio.Event, *, tracer: Tracer | None = None
+) -> None:
+    worker = DeliveryWorker(database_url, settings, tracer=tracer)
     await worker.start()
     try:
         await stop.wait()

@@ -60,7 +60,7 @@ async def test_a_revoked_key_is_refused_at_once(api: Api) -> None:
     assert revoked["revokeApiKey"]["apiKey"]["revokedAt"] is not None
     response = await key.post("{ viewer { actorName } }")
     assert response.status_code == 401
-    assert response.json()["error"]["code"] == "UNAUTHENTICATED"
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
 async def test_an_expired_key_is_refused(api: Api, engine: AsyncEngine) -> None:

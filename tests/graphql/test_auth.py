@@ -44,8 +44,9 @@ async def test_requests_without_a_valid_key_get_401(
     response = await http.post("/graphql", json=QUERY, headers=headers)
     assert response.status_code == 401
     body = response.json()
-    assert body["error"]["code"] == "UNAUTHENTICATED"
-    assert body["error"]["message"]
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
+    assert error["message"]
     assert response.headers["www-authenticate"] == "Bearer"
 
 
@@ -56,7 +57,7 @@ async def test_a_key_of_one_organization_is_not_a_key_of_another(
         "/graphql", json=QUERY, headers={"Authorization": f"Bearer {api.key}x"}
     )
     assert response.status_code == 401
-    assert response.json()["error"]["code"] == "UNAUTHENTICATED"
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
 async def test_mutations_without_a_key_get_401_and_write_nothing(
@@ -67,7 +68,7 @@ async def test_mutations_without_a_key_get_401_and_write_nothing(
         "/graphql", json={"query": 'mutation { createTeam(input: {name: "A"}) { team { id } } }'}
     )
     assert response.status_code == 401
-    assert response.json()["error"]["code"] == "UNAUTHENTICATED"
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert await db_state(engine, api.organization_id) == before
 
 

@@ -22,8 +22,10 @@ async def check_in(api: Api, key_result: str, value: float, **fields: Any) -> di
 
 
 async def history(api: Api, key_result: str) -> list[float]:
-    found = await node(api, key_result, "... on KeyResult { checkIns { value } }")
-    return [entry["value"] for entry in found["checkIns"]]
+    found = await node(
+        api, key_result, "... on KeyResult { checkIns { edges { node { value } } } }"
+    )
+    return [edge["node"]["value"] for edge in found["checkIns"]["edges"]]
 
 
 async def test_record_check_in_appends_history_and_moves_the_key_result(api: Api) -> None:
@@ -132,8 +134,10 @@ async def test_a_check_in_cannot_be_in_the_future(api: Api, engine: AsyncEngine)
     future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     input_ = {"keyResultId": ids["key_result"], "value": 12, "checkedAt": future}
     await refused(api, engine, "recordCheckIn", input_, "INVALID_VALUE", ["checkedAt"])
-    found = await node(api, ids["key_result"], "... on KeyResult { currentValue checkIns { id } }")
-    assert found == {"currentValue": None, "checkIns": []}
+    found = await node(
+        api, ids["key_result"], "... on KeyResult { currentValue checkIns { edges { cursor } } }"
+    )
+    assert found == {"currentValue": None, "checkIns": {"edges": []}}
 
 
 async def test_no_check_in_into_a_closed_cycle(api: Api, engine: AsyncEngine) -> None:

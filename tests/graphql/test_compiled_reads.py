@@ -35,7 +35,6 @@ OBJECTIVE_FIELDS = """
     id title metric unit direction startValue targetValue currentValue weight confidence
     health progress achieved score expectedProgress impactCoverage
     latestCheckIn { id value health confidence note checkedAt }
-    checkIns(first: 1) { value }
     initiativeLinks { expectedImpact initiative { id title status impact confidence ease } }
   }
   contributesTo { __typename id ... on Objective { title } ... on KeyResult { title } }
@@ -144,8 +143,8 @@ SEEDED: dict[UUID, dict[str, Any]] = {}
     ("root", "query"),
     [
         ("keyResults", "{ keyResults(first: 3) { edges { node { id title health progress } } } }"),
-        ("teams", "{ teams { edges { node { id name parent { id } children { id } } } } }"),
-        ("cycles", "{ cycles { edges { node { id name objectives { id title } } } } }"),
+        ("teams", "{ teams { edges { node { id name parent { id name } } } } }"),
+        ("cycles", "{ cycles { edges { node { id name state parent { id } } } } }"),
         ("initiatives", "{ initiatives { edges { node { id iceScore team { id } } } } }"),
         (
             "alignmentLinks",

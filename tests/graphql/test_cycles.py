@@ -7,7 +7,9 @@ from tests import factories
 from tests.conftest import Api
 from tests.graphql.support import bad_ids, close_cycle, node, refused
 
-CYCLE = "... on Cycle { name startsOn endsOn state parent { id } children { id } }"
+CYCLE = (
+    "... on Cycle { name startsOn endsOn state parent { id } children { edges { node { id } } } }"
+)
 
 
 async def test_create_cycle_reads_back_nested_in_its_year(api: Api) -> None:
@@ -22,7 +24,9 @@ async def test_create_cycle_reads_back_nested_in_its_year(api: Api) -> None:
     assert (quarter["startsOn"], quarter["endsOn"]) == ("2026-04-01", "2026-06-30")
     assert quarter["state"] == "PLANNING"
     assert quarter["parent"] == {"id": year}
-    assert (await node(api, year, CYCLE))["children"] == [{"id": quarter["id"]}]
+    assert (await node(api, year, CYCLE))["children"] == {
+        "edges": [{"node": {"id": quarter["id"]}}]
+    }
 
 
 async def test_a_cycle_may_fill_its_parent_exactly(api: Api) -> None:
@@ -130,7 +134,7 @@ async def test_update_cycle_refuses_bad_changes(
         "endsOn": "2026-03-31",
         "state": "PLANNING",
         "parent": None,
-        "children": [],
+        "children": {"edges": []},
     }
 
 

@@ -21,7 +21,7 @@ TREE = """
     alignmentLinks { kind targetObjective { id title } targetKeyResult { id title } }
     incomingAlignmentLinks { source { id } }
     keyResults {
-      id team { id } latestCheckIn { value } checkIns { value }
+      id team { id } latestCheckIn { value } checkIns { edges { node { value } } }
       initiatives { id team { name } } initiativeLinks { expectedImpact keyResult { id } }
       contributors { id }
     }
@@ -104,7 +104,10 @@ async def test_nested_objective_tree_costs_the_same_for_10_and_100_objectives(
     assert list(nodes) == objectives
     first, last = nodes[objectives[0]], nodes[objectives[-1]]
     assert [kr["latestCheckIn"] for kr in last["keyResults"]] == [{"value": 14.0}, None]
-    assert [kr["checkIns"] for kr in last["keyResults"]] == [[{"value": 14.0}, {"value": 12.0}], []]
+    assert [[edge["node"] for edge in kr["checkIns"]["edges"]] for kr in last["keyResults"]] == [
+        [{"value": 14.0}, {"value": 12.0}],
+        [],
+    ]
     assert len(last["initiatives"]) == 1
     assert sorted(link["kind"] for link in last["alignmentLinks"]) == [
         "CONTRIBUTES_TO",

@@ -100,7 +100,7 @@ async def test_malformed_cursor_is_an_invalid_id_error(
 
 @pytest.mark.parametrize(
     "value",
-    ["not-an-id", b64("garbage"), b64("Nope:1234"), gid("Organization"), gid("PageInfo")],
+    ["not-an-id", b64("garbage"), b64("Nope:1234"), gid("Viewer"), gid("PageInfo")],
 )
 async def test_node_with_a_malformed_id_is_an_invalid_id_error(api: Api, value: str) -> None:
     body = (await api.post("query($id: ID!) { node(id: $id) { id } }", {"id": value})).json()

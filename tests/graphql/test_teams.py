@@ -5,7 +5,7 @@ from tests import factories
 from tests.conftest import Api
 from tests.graphql.support import bad_ids, gid, malformed_ids, node, refused
 
-TEAM = "... on Team { name parent { id } children { id } }"
+TEAM = "... on Team { name parent { id } children { edges { node { id } } } }"
 
 
 async def test_create_team_reads_back_with_parent_and_children(api: Api) -> None:
@@ -18,9 +18,11 @@ async def test_create_team_reads_back_with_parent_and_children(api: Api) -> None
     assert await node(api, product, TEAM) == {
         "name": "Product",
         "parent": {"id": company["id"]},
-        "children": [],
+        "children": {"edges": []},
     }
-    assert (await node(api, company["id"], TEAM))["children"] == [{"id": product}]
+    assert (await node(api, company["id"], TEAM))["children"] == {
+        "edges": [{"node": {"id": product}}]
+    }
 
 
 async def test_update_team_renames_moves_and_detaches(api: Api) -> None:
@@ -34,7 +36,11 @@ async def test_update_team_renames_moves_and_detaches(api: Api) -> None:
         "team { id name parent { id } }",
     )
     assert payload["team"] == {"id": squad, "name": "Deal squad", "parent": {"id": sales}}
-    assert await node(api, company, TEAM) == {"name": "Company", "parent": None, "children": []}
+    assert await node(api, company, TEAM) == {
+        "name": "Company",
+        "parent": None,
+        "children": {"edges": []},
+    }
 
     payload = await api.ok(
         "updateTeam", {"id": squad, "parentId": None}, "team { name parent { id } }"

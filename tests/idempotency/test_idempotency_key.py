@@ -58,7 +58,7 @@ async def test_the_same_key_with_another_body_is_refused(api: Api, engine: Async
     await send(api, "retry-2", "Growth")
     response = await send(api, "retry-2", "Platform")
     assert response.status_code == 422
-    assert response.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert response.json()["errors"][0]["extensions"]["code"] == "IDEMPOTENCY_KEY_REUSED"
     assert await team_names(api, engine) == ["Growth"]
 
 
@@ -90,4 +90,4 @@ async def test_keys_belong_to_one_organization(
 async def test_a_key_over_255_characters_is_a_bad_request(api: Api) -> None:
     response = await send(api, "k" * 256, "Growth")
     assert response.status_code == 400
-    assert response.json()["error"]["code"] == "INVALID_IDEMPOTENCY_KEY"
+    assert response.json()["errors"][0]["extensions"]["code"] == "INVALID_IDEMPOTENCY_KEY"

@@ -255,7 +255,7 @@ async def test_quarterly_review_of_a_multi_team_organisation(api: Api, engine: A
         ids["O1"],
         "... on Objective { progress score expectedProgress health"
         " keyResults { title progress score achieved expectedProgress health impactCoverage"
-        " history { value } } }",
+        " history { edges { node { value } } } } }",
     )
     assert found == approx(
         {
@@ -273,7 +273,9 @@ async def test_quarterly_review_of_a_multi_team_organisation(api: Api, engine: A
                     "expectedProgress": 1.0,
                     "health": "ON_TRACK",
                     "impactCoverage": None,  # no gap left
-                    "history": [{"value": v} for _, v in plans["K1"].schedule()],
+                    "history": {
+                        "edges": [{"node": {"value": v}} for _, v in plans["K1"].schedule()]
+                    },
                 },
                 {
                     "title": "Reduce setup time",
@@ -284,7 +286,9 @@ async def test_quarterly_review_of_a_multi_team_organisation(api: Api, engine: A
                     "health": "AT_RISK",
                     # Cuts of 5 + 10 minutes (-5, -10) over a gap of 40 - 20 = 20: 0.75.
                     "impactCoverage": 0.75,
-                    "history": [{"value": v} for _, v in plans["K2"].schedule()],
+                    "history": {
+                        "edges": [{"node": {"value": v}} for _, v in plans["K2"].schedule()]
+                    },
                 },
             ],
         }

@@ -229,18 +229,19 @@ async def test_history_is_the_check_in_series_oldest_first(api: Api) -> None:
     found = await node(
         api,
         kr,
-        "... on KeyResult { currentValue history { checkedAt value health confidence } }",
+        "... on KeyResult { currentValue"
+        " history { edges { node { checkedAt value health confidence } } } }",
     )
-    assert found == {
-        "currentValue": 75.0,  # the latest by time, not by recording order
-        "history": [
-            {"checkedAt": at(-21), "value": 70.0, "health": None, "confidence": 0.4},
-            {"checkedAt": at(-14), "value": 72.0, "health": "AT_RISK", "confidence": 0.5},
-            {"checkedAt": at(-7), "value": 75.0, "health": "ON_TRACK", "confidence": 0.8},
-        ],
-    }
+    assert found["currentValue"] == 75.0  # the latest by time, not by recording order
+    assert [edge["node"] for edge in found["history"]["edges"]] == [
+        {"checkedAt": at(-21), "value": 70.0, "health": None, "confidence": 0.4},
+        {"checkedAt": at(-14), "value": 72.0, "health": "AT_RISK", "confidence": 0.5},
+        {"checkedAt": at(-7), "value": 75.0, "health": "ON_TRACK", "confidence": 0.8},
+    ]
     fresh = await factories.key_result(api, objective, "Raise activation", 1, 2)
-    assert await node(api, fresh, "... on KeyResult { history { value } }") == {"history": []}
+    assert await node(api, fresh, "... on KeyResult { history { totalCount } }") == {
+        "history": {"totalCount": 0}
+    }
 
 
 async def test_health_named_by_a_check_in_wins_until_one_names_none(

@@ -160,7 +160,16 @@ VALID_INPUTS: dict[str, ValidInput] = {
     "createApiKey": given({"name": "Metrics pipeline", "scopes": ["WRITE"]}),
     "createWebhookEndpoint": given(WEBHOOK),
     "updateWebhookEndpoint": given(lambda w: {"id": w["webhook"], **WEBHOOK}),
+    "createIntegration": given(
+        {"provider": "LINEAR", "name": "Linear roadmap", "signingSecret": "lin_wh_" + "a" * 32}
+    ),
+    "updateIntegration": given(lambda w: {"id": w["integration"], "name": "Linear roadmap"}),
+    "rotateIntegrationSecret": given(
+        lambda w: {"id": w["integration"], "signingSecret": "lin_wh_" + "b" * 32}
+    ),
 }
+# Write-only texts (secrets): read back from the payload field showing them once.
+SHOWN_ONCE = {"signingSecret": "secret"}
 
 
 def at(value: dict[str, Any], path: TextPath) -> Any:
@@ -185,6 +194,11 @@ def selection(path: TextPath) -> str:
 async def send(api: Api, mutation: str, input_: dict[str, Any], path: TextPath) -> Any:
     """Run the mutation (a GraphQL error, such as a 500, fails the test); returns its user
     error codes, or the text now stored at `path`, read back from the database."""
+    if path[0] in SHOWN_ONCE:
+        payload = await api.mutate(mutation, input_, SHOWN_ONCE[path[0]])
+        if payload["userErrors"]:
+            return {error["code"] for error in payload["userErrors"]}
+        return payload[SHOWN_ONCE[path[0]]]
     found = payload_object(mutation, path)
     object_field = found[0] if found else "cycle"  # a retrospective: read from the report
     payload = await api.mutate(mutation, input_, f"{object_field} {{ id }}")
@@ -210,6 +224,10 @@ async def world(api: Api, app: FastAPI) -> World:
     with settings_changed(app, webhook_allowed_cidrs="127.0.0.1/32", webhook_allow_http=True):
         payload = await api.mutate("createWebhookEndpoint", WEBHOOK, "webhookEndpoint { id }")
     ids["webhook"] = payload["webhookEndpoint"]["id"]
+    integration = await api.mutate(
+        "createIntegration", {"provider": "GITHUB", "name": "GitHub"}, "integration { id }"
+    )
+    ids["integration"] = integration["integration"]["id"]
     return ids
 
 

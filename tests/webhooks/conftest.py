@@ -2,10 +2,14 @@
 
 import asyncio
 import contextlib
+import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -19,6 +23,10 @@ from tests.conftest import Api
 
 T = TypeVar("T")
 StartWorker = Callable[..., Awaitable[DeliveryWorker]]
+StartProcess = Callable[..., subprocess.Popen[bytes]]
+
+ROOT = Path(__file__).resolve().parents[2]
+LEASE_SECONDS = 2  # of worker processes: a killed one's claims are free again that soon
 
 # The environment of a worker process that may deliver to 127.0.0.1 over http.
 LOCAL = {"OKR_WEBHOOK_ALLOWED_CIDRS": "127.0.0.1/32", "OKR_WEBHOOK_ALLOW_HTTP": "true"}
@@ -38,6 +46,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b"thanks"
     stall: bool = False  # never answer
+    delay: float = 0.0  # seconds before answering
 
 
 class Receiver:
@@ -47,6 +56,8 @@ class Receiver:
         self.requests: list[Received] = []
         self.replies: list[Reply] = []
         self.always: Reply | None = None
+        # Chooses the answer by the request itself (before `replies` and `always`), if set.
+        self.answer: Callable[[Received], Reply | None] | None = None
         self._arrived = asyncio.Event()
         self._handlers: set[asyncio.Task[Any]] = set()
         self._server: asyncio.Server | None = None
@@ -95,9 +106,11 @@ class Receiver:
         path = request_line.decode().split(" ")[1]
         self.requests.append(Received(path, headers, body, time.time()))
         self._arrived.set()
-        reply = self.replies.pop(0) if self.replies else (self.always or Reply())
+        chosen = self.answer(self.requests[-1]) if self.answer else None
+        reply = chosen or (self.replies.pop(0) if self.replies else (self.always or Reply()))
         if reply.stall:
             await asyncio.Event().wait()
+        await asyncio.sleep(reply.delay)
         head = [f"HTTP/1.1 {reply.status} X", f"content-length: {len(reply.body)}"]
         head += [f"{name}: {value}" for name, value in reply.headers.items()]
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + reply.body)
@@ -185,6 +198,34 @@ async def start_worker(database_url: str) -> AsyncIterator[StartWorker]:
     yield start
     for worker in workers:
         await worker.stop(grace=0)
+
+
+@pytest.fixture
+async def worker_process(database_url: str) -> AsyncIterator[StartProcess]:
+    """Starts `python -m service worker` against the test database (more `OKR_*` variables
+    given as arguments); kills it afterwards."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(**variables: str) -> subprocess.Popen[bytes]:
+        env = (
+            os.environ
+            | LOCAL
+            | {
+                "OKR_DATABASE_URL": database_url,
+                "OKR_WEBHOOK_LEASE_SECONDS": str(LEASE_SECONDS),
+                "OKR_WEBHOOK_POLL_INTERVAL_SECONDS": "0.2",
+            }
+            | variables
+        )
+        process = subprocess.Popen([sys.executable, "-m", "service", "worker"], cwd=ROOT, env=env)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
 
 
 @pytest.fixture

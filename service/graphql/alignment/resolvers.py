@@ -1,8 +1,7 @@
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry import relay
 
 from service.alignment import service
 from service.graphql.alignment.tree import AlignmentTreeNode, alignment_tree
@@ -14,8 +13,8 @@ from service.graphql.alignment.types import (
     DeleteAlignmentPayload,
 )
 from service.graphql.context import Info
-from service.graphql.mutations import mutate
-from service.graphql.nodes import connection
+from service.graphql.mutations import input_argument, mutate
+from service.graphql.nodes import After, Connection, First, connection
 from service.kit.ids import optional_id, parse_global_id
 from service.kit.principal import Principal
 from service.kit.repository import Page, Window
@@ -28,10 +27,12 @@ class AlignmentQuery:
     async def alignment_links(
         self,
         info: Info,
-        kind: AlignmentKind | None = None,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> relay.Connection[AlignmentLink]:
+        kind: Annotated[
+            AlignmentKind | None, strawberry.argument(description="Only links of this kind.")
+        ] = None,
+        first: First = None,
+        after: After = None,
+    ) -> Connection[AlignmentLink]:
         organization_id = info.context.principal.organization_id
 
         async def fetch(db: AsyncSession, window: Window) -> Page:
@@ -44,7 +45,15 @@ class AlignmentQuery:
         "(at most 10), with progress at every level."
     )
     async def alignment_tree(
-        self, info: Info, root_id: strawberry.ID, depth: int = 3
+        self,
+        info: Info,
+        root_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="The global ID of the objective at the top."),
+        ],
+        depth: Annotated[
+            int, strawberry.argument(description="How many levels below the root, 0 to 10.")
+        ] = 3,
     ) -> AlignmentTreeNode | None:
         return await alignment_tree(
             info, parse_global_id(root_id, "Objective", field="rootId"), depth
@@ -58,7 +67,9 @@ class AlignmentMutation:
         "relates to or depends on."
     )
     async def create_alignment(
-        self, info: Info, input: CreateAlignmentInput
+        self,
+        info: Info,
+        input: Annotated[CreateAlignmentInput, input_argument("The link to make.")],
     ) -> CreateAlignmentPayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             link = await service.create_alignment(
@@ -79,9 +90,11 @@ class AlignmentMutation:
 
         return await mutate(info, CreateAlignmentPayload, action)
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Remove an alignment link.")
     async def delete_alignment(
-        self, info: Info, input: DeleteAlignmentInput
+        self,
+        info: Info,
+        input: Annotated[DeleteAlignmentInput, input_argument("The link to remove.")],
     ) -> DeleteAlignmentPayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             link = await service.delete_alignment(

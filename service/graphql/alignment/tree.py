@@ -23,7 +23,7 @@ MAX_DEPTH = 10
 
 @strawberry.type(description="An objective in an alignment cascade, and what contributes to it.")
 class AlignmentTreeNode:
-    objective: ObjectiveRef
+    objective: ObjectiveRef = strawberry.field(description="The objective at this place.")
     depth: int = strawberry.field(description="0 for the root.")
     progress: float | None = strawberry.field(
         description="The objective's progress, rolled up as its mode asks (as its `progress`)."

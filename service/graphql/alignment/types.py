@@ -8,15 +8,14 @@ from strawberry import relay
 from service.alignment import service
 from service.alignment.models import AlignmentLink as AlignmentLinkModel
 from service.graphql.context import Info
-from service.graphql.mutations import Payload
-from service.graphql.nodes import ModelNode
+from service.graphql.mutations import Payload, changed
+from service.graphql.nodes import CREATED, ModelNode
 from service.okr.enums import AlignmentKind
 
 if TYPE_CHECKING:
     from service.graphql.key_results.types import KeyResult
     from service.graphql.objectives.types import Objective
 
-strawberry.enum(AlignmentKind)
 
 ObjectiveRef = Annotated["Objective", strawberry.lazy("service.graphql.objectives.types")]
 KeyResultRef = Annotated["KeyResult", strawberry.lazy("service.graphql.key_results.types")]
@@ -29,8 +28,8 @@ class AlignmentLink(ModelNode):
     model = AlignmentLinkModel
 
     id: relay.NodeID[UUID]
-    kind: AlignmentKind
-    created_at: datetime
+    kind: AlignmentKind = strawberry.field(description="How the source relates to the target.")
+    created_at: datetime = strawberry.field(description=CREATED)
     source_id: strawberry.Private[UUID]
     target_objective_id: strawberry.Private[UUID | None]
     target_key_result_id: strawberry.Private[UUID | None]
@@ -52,13 +51,16 @@ class AlignmentLink(ModelNode):
 
         return await Objective.load_required(info, self.source_id)
 
-    @strawberry.field
+    @strawberry.field(description="The objective pointed at; null when the target is a key result.")
     async def target_objective(self, info: Info) -> ObjectiveRef | None:
         from service.graphql.objectives.types import Objective
 
         return await Objective.load(info, self.target_objective_id)
 
-    @strawberry.field
+    @strawberry.field(
+        description="The key result pointed at (CONTRIBUTES_TO only); null when the target is "
+        "an objective."
+    )
     async def target_key_result(self, info: Info) -> KeyResultRef | None:
         from service.graphql.key_results.types import KeyResult
 
@@ -80,25 +82,38 @@ async def links_to_key_result(info: Info, key_result_id: UUID) -> list[Alignment
     return [AlignmentLink.from_row(row) for row in rows]
 
 
-@strawberry.input
+@strawberry.input(
+    description="A link from an objective to one target: an objective or a key result."
+)
 class CreateAlignmentInput:
-    source_objective_id: strawberry.ID
-    kind: AlignmentKind = AlignmentKind.CONTRIBUTES_TO
-    target_objective_id: strawberry.ID | None = None
-    target_key_result_id: strawberry.ID | None = None
+    source_objective_id: strawberry.ID = strawberry.field(
+        description="The global ID of the objective that contributes, relates or depends."
+    )
+    kind: AlignmentKind = strawberry.field(
+        default=AlignmentKind.CONTRIBUTES_TO, description="How it relates to the target."
+    )
+    target_objective_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The global ID of the objective pointed at (or a key result)."
+    )
+    target_key_result_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="The global ID of the key result supported (CONTRIBUTES_TO only).",
+    )
 
 
-@strawberry.input
+@strawberry.input(description="The link to remove.")
 class DeleteAlignmentInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The global ID of the alignment link.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of `createAlignment`.")
 class CreateAlignmentPayload(Payload):
-    alignment: AlignmentLink | None = None
+    alignment: AlignmentLink | None = changed("The new link")
 
 
-@strawberry.type
+@strawberry.type(description="The result of `deleteAlignment`.")
 class DeleteAlignmentPayload(Payload):
-    alignment: AlignmentLink | None = None
-    deleted_alignment_id: strawberry.ID | None = None
+    alignment: AlignmentLink | None = changed("The link as it was before removal")
+    deleted_alignment_id: strawberry.ID | None = changed(
+        "The global ID of the removed link, to drop it from client caches"
+    )

@@ -1,8 +1,7 @@
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry import relay
 
 from service.auth import keys
 from service.graphql.auth.types import (
@@ -13,8 +12,8 @@ from service.graphql.auth.types import (
     RevokeApiKeyPayload,
 )
 from service.graphql.context import Info
-from service.graphql.mutations import mutate
-from service.graphql.nodes import connection
+from service.graphql.mutations import input_argument, mutate
+from service.graphql.nodes import After, Connection, First, connection
 from service.kit.ids import parse_global_id
 from service.kit.principal import Principal, Scope
 
@@ -23,8 +22,8 @@ from service.kit.principal import Principal, Scope
 class ApiKeyQuery:
     @strawberry.field(description="The organization's API keys, revoked ones included (admin).")
     async def api_keys(
-        self, info: Info, first: int | None = None, after: str | None = None
-    ) -> relay.Connection[ApiKey]:
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[ApiKey]:
         info.context.principal.require(Scope.ADMIN)
         return await connection(info, ApiKey, first=first, after=after)
 
@@ -32,7 +31,9 @@ class ApiKeyQuery:
 @strawberry.type
 class ApiKeyMutation:
     @strawberry.mutation(description="Issue an API key (admin); its secret is returned once.")
-    async def create_api_key(self, info: Info, input: CreateApiKeyInput) -> CreateApiKeyPayload:
+    async def create_api_key(
+        self, info: Info, input: Annotated[CreateApiKeyInput, input_argument("The key to issue.")]
+    ) -> CreateApiKeyPayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             key, secret = await keys.issue_api_key(
                 db, actor, name=input.name, scopes=input.scopes, expires_at=input.expires_at
@@ -42,7 +43,9 @@ class ApiKeyMutation:
         return await mutate(info, CreateApiKeyPayload, action)
 
     @strawberry.mutation(description="Revoke an API key (admin): it stops working.")
-    async def revoke_api_key(self, info: Info, input: RevokeApiKeyInput) -> RevokeApiKeyPayload:
+    async def revoke_api_key(
+        self, info: Info, input: Annotated[RevokeApiKeyInput, input_argument("The key to revoke.")]
+    ) -> RevokeApiKeyPayload:
         cache = info.context.request.app.state.principal_cache if info.context.request else None
 
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:

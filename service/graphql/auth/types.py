@@ -6,9 +6,12 @@ import strawberry
 from strawberry import relay
 
 from service.auth.models import ApiKey as ApiKeyModel
-from service.graphql.mutations import Payload
+from service.graphql.mutations import Payload, changed
 from service.graphql.nodes import AdminNode
 from service.kit.principal import Scope
+
+NAME = 'What the key is for ("metrics pipeline"); shown as the author of its changes.'
+SCOPES = "What the key may do: READ, WRITE or ADMIN (each grants the ones before it)."
 
 
 @strawberry.type(description="A service credential of the organization (the secret is not kept).")
@@ -16,11 +19,15 @@ class ApiKey(AdminNode):
     model = ApiKeyModel
 
     id: relay.NodeID[UUID]
-    name: str
-    scopes: list[Scope]
-    expires_at: datetime | None
-    revoked_at: datetime | None
-    created_at: datetime
+    name: str = strawberry.field(description=NAME)
+    scopes: list[Scope] = strawberry.field(description=SCOPES)
+    expires_at: datetime | None = strawberry.field(
+        description="When the key stops working; null: never."
+    )
+    revoked_at: datetime | None = strawberry.field(
+        description="When an admin revoked it; null while it works."
+    )
+    created_at: datetime = strawberry.field(description="When it was issued.")
 
     @classmethod
     def from_row(cls, row: Any) -> Self:
@@ -34,28 +41,28 @@ class ApiKey(AdminNode):
         )
 
 
-@strawberry.input
+@strawberry.input(description="A new service credential.")
 class CreateApiKeyInput:
-    name: str
-    scopes: list[Scope]
+    name: str = strawberry.field(description=NAME)
+    scopes: list[Scope] = strawberry.field(description=SCOPES)
     expires_at: datetime | None = strawberry.field(
         default=None, description="When the key stops working; never when omitted."
     )
 
 
-@strawberry.type
+@strawberry.type(description="The result of `createApiKey`.")
 class CreateApiKeyPayload(Payload):
-    api_key: ApiKey | None = None
+    api_key: ApiKey | None = changed("The new key")
     secret: str | None = strawberry.field(
         default=None, description="The key itself: shown this once, never again."
     )
 
 
-@strawberry.input
+@strawberry.input(description="The key to revoke.")
 class RevokeApiKeyInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The global ID of the API key.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of `revokeApiKey`.")
 class RevokeApiKeyPayload(Payload):
-    api_key: ApiKey | None = None
+    api_key: ApiKey | None = changed("The key, revoked")

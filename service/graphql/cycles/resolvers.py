@@ -1,8 +1,7 @@
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry import relay
 
 from service.cycles import service
 from service.cycles.carry_over import carry_over_objectives
@@ -20,8 +19,8 @@ from service.graphql.cycles.types import (
     UpdateCycleInput,
     UpdateCyclePayload,
 )
-from service.graphql.mutations import changes_of, mutate
-from service.graphql.nodes import connection
+from service.graphql.mutations import changes_of, input_argument, mutate
+from service.graphql.nodes import After, Connection, First, connection
 from service.kit.ids import global_id, optional_id, parse_global_id
 from service.kit.principal import Principal
 from service.kit.repository import Page, Window
@@ -30,14 +29,16 @@ from service.okr.enums import CycleState
 
 @strawberry.type
 class CycleQuery:
-    @strawberry.field(description="Cycles in creation order.")
+    @strawberry.field(description="The organization's cycles, oldest first.")
     async def cycles(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        state: CycleState | None = None,
-    ) -> relay.Connection[Cycle]:
+        first: First = None,
+        after: After = None,
+        state: Annotated[
+            CycleState | None, strawberry.argument(description="Only the cycles in this state.")
+        ] = None,
+    ) -> Connection[Cycle]:
         organization_id = info.context.principal.organization_id
 
         async def fetch(db: AsyncSession, window: Window) -> Page:
@@ -48,8 +49,10 @@ class CycleQuery:
 
 @strawberry.type
 class CycleMutation:
-    @strawberry.mutation
-    async def create_cycle(self, info: Info, input: CreateCycleInput) -> CreateCyclePayload:
+    @strawberry.mutation(description="Plan a new cycle (admins).")
+    async def create_cycle(
+        self, info: Info, input: Annotated[CreateCycleInput, input_argument("The cycle to plan.")]
+    ) -> CreateCyclePayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             cycle = await service.create_cycle(
                 db,
@@ -64,7 +67,11 @@ class CycleMutation:
         return await mutate(info, CreateCyclePayload, action)
 
     @strawberry.mutation(description="Rename, re-date or move a cycle through its states.")
-    async def update_cycle(self, info: Info, input: UpdateCycleInput) -> UpdateCyclePayload:
+    async def update_cycle(
+        self,
+        info: Info,
+        input: Annotated[UpdateCycleInput, input_argument("The cycle and what changes.")],
+    ) -> UpdateCyclePayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             cycle = await service.update_cycle(
                 db,
@@ -80,7 +87,11 @@ class CycleMutation:
         description="Close a cycle: freeze its key results' scores, close its active "
         "objectives and keep the retrospective."
     )
-    async def close_cycle(self, info: Info, input: CloseCycleInput) -> CloseCyclePayload:
+    async def close_cycle(
+        self,
+        info: Info,
+        input: Annotated[CloseCycleInput, input_argument("The cycle and its retrospective.")],
+    ) -> CloseCyclePayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             notes = input.retrospective
             cycle = await close_cycle(
@@ -103,7 +114,11 @@ class CycleMutation:
         "(current values become baselines; no check-in history), linked to their origin."
     )
     async def carry_over_objectives(
-        self, info: Info, input: CarryOverObjectivesInput
+        self,
+        info: Info,
+        input: Annotated[
+            CarryOverObjectivesInput, input_argument("Which objectives, from and to which cycle.")
+        ],
     ) -> CarryOverObjectivesPayload:
         from service.graphql.objectives.types import Objective
 

@@ -1,8 +1,7 @@
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry import relay
 
 from service.graphql.context import Info
 from service.graphql.initiatives.types import (
@@ -18,8 +17,8 @@ from service.graphql.initiatives.types import (
     UpdateInitiativeInput,
     UpdateInitiativePayload,
 )
-from service.graphql.mutations import changes_of, mutate
-from service.graphql.nodes import connection
+from service.graphql.mutations import changes_of, input_argument, mutate
+from service.graphql.nodes import After, Connection, First, connection
 from service.initiatives import service
 from service.initiatives.models import Initiative as InitiativeModel
 from service.kit.ids import optional_id, parse_global_id
@@ -28,12 +27,20 @@ from service.kit.repository import Page, Window
 from service.okr.enums import InitiativeStatus
 
 
-@strawberry.input
+@strawberry.input(description="Which initiatives to list: all of the conditions given hold.")
 class InitiativeFilter:
-    team_id: strawberry.ID | None = None
-    status: InitiativeStatus | None = None
-    external_system: str | None = None
-    external_key: str | None = None
+    team_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only the work of this team."
+    )
+    status: InitiativeStatus | None = strawberry.field(
+        default=None, description="Only the work in this status (PARKED: the parking lot)."
+    )
+    external_system: str | None = strawberry.field(
+        default=None, description="Only the items mirrored from this roadmap tool."
+    )
+    external_key: str | None = strawberry.field(
+        default=None, description="Only the item with this key in its roadmap tool."
+    )
 
     def criteria(self) -> dict[str, Any]:
         """The filter as the initiatives service's list takes it."""
@@ -52,14 +59,16 @@ def external_ref_columns(ref: ExternalRefInput | None) -> dict[str, Any]:
 
 @strawberry.type
 class InitiativeQuery:
-    @strawberry.field(description="Initiatives in creation order, filtered.")
+    @strawberry.field(description="The organization's initiatives, oldest first, filtered.")
     async def initiatives(
         self,
         info: Info,
-        filter: InitiativeFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> relay.Connection[Initiative]:
+        filter: Annotated[
+            InitiativeFilter | None, strawberry.argument(description="Which ones; all if omitted.")
+        ] = None,
+        first: First = None,
+        after: After = None,
+    ) -> Connection[Initiative]:
         organization_id = info.context.principal.organization_id
         criteria = filter.criteria() if filter else {}
 
@@ -71,9 +80,11 @@ class InitiativeQuery:
 
 @strawberry.type
 class InitiativeMutation:
-    @strawberry.mutation
+    @strawberry.mutation(description="Record work a team plans or considers (editors).")
     async def create_initiative(
-        self, info: Info, input: CreateInitiativeInput
+        self,
+        info: Info,
+        input: Annotated[CreateInitiativeInput, input_argument("The work to record.")],
     ) -> CreateInitiativePayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             fields = changes_of(input, InitiativeModel)
@@ -89,9 +100,13 @@ class InitiativeMutation:
 
         return await mutate(info, CreateInitiativePayload, action)
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="Change an initiative: its status as work moves, its dates, its ICE scores."
+    )
     async def update_initiative(
-        self, info: Info, input: UpdateInitiativeInput
+        self,
+        info: Info,
+        input: Annotated[UpdateInitiativeInput, input_argument("The work and what changes.")],
     ) -> UpdateInitiativePayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             changes = changes_of(input, InitiativeModel, {"team_id": "Team"})
@@ -108,7 +123,9 @@ class InitiativeMutation:
         description="Link an initiative to a key result, or change the link's expected impact."
     )
     async def link_initiative(
-        self, info: Info, input: LinkInitiativeInput
+        self,
+        info: Info,
+        input: Annotated[LinkInitiativeInput, input_argument("The work, key result and impact.")],
     ) -> LinkInitiativePayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             link, initiative = await service.link_initiative(
@@ -129,9 +146,11 @@ class InitiativeMutation:
 
         return await mutate(info, LinkInitiativePayload, action)
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Untie an initiative from a key result.")
     async def unlink_initiative(
-        self, info: Info, input: UnlinkInitiativeInput
+        self,
+        info: Info,
+        input: Annotated[UnlinkInitiativeInput, input_argument("The work and the key result.")],
     ) -> UnlinkInitiativePayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             initiative = await service.unlink_initiative(

@@ -6,8 +6,8 @@ import strawberry
 from strawberry import relay
 
 from service.graphql.context import Info
-from service.graphql.mutations import Payload
-from service.graphql.nodes import ModelNode
+from service.graphql.mutations import EXPECTED_VERSION, Payload, changed
+from service.graphql.nodes import CREATED, UPDATED, VERSION, ModelNode
 from service.graphql.teams.types import Team
 from service.initiatives import service
 from service.initiatives.models import Initiative as InitiativeModel
@@ -17,16 +17,29 @@ from service.okr.enums import InitiativeStatus
 if TYPE_CHECKING:
     from service.graphql.key_results.types import KeyResult
 
-strawberry.enum(InitiativeStatus)
 
 KeyResultRef = Annotated["KeyResult", strawberry.lazy("service.graphql.key_results.types")]
+UNSET = strawberry.UNSET
+TITLE = "What the work is (1 to 200 characters, trimmed)."
+TEAM = "The global ID of the team doing the work."
+DESCRIPTION = "What the work involves, in free text."
+STATUS = "Where the work stands; PLANNED and IN_PROGRESS are the open bets on key results."
+START_DATE = "When the work started or is planned to start."
+SHIPPED_AT = "When the change reached users: how a team ties a metric's move to its cause."
+IMPACT = "ICE: how much it should move its key results, 1 (little) to 10 (a lot)."
+CONFIDENCE = "ICE: how sure the team is of that impact, 1 to 10."
+EASE = "ICE: how cheap it is to do, 1 (hard) to 10 (easy)."
+EXTERNAL_REF = "The item this work mirrors in a roadmap tool (Jira, Linear, Productboard...)."
+SYSTEM = 'The roadmap tool ("jira", "linear"...).'
+KEY = 'The item\'s key in that tool ("GROW-142").'
+URL = "A link to the item."
 
 
 @strawberry.type(description="The item this initiative mirrors in a roadmap tool.")
 class ExternalRef:
-    system: str | None
-    key: str | None
-    url: str | None
+    system: str | None = strawberry.field(description=SYSTEM)
+    key: str | None = strawberry.field(description=KEY)
+    url: str | None = strawberry.field(description=URL)
 
 
 @strawberry.type(description="An initiative expected to move a key result by `expectedImpact`.")
@@ -43,13 +56,13 @@ class InitiativeLink:
             key_result_id=row.key_result_id,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The key result the initiative is expected to move.")
     async def key_result(self, info: Info) -> KeyResultRef:
         from service.graphql.key_results.types import KeyResult
 
         return await KeyResult.load_required(info, self.key_result_id)
 
-    @strawberry.field
+    @strawberry.field(description="The work expected to move it.")
     async def initiative(self, info: Info) -> "Initiative":
         return await Initiative.load_required(info, self.initiative_id)
 
@@ -59,18 +72,18 @@ class Initiative(ModelNode):
     model = InitiativeModel
 
     id: relay.NodeID[UUID]
-    title: str
-    description: str | None
-    status: InitiativeStatus
-    start_date: date | None
-    shipped_at: datetime | None
-    impact: int | None
-    confidence: int | None
-    ease: int | None
-    external_ref: ExternalRef | None
-    version: int
-    created_at: datetime
-    updated_at: datetime
+    title: str = strawberry.field(description='What the work is ("Interactive product tour").')
+    description: str | None = strawberry.field(description=DESCRIPTION)
+    status: InitiativeStatus = strawberry.field(description=STATUS)
+    start_date: date | None = strawberry.field(description=START_DATE)
+    shipped_at: datetime | None = strawberry.field(description=SHIPPED_AT)
+    impact: int | None = strawberry.field(description=IMPACT)
+    confidence: int | None = strawberry.field(description=CONFIDENCE)
+    ease: int | None = strawberry.field(description=EASE)
+    external_ref: ExternalRef | None = strawberry.field(description=EXTERNAL_REF)
+    version: int = strawberry.field(description=VERSION)
+    created_at: datetime = strawberry.field(description=CREATED)
+    updated_at: datetime = strawberry.field(description=UPDATED)
     team_id: strawberry.Private[UUID]
 
     @classmethod
@@ -101,86 +114,94 @@ class Initiative(ModelNode):
     def ice_score(self) -> int | None:
         return service.ice_score(self)
 
-    @strawberry.field
+    @strawberry.field(description="The team doing the work.")
     async def team(self, info: Info) -> Team:
         return await Team.load_required(info, self.team_id)
 
-    @strawberry.field
+    @strawberry.field(
+        description="The key results this work is expected to move, each with its expected impact."
+    )
     async def key_result_links(self, info: Info) -> list[InitiativeLink]:
         rows = await info.context.loader(service.links_of, default=list).load(self.id)
         return [InitiativeLink.from_row(row) for row in rows]
 
 
-@strawberry.input
+@strawberry.input(description="The item an initiative mirrors in a roadmap tool.")
 class ExternalRefInput:
-    system: str | None = None
-    key: str | None = None
-    url: str | None = None
+    system: str | None = strawberry.field(default=None, description=SYSTEM)
+    key: str | None = strawberry.field(default=None, description=KEY)
+    url: str | None = strawberry.field(default=None, description=URL)
 
 
-@strawberry.input
+@strawberry.input(description="New work of a team, PROPOSED unless said otherwise.")
 class CreateInitiativeInput:
-    title: str
-    team_id: strawberry.ID
-    description: str | None = None
-    status: InitiativeStatus = InitiativeStatus.PROPOSED
-    start_date: date | None = None
-    shipped_at: datetime | None = None
-    impact: int | None = None
-    confidence: int | None = None
-    ease: int | None = None
-    external_ref: ExternalRefInput | None = None
-
-
-@strawberry.input
-class UpdateInitiativeInput:
-    id: strawberry.ID
-    expected_version: int | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="Refuse the update with VERSION_CONFLICT unless the object is still at "
-        "this version (optimistic concurrency).",
+    title: str = strawberry.field(description=TITLE)
+    team_id: strawberry.ID = strawberry.field(description=TEAM)
+    description: str | None = strawberry.field(default=None, description=DESCRIPTION)
+    status: InitiativeStatus = strawberry.field(
+        default=InitiativeStatus.PROPOSED, description=STATUS
     )
-    title: str | None = strawberry.UNSET
-    team_id: strawberry.ID | None = strawberry.UNSET
-    description: str | None = strawberry.UNSET
-    status: InitiativeStatus | None = strawberry.UNSET
-    start_date: date | None = strawberry.UNSET
-    shipped_at: datetime | None = strawberry.UNSET
-    impact: int | None = strawberry.UNSET
-    confidence: int | None = strawberry.UNSET
-    ease: int | None = strawberry.UNSET
-    external_ref: ExternalRefInput | None = strawberry.UNSET
+    start_date: date | None = strawberry.field(default=None, description=START_DATE)
+    shipped_at: datetime | None = strawberry.field(default=None, description=SHIPPED_AT)
+    impact: int | None = strawberry.field(default=None, description=IMPACT)
+    confidence: int | None = strawberry.field(default=None, description=CONFIDENCE)
+    ease: int | None = strawberry.field(default=None, description=EASE)
+    external_ref: ExternalRefInput | None = strawberry.field(default=None, description=EXTERNAL_REF)
 
 
-@strawberry.input
+@strawberry.input(description="Changes to an initiative: only the fields given change.")
+class UpdateInitiativeInput:
+    id: strawberry.ID = strawberry.field(description="The global ID of the initiative.")
+    expected_version: int | None = strawberry.field(default=UNSET, description=EXPECTED_VERSION)
+    title: str | None = strawberry.field(default=UNSET, description=TITLE)
+    team_id: strawberry.ID | None = strawberry.field(default=UNSET, description=TEAM)
+    description: str | None = strawberry.field(default=UNSET, description=DESCRIPTION)
+    status: InitiativeStatus | None = strawberry.field(default=UNSET, description=STATUS)
+    start_date: date | None = strawberry.field(default=UNSET, description=START_DATE)
+    shipped_at: datetime | None = strawberry.field(default=UNSET, description=SHIPPED_AT)
+    impact: int | None = strawberry.field(default=UNSET, description=IMPACT)
+    confidence: int | None = strawberry.field(default=UNSET, description=CONFIDENCE)
+    ease: int | None = strawberry.field(default=UNSET, description=EASE)
+    external_ref: ExternalRefInput | None = strawberry.field(
+        default=UNSET, description=EXTERNAL_REF
+    )
+
+
+@strawberry.input(description="Tie an initiative to a key result it should move.")
 class LinkInitiativeInput:
-    initiative_id: strawberry.ID
-    key_result_id: strawberry.ID
-    expected_impact: float | None = None
+    initiative_id: strawberry.ID = strawberry.field(description="The global ID of the work.")
+    key_result_id: strawberry.ID = strawberry.field(
+        description="The global ID of the key result (in a cycle not closed)."
+    )
+    expected_impact: float | None = strawberry.field(
+        default=None,
+        description="How far the work should move the key result, in its unit: +8 points of "
+        "a rising rate, -6 hours of a falling time.",
+    )
 
 
-@strawberry.input
+@strawberry.input(description="Untie an initiative from a key result.")
 class UnlinkInitiativeInput:
-    initiative_id: strawberry.ID
-    key_result_id: strawberry.ID
+    initiative_id: strawberry.ID = strawberry.field(description="The global ID of the work.")
+    key_result_id: strawberry.ID = strawberry.field(description="The global ID of the key result.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of `createInitiative`.")
 class CreateInitiativePayload(Payload):
-    initiative: Initiative | None = None
+    initiative: Initiative | None = changed("The new initiative")
 
 
-@strawberry.type
+@strawberry.type(description="The result of `updateInitiative`.")
 class UpdateInitiativePayload(Payload):
-    initiative: Initiative | None = None
+    initiative: Initiative | None = changed("The initiative as it now stands")
 
 
-@strawberry.type
+@strawberry.type(description="The result of `linkInitiative`.")
 class LinkInitiativePayload(Payload):
-    initiative: Initiative | None = None
-    link: InitiativeLink | None = None
+    initiative: Initiative | None = changed("The initiative, with its links")
+    link: InitiativeLink | None = changed("The link made")
 
 
-@strawberry.type
+@strawberry.type(description="The result of `unlinkInitiative`.")
 class UnlinkInitiativePayload(Payload):
-    initiative: Initiative | None = None
+    initiative: Initiative | None = changed("The initiative, without the link")

@@ -1,8 +1,7 @@
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry import relay
 
 from service.graphql.context import Info
 from service.graphql.key_results.types import (
@@ -17,8 +16,8 @@ from service.graphql.key_results.types import (
     UpdateKeyResultInput,
     UpdateKeyResultPayload,
 )
-from service.graphql.mutations import changes_of, mutate
-from service.graphql.nodes import connection, prime
+from service.graphql.mutations import changes_of, input_argument, mutate
+from service.graphql.nodes import After, Connection, First, connection, prime
 from service.key_results import service
 from service.key_results.models import KeyResult as KeyResultModel
 from service.kit.ids import optional_id, parse_global_id
@@ -27,10 +26,14 @@ from service.kit.repository import Page, Window
 from service.okr.enums import Health
 
 
-@strawberry.input
+@strawberry.input(description="Which key results to list: all of the conditions given hold.")
 class KeyResultFilter:
-    objective_id: strawberry.ID | None = None
-    team_id: strawberry.ID | None = None
+    objective_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only the key results of this objective."
+    )
+    team_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only the key results this team owns (shared ones too)."
+    )
     health: Health | None = strawberry.field(
         default=None, description="Key results whose `health` is this one now."
     )
@@ -46,14 +49,16 @@ class KeyResultFilter:
 
 @strawberry.type
 class KeyResultQuery:
-    @strawberry.field(description="Key results in creation order, filtered.")
+    @strawberry.field(description="The organization's key results, oldest first, filtered.")
     async def key_results(
         self,
         info: Info,
-        filter: KeyResultFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> relay.Connection[KeyResult]:
+        filter: Annotated[
+            KeyResultFilter | None, strawberry.argument(description="Which ones; all if omitted.")
+        ] = None,
+        first: First = None,
+        after: After = None,
+    ) -> Connection[KeyResult]:
         organization_id, now = info.context.principal.organization_id, info.context.now
         criteria = filter.criteria() if filter else {}
 
@@ -65,9 +70,11 @@ class KeyResultQuery:
 
 @strawberry.type
 class KeyResultMutation:
-    @strawberry.mutation
+    @strawberry.mutation(description="Add a key result to an objective (editors of its team).")
     async def create_key_result(
-        self, info: Info, input: CreateKeyResultInput
+        self,
+        info: Info,
+        input: Annotated[CreateKeyResultInput, input_argument("The key result to add.")],
     ) -> CreateKeyResultPayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             key_result = await service.create_key_result(
@@ -90,9 +97,13 @@ class KeyResultMutation:
 
         return await mutate(info, CreateKeyResultPayload, action)
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="Change a key result's definition: title, metric, values, owner, weight."
+    )
     async def update_key_result(
-        self, info: Info, input: UpdateKeyResultInput
+        self,
+        info: Info,
+        input: Annotated[UpdateKeyResultInput, input_argument("The key result and what changes.")],
     ) -> UpdateKeyResultPayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             key_result = await service.update_key_result(
@@ -108,7 +119,9 @@ class KeyResultMutation:
 
     @strawberry.mutation(description="Delete a key result with its check-ins and links.")
     async def delete_key_result(
-        self, info: Info, input: DeleteKeyResultInput
+        self,
+        info: Info,
+        input: Annotated[DeleteKeyResultInput, input_argument("The key result to delete.")],
     ) -> DeleteKeyResultPayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             key_result = await service.delete_key_result(
@@ -124,7 +137,11 @@ class KeyResultMutation:
     @strawberry.mutation(
         description="Append a check-in; the key result takes its value, health and confidence."
     )
-    async def record_check_in(self, info: Info, input: RecordCheckInInput) -> RecordCheckInPayload:
+    async def record_check_in(
+        self,
+        info: Info,
+        input: Annotated[RecordCheckInInput, input_argument("The key result and its new value.")],
+    ) -> RecordCheckInPayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             recorded = await service.record_check_in(
                 db,

@@ -11,8 +11,17 @@ from service.graphql.checks import OkrCheck
 from service.graphql.context import Info
 from service.graphql.cycles.types import cycle_dates_of_objective, cycle_of_objective
 from service.graphql.interfaces import AlignmentTarget
-from service.graphql.mutations import Payload
-from service.graphql.nodes import ModelNode
+from service.graphql.mutations import EXPECTED_VERSION, Payload, changed
+from service.graphql.nodes import (
+    AFTER,
+    CREATED,
+    FIRST,
+    UPDATED,
+    VERSION,
+    Connection,
+    ModelNode,
+    child_connection,
+)
 from service.graphql.teams.types import Team
 from service.key_results import service
 from service.key_results.models import CheckIn as CheckInModel
@@ -25,16 +34,30 @@ if TYPE_CHECKING:
     from service.graphql.initiatives.types import Initiative, InitiativeLink
     from service.graphql.objectives.types import Objective
 
-for enum in (Direction, Indicator, Metric):
-    strawberry.enum(enum)
-strawberry.enum(HealthReason, description="Why a health is what it is.")
-
 ObjectiveRef = Annotated["Objective", strawberry.lazy("service.graphql.objectives.types")]
 InitiativeRef = Annotated["Initiative", strawberry.lazy("service.graphql.initiatives.types")]
 InitiativeLinkRef = Annotated[
     "InitiativeLink", strawberry.lazy("service.graphql.initiatives.types")
 ]
 MAX_CHECK_INS = 100
+METRIC = "What the values measure: a number, a percentage, money, or a milestone (0 or 1)."
+UNIT = 'The unit of every value ("%", "h", "EUR", "signups"); free text.'
+DIRECTION = "Which way the value must move: up or down to the target, or stay beyond it."
+START_VALUE = (
+    "The baseline, measured before the cycle started; progress counts from it (null: not "
+    "measured, progress counts from 0)."
+)
+TARGET_VALUE = "The value that means the key result is achieved."
+TITLE = "The outcome to measure (1 to 200 characters, trimmed): an outcome, not work to ship."
+WEIGHT = "Its share in the objective's progress and score, relative to its siblings (0 to 100)."
+CONFIDENCE = "How likely the team thinks the target will be met, 0 to 1."
+INDICATOR = "Whether the metric leads (predicts) or lags (confirms) the outcome."
+CHECK_IN_HEALTH = "The health the team names with this update; null leaves it derived."
+CHECK_IN_CONFIDENCE = "How likely the team now thinks the target will be met, 0 to 1."
+NOTE = "What happened since the last check-in."
+BLOCKERS = "What stands in the way."
+SUPPORT_NEEDED = "Help the team asks for from others."
+UNSET = strawberry.UNSET
 
 
 @strawberry.type(description="One update of a key result; history, never changed.")
@@ -42,15 +65,17 @@ class CheckIn(ModelNode):
     model = CheckInModel
 
     id: relay.NodeID[UUID]
-    value: float
-    health: Health | None
-    confidence: float | None
-    note: str | None
-    blockers: str | None
-    support_needed: str | None
-    author: str | None
-    checked_at: datetime
-    created_at: datetime
+    value: float = strawberry.field(description="The key result's value measured, in its unit.")
+    health: Health | None = strawberry.field(description=CHECK_IN_HEALTH)
+    confidence: float | None = strawberry.field(description=CHECK_IN_CONFIDENCE)
+    note: str | None = strawberry.field(description=NOTE)
+    blockers: str | None = strawberry.field(description=BLOCKERS)
+    support_needed: str | None = strawberry.field(description=SUPPORT_NEEDED)
+    author: str | None = strawberry.field(
+        description="Who checked in: the API key's name or the signed-in user's."
+    )
+    checked_at: datetime = strawberry.field(description="When the value was measured.")
+    created_at: datetime = strawberry.field(description="When the check-in was recorded.")
     key_result_id: strawberry.Private[UUID]
 
     @classmethod
@@ -69,7 +94,7 @@ class CheckIn(ModelNode):
             key_result_id=row.key_result_id,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The key result this check-in updated.")
     async def key_result(self, info: Info) -> "KeyResult":
         return await KeyResult.load_required(info, self.key_result_id)
 
@@ -81,19 +106,24 @@ class KeyResult(ModelNode, AlignmentTarget):
     model = KeyResultModel
 
     id: relay.NodeID[UUID]
-    title: str
-    metric: Metric
-    unit: str | None
-    direction: Direction
-    start_value: float | None
-    target_value: float
-    current_value: float | None
-    weight: float
-    confidence: float | None
-    indicator: Indicator | None
-    version: int
-    created_at: datetime
-    updated_at: datetime
+    title: str = strawberry.field(
+        description='The outcome to measure, verifiable and time-bound ("Raise onboarding '
+        'completion from 68% to 85%").'
+    )
+    metric: Metric = strawberry.field(description=METRIC)
+    unit: str | None = strawberry.field(description=UNIT)
+    direction: Direction = strawberry.field(description=DIRECTION)
+    start_value: float | None = strawberry.field(description=START_VALUE)
+    target_value: float = strawberry.field(description=TARGET_VALUE)
+    current_value: float | None = strawberry.field(
+        description="The value of the latest check-in; null before the first one."
+    )
+    weight: float = strawberry.field(description=WEIGHT)
+    confidence: float | None = strawberry.field(description=CONFIDENCE)
+    indicator: Indicator | None = strawberry.field(description=INDICATOR)
+    version: int = strawberry.field(description=VERSION)
+    created_at: datetime = strawberry.field(description=CREATED)
+    updated_at: datetime = strawberry.field(description=UPDATED)
     objective_id: strawberry.Private[UUID]
     team_id: strawberry.Private[UUID]
     row: strawberry.Private[Any]
@@ -167,10 +197,19 @@ class KeyResult(ModelNode, AlignmentTarget):
         bets = await info.context.loader(service.bets_of, default=list).load(self.id)
         return service.coverage_of(self.row, bets)
 
-    @strawberry.field(description="Every check-in's value, oldest first, to draw the trend.")
-    async def history(self, info: Info) -> list[CheckIn]:
-        rows = await info.context.loader(service.history_of, default=list).load(self.id)
-        return [CheckIn.from_row(row) for row in rows]
+    @strawberry.field(
+        description="The check-ins by the time they were measured, oldest first, to draw the "
+        "trend (`checkIns` pages them newest first)."
+    )
+    async def history(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
+    ) -> Connection[CheckIn]:
+        return await child_connection(
+            info, CheckIn, self.id, service.HISTORY, first=first, after=after
+        )
 
     @strawberry.field(description="Good-practice warnings about this key result.")
     async def checks(self, info: Info) -> list[OkrCheck]:
@@ -182,7 +221,7 @@ class KeyResult(ModelNode, AlignmentTarget):
         found = service.checks_of(self.row, cycle, last_check_in_at, info.context.now)
         return [OkrCheck.of(check) for check in found]
 
-    @strawberry.field
+    @strawberry.field(description="The objective this key result measures.")
     async def objective(self, info: Info) -> ObjectiveRef:
         from service.graphql.objectives.types import Objective
 
@@ -192,17 +231,22 @@ class KeyResult(ModelNode, AlignmentTarget):
     async def team(self, info: Info) -> Team:
         return await Team.load_required(info, self.team_id)
 
-    @strawberry.field(description="The newest check-ins first.")
-    async def check_ins(self, info: Info, first: int = 20) -> list[CheckIn]:
-        limit = max(0, min(first, MAX_CHECK_INS))
+    @strawberry.field(
+        description="The weekly updates of this key result, newest measurement first."
+    )
+    async def check_ins(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
+    ) -> Connection[CheckIn]:
+        return await child_connection(
+            info, CheckIn, self.id, service.CHECK_INS, first=first, after=after
+        )
 
-        async def recent(db: Any, organization_id: UUID, keys: list[UUID]) -> dict[UUID, Any]:
-            return await service.recent_check_ins(db, organization_id, keys, limit)
-
-        loader = info.context.loader(recent, default=list, name=("check_ins", limit))
-        return [CheckIn.from_row(row) for row in await loader.load(self.id)]
-
-    @strawberry.field
+    @strawberry.field(
+        description="The check-in measured last (by `checkedAt`); null before the first one."
+    )
     async def latest_check_in(self, info: Info) -> CheckIn | None:
         row = await info.context.loader(service.latest_check_ins).load(self.id)
         return None if row is None else CheckIn.from_row(row)
@@ -213,7 +257,9 @@ class KeyResult(ModelNode, AlignmentTarget):
     async def initiative_links(self, info: Info) -> list[InitiativeLinkRef]:
         return await initiative_links_of(info, self.id)
 
-    @strawberry.field
+    @strawberry.field(
+        description="The initiatives linked to this key result, each once, in link order."
+    )
     async def initiatives(self, info: Info) -> list[InitiativeRef]:
         from service.graphql.initiatives.types import Initiative
 
@@ -230,83 +276,93 @@ class KeyResult(ModelNode, AlignmentTarget):
         )
 
 
-@strawberry.input
+@strawberry.input(description="A new key result of an objective.")
 class CreateKeyResultInput:
-    objective_id: strawberry.ID
-    title: str
-    target_value: float
-    metric: Metric = Metric.NUMBER
-    direction: Direction = Direction.INCREASE
-    start_value: float | None = None
-    unit: str | None = None
+    objective_id: strawberry.ID = strawberry.field(
+        description="The global ID of the objective it measures (in a cycle not closed)."
+    )
+    title: str = strawberry.field(description=TITLE)
+    target_value: float = strawberry.field(description=TARGET_VALUE)
+    metric: Metric = strawberry.field(default=Metric.NUMBER, description=METRIC)
+    direction: Direction = strawberry.field(default=Direction.INCREASE, description=DIRECTION)
+    start_value: float | None = strawberry.field(default=None, description=START_VALUE)
+    unit: str | None = strawberry.field(default=None, description=UNIT)
     team_id: strawberry.ID | None = strawberry.field(
         default=None, description="Owning team, when another than the objective's (shared OKR)."
     )
-    weight: float = 1.0
-    confidence: float | None = None
-    indicator: Indicator | None = None
+    weight: float = strawberry.field(default=1.0, description=WEIGHT)
+    confidence: float | None = strawberry.field(default=None, description=CONFIDENCE)
+    indicator: Indicator | None = strawberry.field(default=None, description=INDICATOR)
 
 
-@strawberry.input
+@strawberry.input(description="Changes to a key result: only the fields given change.")
 class UpdateKeyResultInput:
-    id: strawberry.ID
-    expected_version: int | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="Refuse the update with VERSION_CONFLICT unless the object is still at "
-        "this version (optimistic concurrency).",
+    id: strawberry.ID = strawberry.field(description="The global ID of the key result.")
+    expected_version: int | None = strawberry.field(default=UNSET, description=EXPECTED_VERSION)
+    title: str | None = strawberry.field(default=UNSET, description=TITLE)
+    metric: Metric | None = strawberry.field(default=UNSET, description=METRIC)
+    direction: Direction | None = strawberry.field(default=UNSET, description=DIRECTION)
+    start_value: float | None = strawberry.field(default=UNSET, description=START_VALUE)
+    target_value: float | None = strawberry.field(default=UNSET, description=TARGET_VALUE)
+    unit: str | None = strawberry.field(default=UNSET, description=UNIT)
+    team_id: strawberry.ID | None = strawberry.field(
+        default=UNSET, description="The global ID of the owning team (shared OKR)."
     )
-    title: str | None = strawberry.UNSET
-    metric: Metric | None = strawberry.UNSET
-    direction: Direction | None = strawberry.UNSET
-    start_value: float | None = strawberry.UNSET
-    target_value: float | None = strawberry.UNSET
-    unit: str | None = strawberry.UNSET
-    team_id: strawberry.ID | None = strawberry.UNSET
-    weight: float | None = strawberry.UNSET
-    confidence: float | None = strawberry.UNSET
-    indicator: Indicator | None = strawberry.UNSET
-    health: Health | None = strawberry.UNSET
+    weight: float | None = strawberry.field(default=UNSET, description=WEIGHT)
+    confidence: float | None = strawberry.field(default=UNSET, description=CONFIDENCE)
+    indicator: Indicator | None = strawberry.field(default=UNSET, description=INDICATOR)
+    health: Health | None = strawberry.field(
+        default=UNSET,
+        description="Name the health by hand: it then stays as named until a check-in names "
+        "another.",
+    )
 
 
-@strawberry.input
+@strawberry.input(description="The key result to delete, with its check-ins and links.")
 class DeleteKeyResultInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The global ID of the key result.")
 
 
-@strawberry.input
+@strawberry.input(description="A new value of a key result, with how the team sees it.")
 class RecordCheckInInput:
-    key_result_id: strawberry.ID
-    value: float
-    health: Health | None = None
-    confidence: float | None = None
-    note: str | None = None
-    blockers: str | None = None
-    support_needed: str | None = None
+    key_result_id: strawberry.ID = strawberry.field(
+        description="The global ID of the key result (in a cycle not closed)."
+    )
+    value: float = strawberry.field(description="The value measured, in the key result's unit.")
+    health: Health | None = strawberry.field(default=None, description=CHECK_IN_HEALTH)
+    confidence: float | None = strawberry.field(default=None, description=CHECK_IN_CONFIDENCE)
+    note: str | None = strawberry.field(default=None, description=NOTE)
+    blockers: str | None = strawberry.field(default=None, description=BLOCKERS)
+    support_needed: str | None = strawberry.field(default=None, description=SUPPORT_NEEDED)
     checked_at: datetime | None = strawberry.field(
         default=None, description="When the value was measured; defaults to now."
     )
 
 
-@strawberry.type
+@strawberry.type(description="The result of `createKeyResult`.")
 class CreateKeyResultPayload(Payload):
-    key_result: KeyResult | None = None
+    key_result: KeyResult | None = changed("The new key result")
 
 
-@strawberry.type
+@strawberry.type(description="The result of `updateKeyResult`.")
 class UpdateKeyResultPayload(Payload):
-    key_result: KeyResult | None = None
+    key_result: KeyResult | None = changed("The key result as it now stands")
 
 
-@strawberry.type
+@strawberry.type(description="The result of `deleteKeyResult`.")
 class DeleteKeyResultPayload(Payload):
-    key_result: KeyResult | None = None
-    deleted_key_result_id: strawberry.ID | None = None
+    key_result: KeyResult | None = changed("The key result as it was before deletion")
+    deleted_key_result_id: strawberry.ID | None = changed(
+        "The global ID of the deleted key result, to drop it from client caches"
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of `recordCheckIn`.")
 class RecordCheckInPayload(Payload):
-    check_in: CheckIn | None = None
-    key_result: KeyResult | None = None
+    check_in: CheckIn | None = changed("The check-in recorded")
+    key_result: KeyResult | None = changed(
+        "The key result with its new current value, health and confidence"
+    )
 
 
 async def initiative_links_of(info: Info, key_result_id: UUID) -> list["InitiativeLink"]:

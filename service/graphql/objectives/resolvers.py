@@ -1,12 +1,11 @@
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry import relay
 
 from service.graphql.context import Info
-from service.graphql.mutations import changes_of, mutate
-from service.graphql.nodes import connection
+from service.graphql.mutations import changes_of, input_argument, mutate
+from service.graphql.nodes import After, Connection, First, connection
 from service.graphql.objectives.types import (
     CreateObjectiveInput,
     CreateObjectivePayload,
@@ -26,15 +25,23 @@ from service.okr.enums import Health, ObjectiveKind, ObjectiveState
 REFERENCES = {"team_id": "Team", "cycle_id": "Cycle"}
 
 
-@strawberry.input
+@strawberry.input(description="Which objectives to list: all of the conditions given hold.")
 class ObjectiveFilter:
-    cycle_id: strawberry.ID | None = None
-    team_id: strawberry.ID | None = None
-    state: ObjectiveState | None = None
+    cycle_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only objectives of this cycle."
+    )
+    team_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only objectives of this team (see `includeSubteams`)."
+    )
+    state: ObjectiveState | None = strawberry.field(
+        default=None, description="Only objectives in this state."
+    )
     health: Health | None = strawberry.field(
         default=None, description="Objectives whose `health` is this one now."
     )
-    kind: ObjectiveKind | None = None
+    kind: ObjectiveKind | None = strawberry.field(
+        default=None, description="Only committed, or only aspirational, objectives."
+    )
     include_subteams: bool = strawberry.field(
         default=False, description="With teamId: also the objectives of every team below it."
     )
@@ -53,14 +60,16 @@ class ObjectiveFilter:
 
 @strawberry.type
 class ObjectiveQuery:
-    @strawberry.field(description="Objectives in creation order, filtered.")
+    @strawberry.field(description="The organization's objectives, oldest first, filtered.")
     async def objectives(
         self,
         info: Info,
-        filter: ObjectiveFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> relay.Connection[Objective]:
+        filter: Annotated[
+            ObjectiveFilter | None, strawberry.argument(description="Which ones; all if omitted.")
+        ] = None,
+        first: First = None,
+        after: After = None,
+    ) -> Connection[Objective]:
         organization_id, now = info.context.principal.organization_id, info.context.now
         criteria = filter.criteria() if filter else {}
 
@@ -72,9 +81,11 @@ class ObjectiveQuery:
 
 @strawberry.type
 class ObjectiveMutation:
-    @strawberry.mutation
+    @strawberry.mutation(description="Write a new objective for a team in a cycle (editors).")
     async def create_objective(
-        self, info: Info, input: CreateObjectiveInput
+        self,
+        info: Info,
+        input: Annotated[CreateObjectiveInput, input_argument("The objective to write.")],
     ) -> CreateObjectivePayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             objective = await service.create_objective(
@@ -92,9 +103,13 @@ class ObjectiveMutation:
 
         return await mutate(info, CreateObjectivePayload, action)
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="Change an objective: its words, owner, team, cycle, kind, state or health."
+    )
     async def update_objective(
-        self, info: Info, input: UpdateObjectiveInput
+        self,
+        info: Info,
+        input: Annotated[UpdateObjectiveInput, input_argument("The objective and what changes.")],
     ) -> UpdateObjectivePayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             objective = await service.update_objective(
@@ -110,7 +125,9 @@ class ObjectiveMutation:
 
     @strawberry.mutation(description="Delete an objective with its key results and links.")
     async def delete_objective(
-        self, info: Info, input: DeleteObjectiveInput
+        self,
+        info: Info,
+        input: Annotated[DeleteObjectiveInput, input_argument("The objective to delete.")],
     ) -> DeleteObjectivePayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             objective = await service.delete_objective(

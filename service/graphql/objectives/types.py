@@ -18,8 +18,8 @@ from service.graphql.checks import OkrCheck
 from service.graphql.context import Info
 from service.graphql.cycles.types import Cycle
 from service.graphql.interfaces import AlignmentTarget
-from service.graphql.mutations import Payload
-from service.graphql.nodes import ModelNode
+from service.graphql.mutations import EXPECTED_VERSION, Payload, changed
+from service.graphql.nodes import CREATED, UPDATED, VERSION, ModelNode
 from service.graphql.teams.types import Team
 from service.objectives import service
 from service.objectives.models import Objective as ObjectiveModel
@@ -37,11 +37,12 @@ if TYPE_CHECKING:
     from service.graphql.initiatives.types import Initiative
     from service.graphql.key_results.types import KeyResult
 
-for enum in (Health, ObjectiveKind, ObjectiveState, ProgressMode):
-    strawberry.enum(enum)
-
 KeyResultRef = Annotated["KeyResult", strawberry.lazy("service.graphql.key_results.types")]
 InitiativeRef = Annotated["Initiative", strawberry.lazy("service.graphql.initiatives.types")]
+DESCRIPTION = "Why the objective matters and what achieving it looks like, in free text."
+OWNER = "The person accountable for it, as the organization names people (free text)."
+KIND = "COMMITTED (to be met in full) or ASPIRATIONAL (a stretch: about 70% is success)."
+PROGRESS_MODE = "What `progress` is computed from: its key results, its contributors, or both."
 
 
 @strawberry.type(description="What a team wants to achieve in a cycle: qualitative, no numbers.")
@@ -49,15 +50,17 @@ class Objective(ModelNode, AlignmentTarget):
     model = ObjectiveModel
 
     id: relay.NodeID[UUID]
-    title: str
-    description: str | None
-    owner: str | None
-    kind: ObjectiveKind
-    state: ObjectiveState
-    progress_mode: ProgressMode
-    version: int
-    created_at: datetime
-    updated_at: datetime
+    title: str = strawberry.field(
+        description="What the team wants to achieve, in words that inspire (no numbers)."
+    )
+    description: str | None = strawberry.field(description=DESCRIPTION)
+    owner: str | None = strawberry.field(description=OWNER)
+    kind: ObjectiveKind = strawberry.field(description=KIND)
+    state: ObjectiveState = strawberry.field(description="Where the objective is in its life.")
+    progress_mode: ProgressMode = strawberry.field(description=PROGRESS_MODE)
+    version: int = strawberry.field(description=VERSION)
+    created_at: datetime = strawberry.field(description=CREATED)
+    updated_at: datetime = strawberry.field(description=UPDATED)
     team_id: strawberry.Private[UUID]
     cycle_id: strawberry.Private[UUID]
     origin_id: strawberry.Private[UUID | None]
@@ -135,15 +138,18 @@ class Objective(ModelNode, AlignmentTarget):
     async def origin(self, info: Info) -> "Objective | None":
         return await Objective.load(info, self.origin_id)
 
-    @strawberry.field
+    @strawberry.field(description="The team that owns the objective.")
     async def team(self, info: Info) -> Team:
         return await Team.load_required(info, self.team_id)
 
-    @strawberry.field
+    @strawberry.field(description="The cycle the objective lives in.")
     async def cycle(self, info: Info) -> Cycle:
         return await Cycle.load_required(info, self.cycle_id)
 
-    @strawberry.field
+    @strawberry.field(
+        description="How we will know it is achieved, oldest first (good practice: 2 to 5, "
+        "so a list, not a connection)."
+    )
     async def key_results(self, info: Info) -> list[KeyResultRef]:
         return await key_results_of(info, self.id)
 
@@ -253,52 +259,65 @@ async def sources(info: Info, links: list[AlignmentLink], kind: AlignmentKind) -
     return await Objective.load_many(info, [link.source_id for link in links if link.kind is kind])
 
 
-@strawberry.input
+TITLE = "What the team wants to achieve (1 to 200 characters, trimmed; no numbers)."
+TEAM = "The global ID of the team that owns it."
+CYCLE = "The global ID of the cycle it lives in (not a closed one)."
+UNSET = strawberry.UNSET
+
+
+@strawberry.input(description="A new objective of a team in a cycle, in DRAFT.")
 class CreateObjectiveInput:
-    title: str
-    team_id: strawberry.ID
-    cycle_id: strawberry.ID
-    kind: ObjectiveKind = ObjectiveKind.COMMITTED
-    description: str | None = None
-    owner: str | None = None
-    progress_mode: ProgressMode = ProgressMode.KEY_RESULTS
-
-
-@strawberry.input
-class UpdateObjectiveInput:
-    id: strawberry.ID
-    expected_version: int | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="Refuse the update with VERSION_CONFLICT unless the object is still at "
-        "this version (optimistic concurrency).",
+    title: str = strawberry.field(description=TITLE)
+    team_id: strawberry.ID = strawberry.field(description=TEAM)
+    cycle_id: strawberry.ID = strawberry.field(description=CYCLE)
+    kind: ObjectiveKind = strawberry.field(default=ObjectiveKind.COMMITTED, description=KIND)
+    description: str | None = strawberry.field(default=None, description=DESCRIPTION)
+    owner: str | None = strawberry.field(default=None, description=OWNER)
+    progress_mode: ProgressMode = strawberry.field(
+        default=ProgressMode.KEY_RESULTS, description=PROGRESS_MODE
     )
-    title: str | None = strawberry.UNSET
-    description: str | None = strawberry.UNSET
-    owner: str | None = strawberry.UNSET
-    team_id: strawberry.ID | None = strawberry.UNSET
-    cycle_id: strawberry.ID | None = strawberry.UNSET
-    kind: ObjectiveKind | None = strawberry.UNSET
-    state: ObjectiveState | None = strawberry.UNSET
-    health: Health | None = strawberry.UNSET
-    progress_mode: ProgressMode | None = strawberry.UNSET
 
 
-@strawberry.input
+@strawberry.input(description="Changes to an objective: only the fields given change.")
+class UpdateObjectiveInput:
+    id: strawberry.ID = strawberry.field(description="The global ID of the objective.")
+    expected_version: int | None = strawberry.field(default=UNSET, description=EXPECTED_VERSION)
+    title: str | None = strawberry.field(default=UNSET, description=TITLE)
+    description: str | None = strawberry.field(default=UNSET, description=DESCRIPTION)
+    owner: str | None = strawberry.field(default=UNSET, description=OWNER)
+    team_id: strawberry.ID | None = strawberry.field(default=UNSET, description=TEAM)
+    cycle_id: strawberry.ID | None = strawberry.field(default=UNSET, description=CYCLE)
+    kind: ObjectiveKind | None = strawberry.field(default=UNSET, description=KIND)
+    state: ObjectiveState | None = strawberry.field(
+        default=UNSET, description="Activate, close or cancel it."
+    )
+    health: Health | None = strawberry.field(
+        default=UNSET,
+        description="Name the health by hand: it then stays as named, not derived from progress.",
+    )
+    progress_mode: ProgressMode | None = strawberry.field(default=UNSET, description=PROGRESS_MODE)
+
+
+@strawberry.input(
+    description="The objective to delete, with its key results, check-ins and alignment links."
+)
 class DeleteObjectiveInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The global ID of the objective.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of `createObjective`.")
 class CreateObjectivePayload(Payload):
-    objective: Objective | None = None
+    objective: Objective | None = changed("The new objective")
 
 
-@strawberry.type
+@strawberry.type(description="The result of `updateObjective`.")
 class UpdateObjectivePayload(Payload):
-    objective: Objective | None = None
+    objective: Objective | None = changed("The objective as it now stands")
 
 
-@strawberry.type
+@strawberry.type(description="The result of `deleteObjective`.")
 class DeleteObjectivePayload(Payload):
-    objective: Objective | None = None
-    deleted_objective_id: strawberry.ID | None = None
+    objective: Objective | None = changed("The objective as it was before deletion")
+    deleted_objective_id: strawberry.ID | None = changed(
+        "The global ID of the deleted objective, to drop it from client caches"
+    )

@@ -17,7 +17,6 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.alignment import service as alignment
-from service.cycles import service as cycles
 from service.cycles.models import Cycle as CycleModel
 from service.graphql.alignment.types import AlignmentLink
 from service.graphql.context import Context
@@ -40,7 +39,6 @@ from service.okr.figures import (
     KeyResultFigures,
     ObjectiveFigures,
 )
-from service.teams import service as teams
 from service.teams.models import Team as TeamModel
 
 
@@ -112,17 +110,12 @@ for key, resolver in {
     ("KeyResult", "team"): one(TeamModel, Team, "team_id"),
     ("KeyResult", "objective"): one(ObjectiveModel, Objective, "objective_id"),
     ("KeyResult", "initiativeLinks"): many(key_results.initiative_links_of, InitiativeLink),
-    ("KeyResult", "history"): many(key_results.history_of, CheckIn),
     ("CheckIn", "keyResult"): one(KeyResultModel, KeyResult, "key_result_id"),
     ("InitiativeLink", "initiative"): one(InitiativeModel, Initiative, "initiative_id"),
     ("InitiativeLink", "keyResult"): one(KeyResultModel, KeyResult, "key_result_id"),
     ("Initiative", "team"): one(TeamModel, Team, "team_id"),
     ("Team", "parent"): one(TeamModel, Team, "parent_id"),
-    ("Team", "children"): many(teams.children, Team),
     ("Cycle", "parent"): one(CycleModel, Cycle, "parent_id"),
-    ("Cycle", "children"): many(cycles.children, Cycle),
-    ("Cycle", "objectives"): many(cycles.objectives_of_cycles, Objective),
-    ("Team", "objectives"): many(teams.objectives_of_teams, Objective),
     ("Objective", "initiatives"): many(objectives.initiatives_of, Initiative),
     ("Objective", "alignmentLinks"): many(alignment.links_from, AlignmentLink),
     ("Objective", "incomingAlignmentLinks"): many(alignment.links_to_objective, AlignmentLink),
@@ -247,7 +240,6 @@ async def impact_coverage(run: Run, parents: list[Any], _: dict[str, Any]) -> li
 RESOLVERS[("Objective", "keyResults")] = objective_key_results
 RESOLVERS[("KeyResult", "latestCheckIn")] = latest_check_in
 RESOLVERS[("KeyResult", "initiatives")] = key_result_initiatives
-RESOLVERS[("KeyResult", "checkIns")] = recent_check_ins
 RESOLVERS[("KeyResult", "impactCoverage")] = impact_coverage
 RESOLVERS[("Objective", "contributesTo")] = contributes_to
 for graphql_name, attribute in (

@@ -1,3 +1,5 @@
+from typing import Annotated
+
 import strawberry
 
 from service.graphql.checks import OkrCheck
@@ -6,6 +8,16 @@ from service.graphql.reports.types import CycleReport
 from service.kit.ids import optional_id, parse_global_id
 from service.reports import service
 
+CycleId = Annotated[
+    strawberry.ID, strawberry.argument(description="The global ID of the cycle reviewed.")
+]
+SubtreeOf = Annotated[
+    strawberry.ID | None,
+    strawberry.argument(
+        description="Only this team and the teams below it; the whole organization if omitted."
+    ),
+]
+
 
 @strawberry.type
 class ReportQuery:
@@ -13,7 +25,7 @@ class ReportQuery:
         description="The review of a cycle, for the whole organization or one team's subtree."
     )
     async def cycle_report(
-        self, info: Info, cycle_id: strawberry.ID, team_id: strawberry.ID | None = None
+        self, info: Info, cycle_id: CycleId, team_id: SubtreeOf = None
     ) -> CycleReport:
         cycle = parse_global_id(cycle_id, "Cycle", field="cycleId")
         team = optional_id(team_id, "Team", field="teamId")
@@ -28,7 +40,7 @@ class ReportQuery:
         description="Good-practice warnings on a cycle's OKRs (one team's subtree when given)."
     )
     async def okr_checks(
-        self, info: Info, cycle_id: strawberry.ID, team_id: strawberry.ID | None = None
+        self, info: Info, cycle_id: CycleId, team_id: SubtreeOf = None
     ) -> list[OkrCheck]:
         cycle = parse_global_id(cycle_id, "Cycle", field="cycleId")
         team = optional_id(team_id, "Team", field="teamId")

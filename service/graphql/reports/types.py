@@ -10,11 +10,11 @@ from service.okr.report import HealthCounts as HealthCountsData
 from service.okr.report import Summary
 
 
-@strawberry.type
+@strawberry.type(description="How many key results are at each health.")
 class HealthCounts:
-    on_track: int
-    at_risk: int
-    off_track: int
+    on_track: int = strawberry.field(description="Key results ON_TRACK.")
+    at_risk: int = strawberry.field(description="Key results AT_RISK.")
+    off_track: int = strawberry.field(description="Key results OFF_TRACK.")
 
     @classmethod
     def of(cls, counts: HealthCountsData) -> "HealthCounts":
@@ -23,12 +23,20 @@ class HealthCounts:
 
 @strawberry.type(description="Figures over a set of key results.")
 class KeyResultFigures:
-    key_result_count: int
-    achieved_count: int
-    hit_rate: float | None = strawberry.field(description="Achieved / all key results.")
-    average_score: float | None
-    average_progress: float | None
-    health_counts: HealthCounts
+    key_result_count: int = strawberry.field(description="How many key results count here.")
+    achieved_count: int = strawberry.field(description="How many of them met their target.")
+    hit_rate: float | None = strawberry.field(
+        description="Achieved / all key results; 60-70% is healthy, far above says targets "
+        "were safe. Null without key results."
+    )
+    average_score: float | None = strawberry.field(
+        description="The mean score 0..1 (0.6-0.7 is a good result for stretch OKRs); null "
+        "without key results."
+    )
+    average_progress: float | None = strawberry.field(
+        description="The mean progress 0..1; null without key results."
+    )
+    health_counts: HealthCounts = strawberry.field(description="How many are at each health.")
 
     @staticmethod
     def fields_of(summary: Summary) -> dict[str, Any]:
@@ -44,21 +52,21 @@ class KeyResultFigures:
 
 @strawberry.type(description="One team's figures in a cycle; key results count for their owner.")
 class TeamReport(KeyResultFigures):
-    team: Team
-    objective_count: int
+    team: Team = strawberry.field(description="The team these figures are of.")
+    objective_count: int = strawberry.field(description="The team's objectives in the cycle.")
 
 
 @strawberry.type(description="Retrospective notes stored when the cycle closed.")
 class Retrospective:
-    accelerators: str | None
-    blockers: str | None
-    lessons: str | None
+    accelerators: str | None = strawberry.field(description="What sped the teams up.")
+    blockers: str | None = strawberry.field(description="What blocked them.")
+    lessons: str | None = strawberry.field(description="What they learned.")
 
 
 @strawberry.type(description="Where a cycle stands, or how it ended: the quarterly review.")
 class CycleReport(KeyResultFigures):
-    cycle: Cycle
-    objective_count: int
+    cycle: Cycle = strawberry.field(description="The cycle reviewed.")
+    objective_count: int = strawberry.field(description="The objectives counted.")
     check_in_freshness: float | None = strawberry.field(
         description="Share of key results checked in within the last 7 days."
     )
@@ -68,21 +76,26 @@ class CycleReport(KeyResultFigures):
     committed_share: float | None = strawberry.field(
         description="Share of committed objectives (the rest are aspirational; aim for ~60%)."
     )
-    teams: list[TeamReport]
+    teams: list[TeamReport] = strawberry.field(
+        description="The same figures per team with OKRs in the cycle (one per team: a "
+        "bounded list)."
+    )
     at_risk: list[KeyResult] = strawberry.field(
         description="Key results at risk or off track, off track first, least progress first."
     )
-    retrospective: Retrospective | None
+    retrospective: Retrospective | None = strawberry.field(
+        description="The notes kept when the cycle closed; null before, or without notes."
+    )
 
-    @strawberry.field
+    @strawberry.field(description="Key results ON_TRACK (as `healthCounts.onTrack`).")
     def on_track_count(self) -> int:
         return self.health_counts.on_track
 
-    @strawberry.field
+    @strawberry.field(description="Key results AT_RISK (as `healthCounts.atRisk`).")
     def at_risk_count(self) -> int:
         return self.health_counts.at_risk
 
-    @strawberry.field
+    @strawberry.field(description="Key results OFF_TRACK (as `healthCounts.offTrack`).")
     def off_track_count(self) -> int:
         return self.health_counts.off_track
 

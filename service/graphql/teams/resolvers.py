@@ -1,12 +1,11 @@
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry import relay
 
 from service.graphql.context import Info
-from service.graphql.mutations import changes_of, mutate
-from service.graphql.nodes import connection
+from service.graphql.mutations import changes_of, input_argument, mutate
+from service.graphql.nodes import After, Connection, First, connection
 from service.graphql.teams.types import (
     CreateTeamInput,
     CreateTeamPayload,
@@ -23,15 +22,21 @@ from service.teams.models import Team as TeamModel
 
 @strawberry.type
 class TeamQuery:
-    @strawberry.field(description="Teams in creation order; `parentId` lists one team's children.")
+    @strawberry.field(description="The organization's teams, oldest first.")
     async def teams(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        parent_id: strawberry.ID | None = None,
-        roots_only: bool = False,
-    ) -> relay.Connection[Team]:
+        first: First = None,
+        after: After = None,
+        parent_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only the teams directly below this team."),
+        ] = None,
+        roots_only: Annotated[
+            bool,
+            strawberry.argument(description="Only the teams at the top of the tree (no parent)."),
+        ] = False,
+    ) -> Connection[Team]:
         organization_id = info.context.principal.organization_id
         parent = optional_id(parent_id, "Team", field="parentId")
 
@@ -45,8 +50,12 @@ class TeamQuery:
 
 @strawberry.type
 class TeamMutation:
-    @strawberry.mutation
-    async def create_team(self, info: Info, input: CreateTeamInput) -> CreateTeamPayload:
+    @strawberry.mutation(description="Add a team to the organisation tree (admins).")
+    async def create_team(
+        self,
+        info: Info,
+        input: Annotated[CreateTeamInput, input_argument("The team to add.")],
+    ) -> CreateTeamPayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             team = await service.create_team(
                 db,
@@ -58,8 +67,12 @@ class TeamMutation:
 
         return await mutate(info, CreateTeamPayload, action)
 
-    @strawberry.mutation
-    async def update_team(self, info: Info, input: UpdateTeamInput) -> UpdateTeamPayload:
+    @strawberry.mutation(description="Rename a team or move it in the tree (admins).")
+    async def update_team(
+        self,
+        info: Info,
+        input: Annotated[UpdateTeamInput, input_argument("The team and what changes.")],
+    ) -> UpdateTeamPayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             team = await service.update_team(
                 db,

@@ -6,8 +6,16 @@ import strawberry
 from strawberry import relay
 
 from service.graphql.context import Info
-from service.graphql.mutations import Payload
-from service.graphql.nodes import ModelNode
+from service.graphql.mutations import Payload, changed
+from service.graphql.nodes import (
+    AFTER,
+    CREATED,
+    FIRST,
+    UPDATED,
+    Connection,
+    ModelNode,
+    child_connection,
+)
 from service.teams import service
 from service.teams.models import Team as TeamModel
 
@@ -20,9 +28,9 @@ class Team(ModelNode):
     model = TeamModel
 
     id: relay.NodeID[UUID]
-    name: str
-    created_at: datetime
-    updated_at: datetime
+    name: str = strawberry.field(description="What people call the team.")
+    created_at: datetime = strawberry.field(description=CREATED)
+    updated_at: datetime = strawberry.field(description=UPDATED)
     parent_id: strawberry.Private[UUID | None]
 
     @classmethod
@@ -35,43 +43,62 @@ class Team(ModelNode):
             parent_id=row.parent_id,
         )
 
-    @strawberry.field
+    @strawberry.field(
+        description="The team this one sits below (a squad's department); null at the top."
+    )
     async def parent(self, info: Info) -> "Team | None":
         return await Team.load(info, self.parent_id)
 
-    @strawberry.field(description="Teams directly below this one.")
-    async def children(self, info: Info) -> list["Team"]:
-        rows = await info.context.loader(service.children, default=list).load(self.id)
-        return [Team.from_row(row) for row in rows]
+    @strawberry.field(description="Teams directly below this one, in creation order.")
+    async def children(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
+    ) -> Connection["Team"]:
+        return await child_connection(
+            info, Team, self.id, service.CHILDREN, first=first, after=after
+        )
 
-    @strawberry.field(description="This team's objectives, in creation order.")
+    @strawberry.field(description="This team's own objectives (not its subteams'), oldest first.")
     async def objectives(
-        self, info: Info
-    ) -> list[Annotated["Objective", strawberry.lazy("service.graphql.objectives.types")]]:
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
+    ) -> Connection[Annotated["Objective", strawberry.lazy("service.graphql.objectives.types")]]:
         from service.graphql.objectives.types import Objective
 
-        rows = await info.context.loader(service.objectives_of_teams, default=list).load(self.id)
-        return [Objective.from_row(row) for row in rows]
+        return await child_connection(
+            info, Objective, self.id, service.OBJECTIVES, first=first, after=after
+        )
 
 
-@strawberry.input
+NAME = "What people call the team (1 to 200 characters, trimmed)."
+PARENT = "The global ID of the team to sit below; null for a team at the top of the tree."
+
+
+@strawberry.input(description="A new team, at the top of the tree or below another team.")
 class CreateTeamInput:
-    name: str
-    parent_id: strawberry.ID | None = None
+    name: str = strawberry.field(description=NAME)
+    parent_id: strawberry.ID | None = strawberry.field(default=None, description=PARENT)
 
 
-@strawberry.input
+@strawberry.input(description="Changes to a team: only the fields given change.")
 class UpdateTeamInput:
-    id: strawberry.ID
-    name: str | None = strawberry.UNSET
-    parent_id: strawberry.ID | None = strawberry.UNSET
+    id: strawberry.ID = strawberry.field(description="The global ID of the team to change.")
+    name: str | None = strawberry.field(default=strawberry.UNSET, description=NAME)
+    parent_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=f"{PARENT} A team cannot move below itself or below a team under it.",
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of `createTeam`.")
 class CreateTeamPayload(Payload):
-    team: Team | None = None
+    team: Team | None = changed("The new team")
 
 
-@strawberry.type
+@strawberry.type(description="The result of `updateTeam`.")
 class UpdateTeamPayload(Payload):
-    team: Team | None = None
+    team: Team | None = changed("The team as it now stands")

@@ -1,14 +1,14 @@
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry import relay
 
 from service.events import service as events
+from service.events.catalog import parse_event_types
 from service.graphql.context import Info
-from service.graphql.mutations import changes_of, mutate
-from service.graphql.nodes import connection
+from service.graphql.mutations import changes_of, input_argument, mutate
+from service.graphql.nodes import After, Connection, First, connection
 from service.graphql.webhooks.types import (
     CreateWebhookEndpointInput,
     CreateWebhookEndpointPayload,
@@ -57,8 +57,8 @@ def address_policy(info: Info) -> AddressPolicy:
 class WebhookQuery:
     @strawberry.field(description="Webhook endpoints in creation order (admin scope).")
     async def webhook_endpoints(
-        self, info: Info, first: int | None = None, after: str | None = None
-    ) -> relay.Connection[WebhookEndpoint]:
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[WebhookEndpoint]:
         info.context.principal.require(Scope.ADMIN)
         return await connection(info, WebhookEndpoint, first=first, after=after)
 
@@ -66,12 +66,18 @@ class WebhookQuery:
     async def webhook_deliveries(
         self,
         info: Info,
-        endpoint_id: strawberry.ID | None = None,
-        status: DeliveryStatus | None = None,
-        event_id: strawberry.ID | None = None,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> relay.Connection[WebhookDelivery]:
+        endpoint_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only to this endpoint.")
+        ] = None,
+        status: Annotated[
+            DeliveryStatus | None, strawberry.argument(description="Only in this status.")
+        ] = None,
+        event_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only of this event.")
+        ] = None,
+        first: First = None,
+        after: After = None,
+    ) -> Connection[WebhookDelivery]:
         info.context.principal.require(Scope.ADMIN)
         organization_id = info.context.principal.organization_id
         endpoint = None if endpoint_id is None else endpoint_uuid(endpoint_id, "endpointId")
@@ -87,23 +93,29 @@ class WebhookQuery:
     @strawberry.field(
         description="The event log, oldest first: poll with `after` to catch up on anything "
         "a webhook endpoint missed; with `subjectId`, one object's audit trail (who changed "
-        "what, from what, to what, when)."
+        "what, from what, to what, when). `types` are names from the event catalog "
+        "(`key_result.checked_in`...): an unknown name is an INVALID_VALUE error."
     )
     async def events(
         self,
         info: Info,
-        types: list[str] | None = None,
-        subject_id: strawberry.ID | None = None,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> relay.Connection[Event]:
+        types: Annotated[
+            list[str] | None,
+            strawberry.argument(description="Only events of these types; all when omitted."),
+        ] = None,
+        subject_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only events about this object (its global ID)."),
+        ] = None,
+        first: First = None,
+        after: After = None,
+    ) -> Connection[Event]:
         actor = info.context.principal
         subject = None if subject_id is None else decode_global_id(subject_id, field="subjectId")[1]
+        wanted = parse_event_types(types or (), "types")  # an unknown name is an error
 
         async def fetch(db: AsyncSession, window: Window) -> Page:
-            return await events.list_events(
-                db, actor, window, types=types or (), subject_id=subject
-            )
+            return await events.list_events(db, actor, window, types=wanted, subject_id=subject)
 
         return await connection(info, Event, first=first, after=after, fetch=fetch)
 
@@ -112,7 +124,9 @@ class WebhookQuery:
 class WebhookMutation:
     @strawberry.mutation(description="Subscribe a URL to events; its secret is shown once.")
     async def create_webhook_endpoint(
-        self, info: Info, input: CreateWebhookEndpointInput
+        self,
+        info: Info,
+        input: Annotated[CreateWebhookEndpointInput, input_argument("The URL and its filters.")],
     ) -> CreateWebhookEndpointPayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             fields = changes_of(input, WebhookEndpointModel)
@@ -124,9 +138,11 @@ class WebhookMutation:
 
         return await mutate(info, CreateWebhookEndpointPayload, action)
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Change an endpoint's URL, description or filters.")
     async def update_webhook_endpoint(
-        self, info: Info, input: UpdateWebhookEndpointInput
+        self,
+        info: Info,
+        input: Annotated[UpdateWebhookEndpointInput, input_argument("The endpoint and changes.")],
     ) -> UpdateWebhookEndpointPayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             changes = changes_of(input, WebhookEndpointModel)
@@ -141,7 +157,9 @@ class WebhookMutation:
 
     @strawberry.mutation(description="Delete an endpoint and its delivery history.")
     async def delete_webhook_endpoint(
-        self, info: Info, input: DeleteWebhookEndpointInput
+        self,
+        info: Info,
+        input: Annotated[DeleteWebhookEndpointInput, input_argument("The endpoint to delete.")],
     ) -> DeleteWebhookEndpointPayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             endpoint = await service.delete_endpoint(db, actor, endpoint_uuid(input.id))
@@ -151,7 +169,9 @@ class WebhookMutation:
 
     @strawberry.mutation(description="Deliver to a disabled endpoint again (new events only).")
     async def enable_webhook_endpoint(
-        self, info: Info, input: EnableWebhookEndpointInput
+        self,
+        info: Info,
+        input: Annotated[EnableWebhookEndpointInput, input_argument("The endpoint to enable.")],
     ) -> EnableWebhookEndpointPayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             endpoint = await service.enable_endpoint(db, actor, endpoint_uuid(input.id))
@@ -163,7 +183,9 @@ class WebhookMutation:
         description="A new signing secret; the old one keeps signing too for the grace period."
     )
     async def rotate_webhook_secret(
-        self, info: Info, input: RotateWebhookSecretInput
+        self,
+        info: Info,
+        input: Annotated[RotateWebhookSecretInput, input_argument("The endpoint and grace.")],
     ) -> RotateWebhookSecretPayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             grace = timedelta(seconds=input.grace_period_seconds)
@@ -176,7 +198,9 @@ class WebhookMutation:
 
     @strawberry.mutation(description="Record a `webhook.test` event for this endpoint only.")
     async def send_test_webhook(
-        self, info: Info, input: SendTestWebhookInput
+        self,
+        info: Info,
+        input: Annotated[SendTestWebhookInput, input_argument("The endpoint to test.")],
     ) -> SendTestWebhookPayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             endpoint_id = endpoint_uuid(input.endpoint_id, "endpointId")
@@ -187,7 +211,9 @@ class WebhookMutation:
 
     @strawberry.mutation(description="Queue an event again for an endpoint (same webhook-id).")
     async def redeliver_webhook_event(
-        self, info: Info, input: RedeliverWebhookEventInput
+        self,
+        info: Info,
+        input: Annotated[RedeliverWebhookEventInput, input_argument("The event and endpoint.")],
     ) -> RedeliverWebhookEventPayload:
         async def action(db: AsyncSession, actor: Principal) -> dict[str, Any]:
             delivery = await service.redeliver(

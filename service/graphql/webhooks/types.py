@@ -10,8 +10,8 @@ from strawberry.scalars import JSON
 from service.events import service as events
 from service.events.models import Event as EventModel
 from service.graphql.context import Info
-from service.graphql.mutations import Payload
-from service.graphql.nodes import AdminNode, ModelNode
+from service.graphql.mutations import Payload, changed
+from service.graphql.nodes import CREATED, UPDATED, AdminNode, ModelNode
 from service.graphql.teams.types import Team
 from service.kit.ids import global_id
 from service.webhooks import service
@@ -20,10 +20,11 @@ from service.webhooks.models import WebhookDelivery as WebhookDeliveryModel
 from service.webhooks.models import WebhookEndpoint as WebhookEndpointModel
 from service.webhooks.payloads import event_data
 
-strawberry.enum(DeliveryStatus, name="WebhookDeliveryStatus")
-
-
-# Events about credentials and endpoints (their URLs may be secrets too): admins only.
+ENDPOINT_DESCRIPTION = "What the endpoint is for, for the admins (free text)."
+URL = "https:// (http:// only where the setting allows)."
+EVENT_TYPES = "Event types to receive; empty: all."
+TEAM_IDS = "Only events of these teams' objects; empty: all."
+ENDPOINT = "The global ID of the webhook endpoint."
 
 
 @strawberry.type(
@@ -33,6 +34,8 @@ strawberry.enum(DeliveryStatus, name="WebhookDeliveryStatus")
 class Event(ModelNode):
     model = EventModel
     subject_type: strawberry.Private[str]
+    # Admin-only types (the catalog's): credentials and endpoints, whose URLs may be secrets.
+    audience: strawberry.Private[str]
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
@@ -41,13 +44,15 @@ class Event(ModelNode):
         found = await super().resolve_nodes(info=info, node_ids=node_ids, required=required)
         actor = info.context.principal
         return [
-            event if event is not None and events.visible_to(actor, event.subject_type) else None
+            event if event is not None and events.visible_to(actor, event.audience) else None
             for event in found
         ]
 
     id: relay.NodeID[UUID]
-    type: str
-    timestamp: datetime
+    type: str = strawberry.field(
+        description='What happened, a name from the event catalog ("key_result.checked_in").'
+    )
+    timestamp: datetime = strawberry.field(description="When the change was committed.")
     sequence: int = strawberry.field(description="Grows by one with each event of the subject.")
     subject_id: strawberry.ID = strawberry.field(description="Global ID of the changed object.")
     data: JSON = strawberry.field(description="The webhook body's `data`: object, changes...")
@@ -63,6 +68,7 @@ class Event(ModelNode):
             sequence=row.sequence,
             subject_id=strawberry.ID(global_id(row.subject_type, row.subject_id)),
             subject_type=row.subject_type,
+            audience=row.audience,
             data=JSON(event_data(row)),
             actor=JSON(row.actor),
             changes=JSON(row.data.get("changes") or {}),
@@ -74,19 +80,23 @@ class WebhookEndpoint(AdminNode):
     model = WebhookEndpointModel
 
     id: relay.NodeID[UUID]
-    url: str
-    description: str | None
+    url: str = strawberry.field(description="Where signed deliveries are POSTed.")
+    description: str | None = strawberry.field(description=ENDPOINT_DESCRIPTION)
     event_types: list[str] = strawberry.field(description="Empty: every event type.")
-    enabled: bool
-    disabled_reason: str | None
+    enabled: bool = strawberry.field(
+        description="Whether deliveries are made; false after failing too long, or by hand."
+    )
+    disabled_reason: str | None = strawberry.field(
+        description="Why it was disabled; null while enabled."
+    )
     failing_since: datetime | None = strawberry.field(
         description="Start of the current run of failed attempts."
     )
     previous_secret_expires_at: datetime | None = strawberry.field(
         description="Until then, deliveries are also signed with the secret before rotation."
     )
-    created_at: datetime
-    updated_at: datetime
+    created_at: datetime = strawberry.field(description=CREATED)
+    updated_at: datetime = strawberry.field(description=UPDATED)
     team_ids: strawberry.Private[list[UUID]]
 
     @classmethod
@@ -112,10 +122,12 @@ class WebhookEndpoint(AdminNode):
 
 @strawberry.type(description="One HTTP request made for a delivery.")
 class WebhookAttempt:
-    attempted_at: datetime
+    attempted_at: datetime = strawberry.field(description="When the request was sent.")
     status_code: int | None = strawberry.field(description="None when no response came.")
-    duration_ms: int
-    error: str | None
+    duration_ms: int = strawberry.field(description="How long the endpoint took to answer.")
+    error: str | None = strawberry.field(
+        description="Why the attempt failed (timeout, refused, status); null on success."
+    )
     response_body: str | None = strawberry.field(description="The first KiB of the response.")
 
     @classmethod
@@ -134,15 +146,19 @@ class WebhookDelivery(AdminNode):
     model = WebhookDeliveryModel
 
     id: relay.NodeID[UUID]
-    status: DeliveryStatus
-    attempt_count: int
+    status: DeliveryStatus = strawberry.field(description="Where the delivery stands.")
+    attempt_count: int = strawberry.field(description="How many requests were made so far.")
     next_attempt_at: datetime | None = strawberry.field(
         description="When the next attempt is due; none once delivered or dead."
     )
-    delivered_at: datetime | None
-    last_error: str | None
-    last_status_code: int | None
-    created_at: datetime
+    delivered_at: datetime | None = strawberry.field(
+        description="When the endpoint accepted it; null until then."
+    )
+    last_error: str | None = strawberry.field(description="Why the latest attempt failed.")
+    last_status_code: int | None = strawberry.field(
+        description="The HTTP status of the latest attempt; null when no response came."
+    )
+    created_at: datetime = strawberry.field(description="When the event was queued for it.")
     event_id: strawberry.Private[UUID]
     endpoint_id: strawberry.Private[UUID]
 
@@ -162,13 +178,13 @@ class WebhookDelivery(AdminNode):
             endpoint_id=row.endpoint_id,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The event delivered.")
     async def event(self, info: Info) -> Event:
         found = await Event.load(info, self.event_id)
         assert found is not None  # the foreign key guarantees it
         return found
 
-    @strawberry.field
+    @strawberry.field(description="The endpoint it is delivered to.")
     async def endpoint(self, info: Info) -> WebhookEndpoint:
         found = await WebhookEndpoint.load(info, self.endpoint_id)
         assert found is not None  # the foreign key guarantees it
@@ -180,94 +196,96 @@ class WebhookDelivery(AdminNode):
         return [WebhookAttempt.from_row(row) for row in rows]
 
 
-@strawberry.input
+@strawberry.input(description="A URL to subscribe to events.")
 class CreateWebhookEndpointInput:
-    url: str = strawberry.field(description="https:// (http:// only where the setting allows).")
-    description: str | None = None
-    event_types: list[str] = strawberry.field(
-        default_factory=list, description="Event types to receive; empty: all."
-    )
-    team_ids: list[strawberry.ID] = strawberry.field(
-        default_factory=list, description="Only events of these teams' objects; empty: all."
-    )
+    url: str = strawberry.field(description=URL)
+    description: str | None = strawberry.field(default=None, description=ENDPOINT_DESCRIPTION)
+    event_types: list[str] = strawberry.field(default_factory=list, description=EVENT_TYPES)
+    team_ids: list[strawberry.ID] = strawberry.field(default_factory=list, description=TEAM_IDS)
 
 
-@strawberry.input
+@strawberry.input(description="Changes to an endpoint: only the fields given change.")
 class UpdateWebhookEndpointInput:
-    id: strawberry.ID
-    url: str | None = strawberry.UNSET
-    description: str | None = strawberry.UNSET
-    event_types: list[str] | None = strawberry.UNSET
-    team_ids: list[strawberry.ID] | None = strawberry.UNSET
+    id: strawberry.ID = strawberry.field(description=ENDPOINT)
+    url: str | None = strawberry.field(default=strawberry.UNSET, description=URL)
+    description: str | None = strawberry.field(
+        default=strawberry.UNSET, description=ENDPOINT_DESCRIPTION
+    )
+    event_types: list[str] | None = strawberry.field(
+        default=strawberry.UNSET, description=EVENT_TYPES
+    )
+    team_ids: list[strawberry.ID] | None = strawberry.field(
+        default=strawberry.UNSET, description=TEAM_IDS
+    )
 
 
-@strawberry.input
+@strawberry.input(description="The endpoint to delete, with its delivery history.")
 class DeleteWebhookEndpointInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description=ENDPOINT)
 
 
-@strawberry.input
+@strawberry.input(description="The endpoint to enable again.")
 class EnableWebhookEndpointInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description=ENDPOINT)
 
 
-@strawberry.input
+@strawberry.input(description="The endpoint whose signing secret to replace.")
 class RotateWebhookSecretInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description=ENDPOINT)
     grace_period_seconds: int = strawberry.field(
         default=86400, description="How long the old secret still signs too (at most 7 days)."
     )
 
 
-@strawberry.input
+@strawberry.input(description="The endpoint to send a test event to.")
 class SendTestWebhookInput:
-    endpoint_id: strawberry.ID
+    endpoint_id: strawberry.ID = strawberry.field(description=ENDPOINT)
 
 
-@strawberry.input
+@strawberry.input(description="An event to deliver once more to an endpoint.")
 class RedeliverWebhookEventInput:
-    event_id: strawberry.ID
-    endpoint_id: strawberry.ID
+    event_id: strawberry.ID = strawberry.field(description="The global ID of the event.")
+    endpoint_id: strawberry.ID = strawberry.field(description=ENDPOINT)
 
 
-@strawberry.type
+@strawberry.type(description="The result of `createWebhookEndpoint`.")
 class CreateWebhookEndpointPayload(Payload):
-    webhook_endpoint: WebhookEndpoint | None = None
+    webhook_endpoint: WebhookEndpoint | None = changed("The new endpoint")
     secret: str | None = strawberry.field(
         default=None, description="The signing secret (whsec_...): shown this once only."
     )
 
 
-@strawberry.type
+@strawberry.type(description="The result of `updateWebhookEndpoint`.")
 class UpdateWebhookEndpointPayload(Payload):
-    webhook_endpoint: WebhookEndpoint | None = None
+    webhook_endpoint: WebhookEndpoint | None = changed("The endpoint as it now stands")
 
 
-@strawberry.type
+@strawberry.type(description="The result of `deleteWebhookEndpoint`.")
 class DeleteWebhookEndpointPayload(Payload):
     webhook_endpoint: WebhookEndpoint | None = strawberry.field(
         default=None, description="Its last state."
     )
 
 
-@strawberry.type
+@strawberry.type(description="The result of `enableWebhookEndpoint`.")
 class EnableWebhookEndpointPayload(Payload):
-    webhook_endpoint: WebhookEndpoint | None = None
+    webhook_endpoint: WebhookEndpoint | None = changed("The endpoint, enabled")
 
 
-@strawberry.type
+@strawberry.type(description="The result of `rotateWebhookSecret`.")
 class RotateWebhookSecretPayload(Payload):
-    webhook_endpoint: WebhookEndpoint | None = None
+    webhook_endpoint: WebhookEndpoint | None = changed("The endpoint, with its new secret")
     secret: str | None = strawberry.field(
         default=None, description="The new signing secret: shown this once only."
     )
 
 
-@strawberry.type
+@strawberry.type(description="The result of `sendTestWebhook`.")
 class SendTestWebhookPayload(Payload):
-    event: Event | None = None
+    event: Event | None = changed("The test event queued for delivery")
 
 
-@strawberry.type
+@strawberry.type(description="The result of `redeliverWebhookEvent`.")
 class RedeliverWebhookEventPayload(Payload):
-    delivery: WebhookDelivery | None = None
+    delivery: WebhookDelivery | None = changed("The new delivery of the event")

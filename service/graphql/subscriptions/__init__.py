@@ -1,0 +1,1 @@
+"""Live updates over WebSockets (graphql-transport-ws, and the older graphql-ws)."""

@@ -1,0 +1,13 @@
+#!/bin/sh
+# Composes okr-service's subgraph with the sample roadmap subgraph (roadmap.graphql) as a
+# federation router's build step does, and prints the supergraph (JSON: supergraphSdl, hints).
+# The SDL is the one `_service { sdl }` serves with OKR_FEDERATION=true, printed from the
+# code: run it from the project's Python environment, with Node.js at hand.
+set -eu
+here="$(cd "$(dirname "$0")" && pwd)"
+sdl="$(mktemp)"
+trap 'rm -f "$sdl"' EXIT
+python -c "from service.graphql.federation import federated_schema as s; print(s().as_str())" >"$sdl"
+cd "$here/../tools"
+[ -e node_modules/.package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error
+node "$here/compose.mjs" "$sdl" "$here/roadmap.graphql"
