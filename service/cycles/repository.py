@@ -1,28 +1,28 @@
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Row, Select, String, cast, func, literal, select
+from sqlalchemy import ColumnElement, Select, String, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import SQLCoreOperations
 
 from service.cycles.models import Cycle
 from service.key_results.models import KeyResult
 from service.kit.repository import Page, Window, equal_where_given, page, rows_grouped_by
+from service.kit.rows import Record
 from service.objectives.models import Objective
 from service.okr.enums import CycleState
 
 
 async def children(
     db: AsyncSession, organization_id: UUID, cycle_ids: list[UUID]
-) -> dict[UUID, list[Row[Any]]]:
+) -> dict[UUID, list[Record]]:
     return await rows_grouped_by(db, Cycle, organization_id, "parent_id", cycle_ids)
 
 
 async def objectives_of_cycles(
     db: AsyncSession, organization_id: UUID, cycle_ids: list[UUID]
-) -> dict[UUID, list[Row[Any]]]:
+) -> dict[UUID, list[Record]]:
     return await rows_grouped_by(db, Objective, organization_id, "cycle_id", cycle_ids)
 
 

@@ -33,6 +33,8 @@ class Cycle(ModelNode):
     updated_at: datetime
     parent_id: strawberry.Private[UUID | None]
 
+    row: strawberry.Private[Any]  # what it was read from (the compiled reads use it)
+
     @classmethod
     def from_row(cls, row: Any) -> Self:
         return cls(
@@ -44,6 +46,7 @@ class Cycle(ModelNode):
             created_at=row.created_at,
             updated_at=row.updated_at,
             parent_id=row.parent_id,
+            row=row,
         )
 
     @strawberry.field

@@ -53,6 +53,8 @@ class CheckIn(ModelNode):
     created_at: datetime
     key_result_id: strawberry.Private[UUID]
 
+    row: strawberry.Private[Any]  # what it was read from (the compiled reads use it)
+
     @classmethod
     def from_row(cls, row: Any) -> Self:
         return cls(
@@ -67,6 +69,7 @@ class CheckIn(ModelNode):
             checked_at=row.checked_at,
             created_at=row.created_at,
             key_result_id=row.key_result_id,
+            row=row,
         )
 
     @strawberry.field

@@ -25,6 +25,8 @@ class Team(ModelNode):
     updated_at: datetime
     parent_id: strawberry.Private[UUID | None]
 
+    row: strawberry.Private[Any]  # what it was read from (the compiled reads use it)
+
     @classmethod
     def from_row(cls, row: Any) -> Self:
         return cls(
@@ -33,6 +35,7 @@ class Team(ModelNode):
             created_at=row.created_at,
             updated_at=row.updated_at,
             parent_id=row.parent_id,
+            row=row,
         )
 
     @strawberry.field
