@@ -29,7 +29,12 @@ from service.graphql.schema import schema
 from service.idempotency import service as idempotency
 from service.kit.backpressure import BodyReadDeadline, InFlightLimit
 from service.kit.clock import Clock
-from service.kit.db import create_engine, create_sessionmaker, enter_tenant
+from service.kit.db import (
+    create_engine,
+    create_sessionmaker,
+    enter_tenant,
+    on_a_live_connection,
+)
 from service.kit.errors import Unauthenticated
 from service.kit.json_input import InputTooDeep, check_depth
 from service.kit.outage import DATABASE_ERRORS, DatabaseUnavailable, database_error_response
@@ -73,16 +78,22 @@ async def graphql_context(request: Request) -> AsyncIterator[Context | None]:
     await request.body()
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with sessionmaker() as db:
-        principal = await identify(request, db, token)
-        # From here on the transaction runs as the tenant role: row-level security hides
-        # every other organization's rows even from a query that forgets its filter.
-        if not await enter_tenant(db, principal.organization_id):
-            raise Unauthorized("The token's organization does not exist.")
+        principal = await on_a_live_connection(db, lambda: open_as_tenant(request, db, token))
         context = Context(
             db, principal, settings=request.app.state.settings, clock=request.app.state.clock
         )
         context.idempotency_key = await replay_or_claim(request, db, principal)
         yield context
+
+
+async def open_as_tenant(request: Request, db: AsyncSession, token: str) -> Principal:
+    """The caller, known; from here on the transaction runs as the tenant role: row-level
+    security hides every other organization's rows even from a query that forgets its
+    filter."""
+    principal = await identify(request, db, token)
+    if not await enter_tenant(db, principal.organization_id):
+        raise Unauthorized("The token's organization does not exist.")
+    return principal
 
 
 async def identify(request: Request, db: AsyncSession, token: str) -> Principal:
