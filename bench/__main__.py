@@ -4,6 +4,7 @@ Subcommands:
   run           generate data, run every target and workload, write table/JSON/PNG
   generate      only (re)build a database: python -m bench generate mid [--reuse]
   profile       py-spy on okr-service under W1 load: python -m bench profile --size mid
+  cpu           CPU time per read request, in process: python -m bench cpu --size mid
   chart         redraw a PNG from a results JSON: python -m bench chart bench/results/latest-mid.json
   client-check  raw client vs httpx against the floor (is the load generator the limit?)
 """
@@ -32,6 +33,7 @@ def main() -> None:
     g.add_argument("size", choices=["small", "mid", "large", "xl"])
     g.add_argument("--reuse", action="store_true")
     sub.add_parser("profile", add_help=False)
+    sub.add_parser("cpu", add_help=False)
     ch = sub.add_parser("chart", help="redraw the PNG of a results JSON")
     ch.add_argument("json")
     c = sub.add_parser("client-check")
@@ -58,6 +60,10 @@ def main() -> None:
         from bench import profile
 
         profile.main(rest)
+    elif args.command == "cpu":
+        from bench import cpu
+
+        cpu.main(rest)
     elif args.command == "chart":
         import json
         from pathlib import Path

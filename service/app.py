@@ -39,7 +39,12 @@ from service.kit import metrics
 from service.kit.backpressure import BodyReadDeadline, InFlightLimit
 from service.kit.clock import Clock
 from service.kit.cors import CORSMiddleware, cors_options
-from service.kit.db import create_engine, create_sessionmaker, enter_tenant
+from service.kit.db import (
+    create_engine,
+    create_sessionmaker,
+    enter_tenant,
+    on_a_live_connection,
+)
 from service.kit.errors import Unauthenticated
 from service.kit.json_input import InputTooDeep
 from service.kit.observe import Observe, record_of
@@ -97,13 +102,9 @@ async def graphql_context(
     await request.body()
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with sessionmaker() as db:
-        principal = await identify(request, db, token)
+        principal = await on_a_live_connection(db, lambda: open_as_tenant(request, db, token))
         if record := record_of(request.scope):
             record.organization = str(principal.organization_id)
-        # From here on the transaction runs as the tenant role: row-level security hides
-        # every other organization's rows even from a query that forgets its filter.
-        if not await enter_tenant(db, principal.organization_id):
-            raise Unauthorized("The token's organization does not exist.")
         context = Context(
             db, principal, settings=request.app.state.settings, clock=request.app.state.clock
         )
@@ -130,6 +131,16 @@ def subscription_context(websocket: WebSocket) -> SubscriptionContext:
         settings=state.settings,
         slots=state.subscription_slots,
     )
+
+
+async def open_as_tenant(request: Request, db: AsyncSession, token: str) -> Principal:
+    """The caller, known; from here on the transaction runs as the tenant role: row-level
+    security hides every other organization's rows even from a query that forgets its
+    filter."""
+    principal = await identify(request, db, token)
+    if not await enter_tenant(db, principal.organization_id):
+        raise Unauthorized("The token's organization does not exist.")
+    return principal
 
 
 async def identify(request: HTTPConnection, db: AsyncSession, token: str) -> Principal:

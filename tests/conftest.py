@@ -104,24 +104,49 @@ def engine(app: FastAPI) -> AsyncEngine:
 
 
 class StatementCounter:
+    """The SQL statements sent on the app's connections: those SQLAlchemy runs (its cursor
+    events) and those read through asyncpg directly (asyncpg's query log, which leaves out
+    SQLAlchemy's prepared statements). Transaction control and the pool's liveness ping
+    are not counted."""
+
     def __init__(self) -> None:
         self.statements: list[str] = []
 
-    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    def sqlalchemy(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         self.statements.append(statement)
+
+    def asyncpg(self, logged: Any) -> None:
+        statement = logged.query.strip()
+        if statement != ";" and not statement.upper().startswith(TRANSACTION_CONTROL):
+            self.statements.append(statement)
 
     @property
     def count(self) -> int:
         return len(self.statements)
 
 
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
 @pytest.fixture
 def sql_statements(engine: AsyncEngine) -> Iterator[StatementCounter]:
     """Every SQL statement the app sends while the test runs."""
     counter = StatementCounter()
-    event.listen(engine.sync_engine, "before_cursor_execute", counter)
+    logged: dict[int, Any] = {}
+
+    def log_queries(_dbapi_connection: Any, record: Any, *_: Any) -> None:
+        driver = record.driver_connection
+        if id(driver) not in logged:
+            logged[id(driver)] = driver
+            driver.add_query_logger(counter.asyncpg)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", counter.sqlalchemy)
+    event.listen(engine.sync_engine, "checkout", log_queries)
     yield counter
-    event.remove(engine.sync_engine, "before_cursor_execute", counter)
+    event.remove(engine.sync_engine, "checkout", log_queries)
+    event.remove(engine.sync_engine, "before_cursor_execute", counter.sqlalchemy)
+    for driver in logged.values():
+        driver.remove_query_logger(counter.asyncpg)
 
 
 @dataclass

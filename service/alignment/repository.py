@@ -1,8 +1,7 @@
 from collections.abc import Collection
-from typing import Any
 from uuid import UUID
 
-from sqlalchemy import CTE, Row, Uuid, func, literal, select
+from sqlalchemy import CTE, Uuid, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.alignment.models import AlignmentLink
@@ -15,6 +14,7 @@ from service.kit.repository import (
     page,
     rows_grouped_by,
 )
+from service.kit.rows import Record
 from service.okr.enums import AlignmentKind
 
 
@@ -94,7 +94,7 @@ async def contributions_below(
 
 async def links_from(
     db: AsyncSession, organization_id: UUID, objective_ids: list[UUID]
-) -> dict[UUID, list[Row[Any]]]:
+) -> dict[UUID, list[Record]]:
     return await rows_grouped_by(
         db, AlignmentLink, organization_id, "source_objective_id", objective_ids
     )
@@ -102,7 +102,7 @@ async def links_from(
 
 async def links_to_objective(
     db: AsyncSession, organization_id: UUID, objective_ids: list[UUID]
-) -> dict[UUID, list[Row[Any]]]:
+) -> dict[UUID, list[Record]]:
     return await rows_grouped_by(
         db, AlignmentLink, organization_id, "target_objective_id", objective_ids
     )
@@ -110,7 +110,7 @@ async def links_to_objective(
 
 async def links_to_key_result(
     db: AsyncSession, organization_id: UUID, key_result_ids: list[UUID]
-) -> dict[UUID, list[Row[Any]]]:
+) -> dict[UUID, list[Record]]:
     return await rows_grouped_by(
         db, AlignmentLink, organization_id, "target_key_result_id", key_result_ids
     )

@@ -1,9 +1,8 @@
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Row, Select, String, cast, func, literal, select
+from sqlalchemy import ColumnElement, Select, String, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import SQLCoreOperations
 
@@ -17,6 +16,7 @@ from service.kit.repository import (
     page,
     rows_grouped_by,
 )
+from service.kit.rows import Record
 from service.objectives.models import Objective
 from service.okr.enums import CycleState
 
@@ -27,13 +27,13 @@ OBJECTIVES = ChildRows(Objective, "cycle_id")
 
 async def children(
     db: AsyncSession, organization_id: UUID, cycle_ids: list[UUID]
-) -> dict[UUID, list[Row[Any]]]:
+) -> dict[UUID, list[Record]]:
     return await rows_grouped_by(db, Cycle, organization_id, "parent_id", cycle_ids)
 
 
 async def objectives_of_cycles(
     db: AsyncSession, organization_id: UUID, cycle_ids: list[UUID]
-) -> dict[UUID, list[Row[Any]]]:
+) -> dict[UUID, list[Record]]:
     return await rows_grouped_by(db, Objective, organization_id, "cycle_id", cycle_ids)
 
 

@@ -5,7 +5,6 @@ from typing import Annotated, Any, ClassVar, Self, TypeVar
 from uuid import UUID
 
 import strawberry
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
@@ -17,6 +16,7 @@ from service.kit.ids import decode_cursor, decode_global_id, encode_cursor
 from service.kit.models import TenantMixin
 from service.kit.principal import Scope
 from service.kit.repository import ChildRows, Page, Window, page, rows_by_ids
+from service.kit.rows import Record
 
 
 @strawberry.type(description="An expected problem with the input: nothing was written.")
@@ -37,9 +37,7 @@ def by_ids(model: type[TenantMixin]) -> BatchLoad:
 
 
 def _rows_by_ids_of(model: type[TenantMixin]) -> BatchLoad:
-    async def load(
-        db: AsyncSession, organization_id: UUID, ids: list[UUID]
-    ) -> dict[UUID, Row[Any]]:
+    async def load(db: AsyncSession, organization_id: UUID, ids: list[UUID]) -> dict[UUID, Record]:
         return await rows_by_ids(db, model, organization_id, ids)
 
     return load

@@ -1,17 +1,17 @@
-from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.initiatives.models import Initiative, InitiativeKeyResult
 from service.kit.repository import Page, Window, equal_where_given, page, rows_grouped_by
+from service.kit.rows import Record
 from service.okr.enums import InitiativeStatus
 
 
 async def links_of(
     db: AsyncSession, organization_id: UUID, initiative_ids: list[UUID]
-) -> dict[UUID, list[Row[Any]]]:
+) -> dict[UUID, list[Record]]:
     return await rows_grouped_by(
         db, InitiativeKeyResult, organization_id, "initiative_id", initiative_ids
     )

@@ -3,7 +3,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import ARRAY, Row, Select, Uuid, cast, func, select, true, tuple_
+from sqlalchemy import Row, Select, Table, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.cycles.models import Cycle
@@ -20,6 +20,7 @@ from service.kit.repository import (
     page,
     rows_grouped_by,
 )
+from service.kit.rows import Record, columns, fetch
 from service.objectives.models import Objective
 from service.okr.enums import CycleState, InitiativeStatus
 from service.okr.figures import CycleDates
@@ -95,59 +96,50 @@ async def latest_check_in_time(
     ).scalar_one()
 
 
+_CHECK_INS: Table = CheckIn.__table__  # type: ignore[assignment]
+
+# One index probe per key result (a LATERAL ... LIMIT 1 walking the checked_at index
+# backwards): the cost does not grow with the length of the history.
+# S608: the SQL is built from the model's column names, at import; no input reaches it.
+_LATEST_CHECK_INS = (
+    f"SELECT {columns(_CHECK_INS, 'newest')}"  # noqa: S608
+    " FROM unnest($2::uuid[]) AS keys(id) CROSS JOIN LATERAL ("
+    "  SELECT * FROM check_ins WHERE organization_id = $1 AND key_result_id = keys.id"
+    "  ORDER BY checked_at DESC, id DESC LIMIT 1"
+    ") AS newest"
+)
+_RECENT_CHECK_INS = (
+    f"SELECT {columns(_CHECK_INS, 'ranked')} FROM ("  # noqa: S608
+    "  SELECT *, row_number() OVER ("
+    "   PARTITION BY key_result_id ORDER BY checked_at DESC, id DESC"
+    "  ) AS rank"
+    "  FROM check_ins WHERE organization_id = $1 AND key_result_id = ANY($2::uuid[])"
+    ") AS ranked WHERE rank <= $3 ORDER BY key_result_id, rank"
+)
+
+
 async def latest_check_ins(
     db: AsyncSession, organization_id: UUID, key_result_ids: list[UUID]
-) -> dict[UUID, Row[Any]]:
-    """The newest check-in of each key result, in one statement.
-
-    One index probe per key result (a LATERAL ... LIMIT 1 walking the checked_at index
-    backwards): the cost does not grow with the length of the history.
-    """
-    table = CheckIn.__table__
-    keys = select(func.unnest(cast(key_result_ids, ARRAY(Uuid))).label("id")).subquery("keys")
-    newest = (
-        select(table)
-        .where(table.c.organization_id == organization_id, table.c.key_result_id == keys.c.id)
-        .order_by(table.c.checked_at.desc(), table.c.id.desc())
-        .limit(1)
-        .lateral("newest")
-    )
-    result = await db.execute(select(newest).select_from(keys.join(newest, true())))
-    return {row.key_result_id: row for row in result}
+) -> dict[UUID, Record]:
+    """The newest check-in of each key result, in one statement."""
+    found = await fetch(db, _CHECK_INS, _LATEST_CHECK_INS, organization_id, key_result_ids)
+    return {row.key_result_id: row for row in found}
 
 
 async def recent_check_ins(
     db: AsyncSession, organization_id: UUID, key_result_ids: list[UUID], limit: int
-) -> dict[UUID, list[Row[Any]]]:
+) -> dict[UUID, list[Record]]:
     """Up to `limit` newest check-ins per key result, newest first, in one statement."""
-    table = CheckIn.__table__
-    ranked = (
-        select(
-            table,
-            func.row_number()
-            .over(
-                partition_by=table.c.key_result_id,
-                order_by=(table.c.checked_at.desc(), table.c.id.desc()),
-            )
-            .label("rank"),
-        )
-        .where(
-            table.c.organization_id == organization_id, table.c.key_result_id.in_(key_result_ids)
-        )
-        .subquery()
-    )
-    result = await db.execute(
-        select(ranked).where(ranked.c.rank <= limit).order_by(ranked.c.key_result_id, ranked.c.rank)
-    )
-    groups: dict[UUID, list[Row[Any]]] = {key: [] for key in key_result_ids}
-    for row in result:
+    groups: dict[UUID, list[Record]] = {key: [] for key in key_result_ids}
+    found = await fetch(db, _CHECK_INS, _RECENT_CHECK_INS, organization_id, key_result_ids, limit)
+    for row in found:
         groups[row.key_result_id].append(row)
     return groups
 
 
 async def initiative_links_of(
     db: AsyncSession, organization_id: UUID, key_result_ids: list[UUID]
-) -> dict[UUID, list[Row[Any]]]:
+) -> dict[UUID, list[Record]]:
     return await rows_grouped_by(
         db, InitiativeKeyResult, organization_id, "key_result_id", key_result_ids
     )
@@ -155,7 +147,7 @@ async def initiative_links_of(
 
 async def history_of(
     db: AsyncSession, organization_id: UUID, key_result_ids: list[UUID]
-) -> dict[UUID, list[Row[Any]]]:
+) -> dict[UUID, list[Record]]:
     return await rows_grouped_by(
         db, CheckIn, organization_id, "key_result_id", key_result_ids, order_by="checked_at"
     )

@@ -1,12 +1,15 @@
 """Engine and sessions. The engine is built by the application's lifespan, never at import."""
 
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 from uuid import UUID
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -15,13 +18,18 @@ from sqlalchemy.ext.asyncio import (
 
 from service.kit.settings import Settings
 
+T = TypeVar("T")
+
 
 def create_engine(url: str, settings: Settings) -> AsyncEngine:
     return create_async_engine(
         url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
-        pool_pre_ping=True,
+        # No ping before each checkout (three round trips with asyncpg): a dead connection
+        # shows on first use, the pool then drops every connection older than it, and the
+        # request's first statements are retried once (kit.db.on_a_live_connection).
+        pool_pre_ping=False,
         # Error messages reach the logs: never with the values (secrets, users' text) bound.
         hide_parameters=True,
         connect_args={"server_settings": server_settings(settings)},
@@ -84,3 +92,38 @@ async def enter_tenant(db: AsyncSession, organization_id: UUID) -> bool:
         _ENTER_TENANT, {"organization": str(organization_id), "organization_id": organization_id}
     )
     return bool(result.one()[2])
+
+
+async def on_a_live_connection(db: AsyncSession, first_step: Callable[[], Awaitable[T]]) -> T:
+    """The request's first statements, tried again once on a fresh connection when the
+    pooled one turns out dead (the database restarted, a connection was terminated). Pooled
+    connections are not pinged before use (a round trip on every request): the first
+    statement finds out, and nothing has been done yet that a retry could repeat."""
+    try:
+        return await first_step()
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+    await db.rollback()  # hands back the dead connection; the next statement takes another
+    return await first_step()
+
+
+@asynccontextmanager
+async def live_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection seen to be up, for a caller that holds it and talks to the driver
+    directly (LISTEN): SQLAlchemy only learns that a connection died from its own
+    statements, so one runs first, and a dead connection is swapped once."""
+    for attempt in range(2):
+        async with engine.connect() as connection:
+            try:
+                await connection.execute(_NOTHING)
+                await connection.rollback()  # no transaction left open (LISTEN waits for its end)
+            except DBAPIError as error:
+                if error.connection_invalidated and attempt == 0:
+                    continue
+                raise
+            yield connection
+            return
+
+
+_NOTHING = text("SELECT")

@@ -12,6 +12,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service.kit.db import live_connection
+
 logger = logging.getLogger(__name__)
 
 
@@ -32,7 +34,7 @@ async def listen(
 
     while not stopping.is_set():
         try:
-            async with engine.connect() as connection:
+            async with live_connection(engine) as connection:
                 driver: Any = (await connection.get_raw_connection()).driver_connection
                 lost = asyncio.Event()
                 driver.add_termination_listener(lambda _, lost=lost: lost.set())

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.kit.errors import DomainError, ErrorCode
 from service.kit.models import TenantMixin
+from service.kit.rows import Record, as_list, fetch, select_where
 
 ModelT = TypeVar("ModelT", bound=TenantMixin)
 
@@ -59,12 +60,11 @@ async def lock_fresh(
 
 async def rows_by_ids(
     db: AsyncSession, model: type[TenantMixin], organization_id: UUID, ids: Sequence[UUID]
-) -> dict[UUID, Row[Any]]:
+) -> dict[UUID, Record]:
     table = model.__table__  # type: ignore[attr-defined]
-    result = await db.execute(
-        select(table).where(table.c.organization_id == organization_id, table.c.id.in_(ids))
-    )
-    return {row.id: row for row in result}
+    sql = select_where(table, "WHERE organization_id = $1 AND id = ANY($2::uuid[])")
+    found = await fetch(db, table, sql, organization_id, as_list(ids))
+    return {row["id"]: row for row in found}
 
 
 async def rows_grouped_by(
@@ -75,17 +75,17 @@ async def rows_grouped_by(
     keys: Sequence[UUID],
     *,
     order_by: str = "id",
-) -> dict[UUID, list[Row[Any]]]:
+) -> dict[UUID, list[Record]]:
     """Rows whose `column` is in `keys`, grouped by it: one statement for a whole batch."""
     table = model.__table__  # type: ignore[attr-defined]
-    result = await db.execute(
-        select(table)
-        .where(table.c.organization_id == organization_id, table.c[column].in_(keys))
-        .order_by(table.c[order_by])
+    sql = select_where(
+        table,
+        f'WHERE organization_id = $1 AND "{table.c[column].name}" = ANY($2::uuid[])'
+        f' ORDER BY "{table.c[order_by].name}"',
     )
-    groups: dict[UUID, list[Row[Any]]] = {key: [] for key in keys}
-    for row in result:
-        groups[getattr(row, column)].append(row)
+    groups: dict[UUID, list[Record]] = {key: [] for key in keys}
+    for row in await fetch(db, table, sql, organization_id, as_list(keys)):
+        groups[row[column]].append(row)
     return groups
 
 

@@ -18,6 +18,7 @@ from service.kit.repository import (
     rows_grouped_by,
     subtree_ids,
 )
+from service.kit.rows import Record
 from service.objectives.models import Objective
 from service.okr.enums import CycleState, Health, ObjectiveKind, ObjectiveState, ProgressMode
 from service.teams.models import Team
@@ -46,7 +47,7 @@ async def lock_with_cycle(
 
 async def key_results_of(
     db: AsyncSession, organization_id: UUID, objective_ids: list[UUID]
-) -> dict[UUID, list[Row[Any]]]:
+) -> dict[UUID, list[Record]]:
     return await rows_grouped_by(db, KeyResult, organization_id, "objective_id", objective_ids)
 
 

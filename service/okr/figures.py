@@ -158,11 +158,12 @@ def progress(key_result: KeyResultValues) -> float:
     )
 
 
-def score(key_result: KeyResultValues) -> float:
-    """The graded result: frozen when the cycle closed, else the progress so far."""
+def score(key_result: KeyResultValues, *, progress_so_far: float | None = None) -> float:
+    """The graded result: frozen when the cycle closed, else the progress so far (the
+    caller passes it when it has computed it already)."""
     if key_result.final_score is not None:
         return float(key_result.final_score)
-    return progress(key_result)
+    return progress(key_result) if progress_so_far is None else progress_so_far
 
 
 def assess(
@@ -195,7 +196,7 @@ def key_result_figures(
     return KeyResultFigures(
         progress=found,
         achieved=achieved(key_result),
-        score=score(key_result),
+        score=score(key_result, progress_so_far=found),
         expected_progress=expected,
         health=health.health,
         health_reason=health.reason,

@@ -4,7 +4,7 @@ Pure, like the rest of `service/okr`: the reports service gathers the rows and t
 results' figures (from their domain's service) and hands them here.
 """
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,6 +14,7 @@ from uuid import UUID
 from service.okr.arithmetic import share
 from service.okr.checks import STALE_AFTER
 from service.okr.enums import Health, ObjectiveKind
+from service.okr.figures import KeyResultFigures
 
 
 @dataclass(frozen=True)
@@ -30,11 +31,27 @@ class HealthCounts:
 
 @dataclass(frozen=True)
 class KeyResultLine:
+    """A key result and its figures at the report's moment (the GraphQL layer hands them
+    on to the key result's own fields: they are not computed twice)."""
+
     key_result: Any
-    progress: float
-    score: float
-    achieved: bool
-    health: Health
+    figures: KeyResultFigures
+
+    @property
+    def progress(self) -> float:
+        return self.figures.progress
+
+    @property
+    def score(self) -> float:
+        return self.figures.score
+
+    @property
+    def achieved(self) -> bool:
+        return self.figures.achieved
+
+    @property
+    def health(self) -> Health:
+        return self.figures.health
 
 
 @dataclass(frozen=True)
@@ -125,15 +142,17 @@ def team_summaries(
     """One row per team owning objectives or key results; key results count for the team
     that owns them, which for a shared OKR is not the objective's team."""
     objective_counts = Counter(o.team_id for o in objectives)
+    lines_by_team: dict[UUID, list[KeyResultLine]] = defaultdict(list)
+    for line in lines:
+        lines_by_team[line.key_result.team_id].append(line)
     team_ids = sorted(
-        set(objective_counts) | {line.key_result.team_id for line in lines},
-        key=lambda team_id: teams[team_id].name,
+        set(objective_counts) | set(lines_by_team), key=lambda team_id: teams[team_id].name
     )
     return [
         TeamSummary(
             team=teams[team_id],
             objective_count=objective_counts[team_id],
-            summary=Summary.of([line for line in lines if line.key_result.team_id == team_id]),
+            summary=Summary.of(lines_by_team[team_id]),
         )
         for team_id in team_ids
     ]

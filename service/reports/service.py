@@ -89,8 +89,7 @@ def lines_of(facts: CycleFacts, now: datetime) -> list[KeyResultLine]:
     """The figures of each key result that counts, from its domain's service."""
     lines = []
     for kr in facts.live_key_results():
-        found = key_results.figures_of(kr, facts.dates, now)
-        lines.append(KeyResultLine(kr, found.progress, found.score, found.achieved, found.health))
+        lines.append(KeyResultLine(kr, key_results.figures_of(kr, facts.dates, now)))
     return lines
 
 

@@ -1,10 +1,9 @@
-from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.kit.repository import ChildRows, Page, Window, page, rows_grouped_by
+from service.kit.rows import Record
 from service.objectives.models import Objective
 from service.teams.models import Team
 
@@ -15,13 +14,13 @@ OBJECTIVES = ChildRows(Objective, "team_id")
 
 async def children(
     db: AsyncSession, organization_id: UUID, team_ids: list[UUID]
-) -> dict[UUID, list[Row[Any]]]:
+) -> dict[UUID, list[Record]]:
     return await rows_grouped_by(db, Team, organization_id, "parent_id", team_ids)
 
 
 async def objectives_of_teams(
     db: AsyncSession, organization_id: UUID, team_ids: list[UUID]
-) -> dict[UUID, list[Row[Any]]]:
+) -> dict[UUID, list[Record]]:
     return await rows_grouped_by(db, Objective, organization_id, "team_id", team_ids)
 
 

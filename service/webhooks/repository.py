@@ -11,6 +11,7 @@ from sqlalchemy.orm import aliased
 
 from service.events.models import Event
 from service.kit.repository import Page, Window, equal_where_given, page, rows_grouped_by
+from service.kit.rows import Record
 from service.webhooks.fan_out import NOTIFY_CHANNEL
 from service.webhooks.models import (
     OUTSTANDING,
@@ -352,7 +353,7 @@ async def due_backlog(db: AsyncSession) -> tuple[int, float]:
 
 async def attempts_of(
     db: AsyncSession, organization_id: UUID, delivery_ids: list[UUID]
-) -> dict[UUID, list[Row[Any]]]:
+) -> dict[UUID, list[Record]]:
     return await rows_grouped_by(
         db, WebhookAttempt, organization_id, "delivery_id", delivery_ids, order_by="attempted_at"
     )

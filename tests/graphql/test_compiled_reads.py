@@ -180,3 +180,21 @@ async def test_generated_queries_get_one_answer(api: Api, root: str, data: st.Da
     body = (await api.post(query)).json()
     codes = {(error.get("extensions") or {}).get("code") for error in body.get("errors", [])}
     assert "INTERNAL_SERVER_ERROR" not in codes, (query, body)  # a difference would be one
+
+
+async def test_objectives_contributing_to_objectives_on_the_same_page_are_served(
+    api: Api,
+) -> None:
+    """The targets were read already (as the page's rows): `contributesTo` still names
+    their type, and the answer is compiled, not handed to the reference path."""
+    ids = await organisation(api, 3)
+    first, second = ids["objectives"][:2]
+    await api.ok("createAlignment", {"sourceObjectiveId": second, "targetObjectiveId": first})
+    before = CompiledReads.answered
+    data = await api.query(PAGE, {"cycle": ids["cycle"], "first": 3})
+    assert served_since(before) == 1
+    nodes = [edge["node"] for edge in data["objectives"]["edges"]]
+    assert nodes[1]["contributesTo"] == [
+        {"__typename": "Objective", "id": first, "title": "O0"},
+        {"__typename": "KeyResult", "id": ids["key_results"][0], "title": "K0"},
+    ]

@@ -118,6 +118,7 @@ async def slow_upload(port: int, key: str, declared: int = 100_000, every: float
     try:
         status, headers, body = await asyncio.wait_for(read_answer(reader), timeout=8)
         seconds = time.monotonic() - started
+        closed = False  # unless the server closes it within two seconds
         with contextlib.suppress(TimeoutError, ConnectionError):
             closed = await asyncio.wait_for(reader.read(), timeout=2) == b""
         return Answer(status, headers, body, seconds, closed)

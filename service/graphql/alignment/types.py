@@ -34,6 +34,8 @@ class AlignmentLink(ModelNode):
     target_objective_id: strawberry.Private[UUID | None]
     target_key_result_id: strawberry.Private[UUID | None]
 
+    row: strawberry.Private[Any]  # what it was read from (the compiled reads use it)
+
     @classmethod
     def from_row(cls, row: Any) -> Self:
         return cls(
@@ -43,6 +45,7 @@ class AlignmentLink(ModelNode):
             source_id=row.source_objective_id,
             target_objective_id=row.target_objective_id,
             target_key_result_id=row.target_key_result_id,
+            row=row,
         )
 
     @strawberry.field(description="The objective that contributes, relates or depends.")

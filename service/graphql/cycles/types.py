@@ -43,6 +43,8 @@ class Cycle(ModelNode):
     updated_at: datetime = strawberry.field(description=UPDATED)
     parent_id: strawberry.Private[UUID | None]
 
+    row: strawberry.Private[Any]  # what it was read from (the compiled reads use it)
+
     @classmethod
     def from_row(cls, row: Any) -> Self:
         return cls(
@@ -54,6 +56,7 @@ class Cycle(ModelNode):
             created_at=row.created_at,
             updated_at=row.updated_at,
             parent_id=row.parent_id,
+            row=row,
         )
 
     @strawberry.field(description="The cycle this one is nested in (a quarter's year), if any.")

@@ -48,12 +48,15 @@ class InitiativeLink:
     initiative_id: strawberry.Private[UUID]
     key_result_id: strawberry.Private[UUID]
 
+    row: strawberry.Private[Any]  # what it was read from (the compiled reads use it)
+
     @classmethod
     def from_row(cls, row: Any) -> Self:
         return cls(
             expected_impact=to_float(row.expected_impact),
             initiative_id=row.initiative_id,
             key_result_id=row.key_result_id,
+            row=row,
         )
 
     @strawberry.field(description="The key result the initiative is expected to move.")
@@ -86,6 +89,8 @@ class Initiative(ModelNode):
     updated_at: datetime = strawberry.field(description=UPDATED)
     team_id: strawberry.Private[UUID]
 
+    row: strawberry.Private[Any]  # what it was read from (the compiled reads use it)
+
     @classmethod
     def from_row(cls, row: Any) -> Self:
         has_ref = row.external_system or row.external_key or row.external_url
@@ -108,6 +113,7 @@ class Initiative(ModelNode):
             created_at=row.created_at,
             updated_at=row.updated_at,
             team_id=row.team_id,
+            row=row,
         )
 
     @strawberry.field(description="ICE score: impact x confidence x ease, when all three are set.")

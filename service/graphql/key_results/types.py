@@ -78,6 +78,8 @@ class CheckIn(ModelNode):
     created_at: datetime = strawberry.field(description="When the check-in was recorded.")
     key_result_id: strawberry.Private[UUID]
 
+    row: strawberry.Private[Any]  # what it was read from (the compiled reads use it)
+
     @classmethod
     def from_row(cls, row: Any) -> Self:
         return cls(
@@ -92,6 +94,7 @@ class CheckIn(ModelNode):
             checked_at=row.checked_at,
             created_at=row.created_at,
             key_result_id=row.key_result_id,
+            row=row,
         )
 
     @strawberry.field(description="The key result this check-in updated.")
@@ -158,7 +161,13 @@ class KeyResult(ModelNode, AlignmentTarget):
             cycle = await cycle_dates_of_objective(info, self.objective_id)
             return service.figures_of(self.row, cycle, info.context.now)
 
-        return await info.context.memoized(("key_result_figures", self.id), compute)
+        return await info.context.memoized(figures_key(self.id), compute)
+
+    @classmethod
+    def with_figures(cls, info: Info, row: Any, figures: KeyResultFigures) -> Self:
+        """A key result whose figures its reader computed already (a report's lines)."""
+        info.context.memo[figures_key(row.id)] = figures
+        return cls.from_row(row)
 
     @strawberry.field(description="Fraction 0..1 of the way from start to target.")
     async def progress(self, info: Info) -> float:
@@ -370,3 +379,8 @@ async def initiative_links_of(info: Info, key_result_id: UUID) -> list["Initiati
 
     rows = await info.context.loader(service.initiative_links_of, default=list).load(key_result_id)
     return [InitiativeLink.from_row(row) for row in rows]
+
+
+def figures_key(key_result_id: UUID) -> tuple[str, UUID]:
+    """Where a request keeps a key result's figures (`Context.memoized`)."""
+    return ("key_result_figures", key_result_id)

@@ -8,21 +8,30 @@ not serve raises `Unsupported`; the caller then runs the whole operation through
 Strawberry, never half and half.
 """
 
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from operator import attrgetter
 from typing import Any
 
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLEnumType,
     GraphQLField,
+    GraphQLFloat,
+    GraphQLID,
     GraphQLList,
     GraphQLNamedType,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLScalarType,
     GraphQLSchema,
+    GraphQLString,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
@@ -39,7 +48,7 @@ from service.graphql.initiatives.types import Initiative
 from service.graphql.key_results.types import CheckIn, KeyResult
 from service.graphql.objectives.types import Objective
 from service.graphql.planner.collect import Collected, collect
-from service.graphql.planner.fields import RESOLVERS, Run, rows_of
+from service.graphql.planner.fields import RESOLVERS, Run, Typed, rows_of
 from service.graphql.teams.types import Team
 from service.kit.ids import decode_global_id, global_id
 
@@ -124,7 +133,7 @@ class Operation:
             raise Fallback(type_name)  # admin-only nodes and the rarer types
         node_type = NODE_TYPES[type_name]
         rows = await rows_of(self.run, node_type.model, [id_])
-        return None if (row := rows.get(id_)) is None else node_type.from_row(row)
+        return None if (row := rows.get(id_)) is None else Typed(type_name, row)
 
     async def complete(
         self, type_: GraphQLOutputType, values: list[Any], nodes: list[FieldNode]
@@ -138,7 +147,8 @@ class Operation:
         if isinstance(type_, GraphQLList):
             return await self.complete_lists(type_.of_type, values, nodes)
         if is_leaf_type(type_):
-            return [None if value is None else type_.serialize(value) for value in values]
+            serialize = leaf_serializer(type_)
+            return [None if value is None else serialize(value) for value in values]
         return await self.complete_objects(type_, values, nodes)
 
     async def complete_lists(
@@ -161,9 +171,9 @@ class Operation:
         for type_name, indexes in groups.items():
             runtime = self.schema.get_type(type_name)
             assert isinstance(runtime, GraphQLObjectType)
-            remember_rows(self.run, [values[i] for i in indexes])
+            level = Level.of(runtime, [values[i] for i in indexes], self.run)
             fields = self.collect(runtime, selection_sets)
-            found = await self.complete_fields(runtime, [values[i] for i in indexes], fields)
+            found = await self.complete_fields(level, fields)
             for index, value in zip(indexes, found, strict=True):
                 completed[index] = value
         return completed
@@ -171,56 +181,108 @@ class Operation:
     def runtime_type(self, type_: GraphQLOutputType, value: Any) -> str:
         if not is_abstract_type(type_):
             return type_.name  # type: ignore[union-attr]
+        if isinstance(value, Typed):
+            return value.type_name
         definition = getattr(type(value), "__strawberry_definition__", None)
         if definition is None:
             raise Fallback(f"no runtime type for {type(value).__name__}")
         name: str = definition.name
         return name
 
-    async def complete_fields(
-        self, type_: GraphQLObjectType, objects: list[Any], fields: Collected
-    ) -> list[dict[str, Any]]:
-        results: list[dict[str, Any]] = [{} for _ in objects]
+    async def complete_fields(self, level: "Level", fields: Collected) -> list[dict[str, Any]]:
+        results: list[dict[str, Any]] = [{} for _ in level.values]
         for key, nodes in fields.items():
-            values = await self.field_values(type_, objects, nodes)
+            values = await self.field_values(level, nodes)
             for result, value in zip(results, values, strict=True):
                 result[key] = value
         return results
 
-    async def field_values(
-        self, type_: GraphQLObjectType, objects: list[Any], nodes: list[FieldNode]
-    ) -> list[Any]:
+    async def field_values(self, level: "Level", nodes: list[FieldNode]) -> list[Any]:
         name = nodes[0].name.value
         if name == "__typename":
-            return [type_.name] * len(objects)
-        field_def = type_.fields[name]
-        raw = await self.resolve(type_, field_def, name, objects, nodes[0])
+            return [level.type.name] * len(level.values)
+        field_def = level.type.fields[name]
+        raw = await self.resolve(level, field_def, name, nodes[0])
         return await self.complete(field_def.type, raw, nodes)
 
     async def resolve(
-        self,
-        type_: GraphQLObjectType,
-        field_def: GraphQLField,
-        name: str,
-        objects: list[Any],
-        node: FieldNode,
+        self, level: "Level", field_def: GraphQLField, name: str, node: FieldNode
     ) -> list[Any]:
+        type_ = level.type
         resolver = RESOLVERS.get((type_.name, name))
         if resolver is not None:
             args = get_argument_values(field_def, node, self.variables)
-            return await resolver(self.run, objects, args)
+            return await resolver(self.run, level.values, args)
         if name == "id" and is_node(type_):
-            return [global_id(type_.name, obj.id) for obj in objects]
+            return [global_id(type_.name, value.id) for value in level.values]
         strawberry_field = field_def.extensions.get(DEFINITION)
         if strawberry_field is None:
             raise Fallback(f"{type_.name}.{name}")  # a runtime type the check did not see
         if strawberry_field.base_resolver is None:
             attribute = strawberry_field.python_name
-            return [getattr(obj, attribute) for obj in objects]
+            read = attrgetter(attribute)
+            return list(map(read, level.values if level.has_column(attribute) else level.objects()))
         if is_plain_method(strawberry_field):
             method = strawberry_field.base_resolver.wrapped_func
-            return [method(obj) for obj in objects]
+            return [method(obj) for obj in level.objects()]
         raise Fallback(f"{type_.name}.{name}")
+
+
+@dataclass
+class Level:
+    """The objects of one type met at one level of the response.
+
+    Types read from a table (those with `from_row`) are carried as their rows: a field
+    that is a column is read from the row, the batch resolvers take rows and give rows,
+    and the Strawberry object is built only for a field that needs it (a computed
+    attribute or a plain method). Other types (connections, edges) are Strawberry's own
+    objects, as their root resolvers made them.
+    """
+
+    type: GraphQLObjectType
+    values: list[Any]
+    from_row: Callable[[Any], Any] | None
+    _objects: list[Any] | None = None
+
+    @classmethod
+    def of(cls, type_: GraphQLObjectType, values: list[Any], run: Run) -> "Level":
+        definition = type_.extensions.get(DEFINITION)
+        origin = getattr(definition, "origin", None)
+        from_row = getattr(origin, "from_row", None)
+        if from_row is None:
+            return cls(type_, values, None)
+        rows = [row_of(value) for value in values]
+        model = getattr(origin, "model", None)
+        if model is not None:
+            # Kept for the levels below (a key result's figures read its objective's row).
+            known = run.remembered(model.__tablename__)
+            for row in rows:
+                known.setdefault(row.id, row)
+        return cls(type_, rows, from_row)
+
+    def has_column(self, attribute: str) -> bool:
+        return (
+            self.from_row is not None and bool(self.values) and hasattr(self.values[0], attribute)
+        )
+
+    def objects(self) -> list[Any]:
+        if self.from_row is None:
+            return self.values
+        if self._objects is None:
+            self._objects = [self.from_row(row) for row in self.values]
+        return self._objects
+
+
+def row_of(value: Any) -> Any:
+    """The row a value of a table-backed type stands for (a Strawberry object keeps it)."""
+    if isinstance(value, Typed):
+        return value.row
+    if hasattr(type(value), "__strawberry_definition__"):
+        row = getattr(value, "row", None)
+        if row is None:
+            raise Fallback(f"{type(value).__name__} without its row")
+        return row
+    return value
 
 
 def unserved_field(
@@ -320,14 +382,33 @@ def is_plain_method(strawberry_field: Any) -> bool:
     )
 
 
-def remember_rows(run: Run, objects: list[Any]) -> None:
-    """Rows the objects of a level were built from, kept for the levels below (a key
-    result's figures read its objective's row: the level above has it)."""
-    for obj in objects:
-        row = getattr(obj, "row", None)
-        model = getattr(type(obj), "model", None)
-        if row is not None and model is not None:
-            run.remembered(model.__tablename__).setdefault(obj.id, row)
+@cache
+def leaf_serializer(type_: GraphQLScalarType | GraphQLEnumType) -> Callable[[Any], Any]:
+    """`type_.serialize`, with a shortcut for the values rows hold (same results: enum
+    members remembered as the schema serializes them, finite floats and numerics as
+    floats, strings as they are); anything else goes to the schema's own."""
+    serialize = type_.serialize
+    if isinstance(type_, GraphQLEnumType):
+        serialized: dict[Any, Any] = {}
+
+        def enum(value: Any) -> Any:
+            found = serialized.get(value)
+            if found is None:
+                found = serialized[value] = serialize(value)
+            return found
+
+        return enum
+    if type_ is GraphQLFloat:
+
+        def number(value: Any) -> Any:
+            if type(value) in (float, Decimal) and math.isfinite(found := float(value)):
+                return found
+            return serialize(value)  # NaN, infinities and the rest: the schema's verdict
+
+        return number
+    if type_ in (GraphQLString, GraphQLID):
+        return lambda value: value if type(value) is str else serialize(value)
+    return serialize
 
 
 def is_node(type_: GraphQLObjectType) -> bool:

@@ -18,13 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.alignment import service as alignment
 from service.cycles.models import Cycle as CycleModel
-from service.graphql.alignment.types import AlignmentLink
 from service.graphql.context import Context
-from service.graphql.cycles.types import Cycle
-from service.graphql.initiatives.types import Initiative, InitiativeLink
-from service.graphql.key_results.types import MAX_CHECK_INS, CheckIn, KeyResult
-from service.graphql.objectives.types import Objective
-from service.graphql.teams.types import Team
 from service.initiatives.models import Initiative as InitiativeModel
 from service.key_results import service as key_results
 from service.key_results.models import KeyResult as KeyResultModel
@@ -62,6 +56,14 @@ class Run:
         return self.memo.setdefault(name, {})
 
 
+@dataclass(frozen=True, slots=True)
+class Typed:
+    """A row where the schema expects an interface or a union: its concrete type."""
+
+    type_name: str
+    row: Any
+
+
 BatchResolver = Callable[[Run, list[Any], dict[str, Any]], Awaitable[list[Any]]]
 Batch = Callable[[AsyncSession, UUID, list[UUID]], Awaitable[dict[UUID, Any]]]
 RESOLVERS: dict[tuple[str, str], BatchResolver] = {}
@@ -82,46 +84,45 @@ async def rows_of(
     return known
 
 
-def one(model: type[TenantMixin], node: Any, attribute: str) -> BatchResolver:
-    """The node each parent references by `attribute` (None where it references none)."""
+def one(model: type[TenantMixin], column: str) -> BatchResolver:
+    """The row each parent references by `column` (None where it references none)."""
 
     async def resolve(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
-        rows = await rows_of(run, model, (getattr(p, attribute) for p in parents))
-        found = (rows.get(getattr(p, attribute)) for p in parents)
-        return [None if row is None else node.from_row(row) for row in found]
+        rows = await rows_of(run, model, (getattr(p, column) for p in parents))
+        return [rows.get(getattr(p, column)) for p in parents]
 
     return resolve
 
 
-def many(batch: Batch, node: Any) -> BatchResolver:
-    """The nodes a service read groups under each parent's ID."""
+def many(batch: Batch) -> BatchResolver:
+    """The rows a service read groups under each parent's ID."""
 
     async def resolve(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
         groups = await batch(run.db, run.organization_id, unique(p.id for p in parents))
-        return [[node.from_row(row) for row in groups.get(p.id) or []] for p in parents]
+        return [groups.get(p.id) or [] for p in parents]
 
     return resolve
 
 
 for key, resolver in {
-    ("Objective", "team"): one(TeamModel, Team, "team_id"),
-    ("Objective", "cycle"): one(CycleModel, Cycle, "cycle_id"),
-    ("Objective", "origin"): one(ObjectiveModel, Objective, "origin_id"),
-    ("KeyResult", "team"): one(TeamModel, Team, "team_id"),
-    ("KeyResult", "objective"): one(ObjectiveModel, Objective, "objective_id"),
-    ("KeyResult", "initiativeLinks"): many(key_results.initiative_links_of, InitiativeLink),
-    ("CheckIn", "keyResult"): one(KeyResultModel, KeyResult, "key_result_id"),
-    ("InitiativeLink", "initiative"): one(InitiativeModel, Initiative, "initiative_id"),
-    ("InitiativeLink", "keyResult"): one(KeyResultModel, KeyResult, "key_result_id"),
-    ("Initiative", "team"): one(TeamModel, Team, "team_id"),
-    ("Team", "parent"): one(TeamModel, Team, "parent_id"),
-    ("Cycle", "parent"): one(CycleModel, Cycle, "parent_id"),
-    ("Objective", "initiatives"): many(objectives.initiatives_of, Initiative),
-    ("Objective", "alignmentLinks"): many(alignment.links_from, AlignmentLink),
-    ("Objective", "incomingAlignmentLinks"): many(alignment.links_to_objective, AlignmentLink),
-    ("AlignmentLink", "source"): one(ObjectiveModel, Objective, "source_id"),
-    ("AlignmentLink", "targetObjective"): one(ObjectiveModel, Objective, "target_objective_id"),
-    ("AlignmentLink", "targetKeyResult"): one(KeyResultModel, KeyResult, "target_key_result_id"),
+    ("Objective", "team"): one(TeamModel, "team_id"),
+    ("Objective", "cycle"): one(CycleModel, "cycle_id"),
+    ("Objective", "origin"): one(ObjectiveModel, "origin_id"),
+    ("KeyResult", "team"): one(TeamModel, "team_id"),
+    ("KeyResult", "objective"): one(ObjectiveModel, "objective_id"),
+    ("KeyResult", "initiativeLinks"): many(key_results.initiative_links_of),
+    ("CheckIn", "keyResult"): one(KeyResultModel, "key_result_id"),
+    ("InitiativeLink", "initiative"): one(InitiativeModel, "initiative_id"),
+    ("InitiativeLink", "keyResult"): one(KeyResultModel, "key_result_id"),
+    ("Initiative", "team"): one(TeamModel, "team_id"),
+    ("Team", "parent"): one(TeamModel, "parent_id"),
+    ("Cycle", "parent"): one(CycleModel, "parent_id"),
+    ("Objective", "initiatives"): many(objectives.initiatives_of),
+    ("Objective", "alignmentLinks"): many(alignment.links_from),
+    ("Objective", "incomingAlignmentLinks"): many(alignment.links_to_objective),
+    ("AlignmentLink", "source"): one(ObjectiveModel, "source_objective_id"),
+    ("AlignmentLink", "targetObjective"): one(ObjectiveModel, "target_objective_id"),
+    ("AlignmentLink", "targetKeyResult"): one(KeyResultModel, "target_key_result_id"),
 }.items():
     RESOLVERS[key] = resolver
 
@@ -140,22 +141,14 @@ async def key_result_rows(run: Run, objective_ids: Iterable[UUID]) -> dict[UUID,
 
 async def objective_key_results(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
     rows = await key_result_rows(run, (p.id for p in parents))
-    return [[KeyResult.from_row(row) for row in rows.get(p.id) or []] for p in parents]
+    return [rows.get(p.id) or [] for p in parents]
 
 
 async def latest_check_in(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
     found = await key_results.latest_check_ins(
         run.db, run.organization_id, unique(p.id for p in parents)
     )
-    return [None if (row := found.get(p.id)) is None else CheckIn.from_row(row) for p in parents]
-
-
-async def recent_check_ins(run: Run, parents: list[Any], args: dict[str, Any]) -> list[Any]:
-    limit = max(0, min(args["first"], MAX_CHECK_INS))
-    groups = await key_results.recent_check_ins(
-        run.db, run.organization_id, unique(p.id for p in parents), limit
-    )
-    return [[CheckIn.from_row(row) for row in groups.get(p.id) or []] for p in parents]
+    return [found.get(p.id) for p in parents]
 
 
 async def contributes_to(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
@@ -178,9 +171,9 @@ async def contributes_to(run: Run, parents: list[Any], _: dict[str, Any]) -> lis
         targets = unique(link.target_objective_id for link in group)
         supported = unique(link.target_key_result_id for link in group)
         found.append(
-            [Objective.from_row(objective_rows[id_]) for id_ in targets if id_ in objective_rows]
+            [Typed("Objective", objective_rows[id_]) for id_ in targets if id_ in objective_rows]
             + [
-                KeyResult.from_row(key_result_rows[id_])
+                Typed("KeyResult", key_result_rows[id_])
                 for id_ in supported
                 if id_ in key_result_rows
             ]
@@ -195,17 +188,21 @@ async def key_result_initiatives(run: Run, parents: list[Any], _: dict[str, Any]
     )
     linked = {p.id: unique(link.initiative_id for link in links.get(p.id) or []) for p in parents}
     rows = await rows_of(run, InitiativeModel, (i for ids in linked.values() for i in ids))
-    return [[Initiative.from_row(rows[i]) for i in linked[p.id] if i in rows] for p in parents]
+    return [[rows[i] for i in linked[p.id] if i in rows] for p in parents]
 
 
 async def objective_figures(run: Run, parents: list[Any]) -> list[ObjectiveFigures]:
+    """Each objective's figures, from the rows this run has read (the objective's and its
+    cycle's) and its key results' rows (shared with `keyResults`)."""
     known = run.remembered("objective_figures")
-    missing = [id_ for id_ in unique(p.id for p in parents) if id_ not in known]
+    missing = {p.id: p for p in parents if p.id not in known}
     if missing:
         key_results = await key_result_rows(run, missing)
+        cycles = await rows_of(run, CycleModel, (row.cycle_id for row in missing.values()))
+        dated = [(row, CycleDates.of(cycles[row.cycle_id])) for row in missing.values()]
         known.update(
-            await objectives.figures(
-                run.db, run.organization_id, missing, run.context.now, key_results=key_results
+            await objectives.figures_of_read(
+                run.db, run.organization_id, dated, run.context.now, key_results=key_results
             )
         )
     return [known.get(p.id, NOTHING_MEASURED) for p in parents]
@@ -221,7 +218,7 @@ async def key_result_figures(run: Run, parents: list[Any]) -> list[KeyResultFigu
     for parent in parents:
         cycle = cycle_rows[objective_rows[parent.objective_id].cycle_id]
         dates = CycleDates.of(cycle)
-        found.append(key_results.figures_of(parent.row, dates, now))
+        found.append(key_results.figures_of(parent, dates, now))
     return found
 
 
@@ -234,7 +231,7 @@ def figure(of: Callable[[Run, list[Any]], Awaitable[list[Any]]], attribute: str)
 
 async def impact_coverage(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
     bets = await key_results.bets_of(run.db, run.organization_id, unique(p.id for p in parents))
-    return [key_results.coverage_of(p.row, bets.get(p.id) or []) for p in parents]
+    return [key_results.coverage_of(p, bets.get(p.id) or []) for p in parents]
 
 
 RESOLVERS[("Objective", "keyResults")] = objective_key_results

@@ -34,7 +34,7 @@ class ReportQuery:
                 db, info.context.principal, cycle, team, info.context.now
             )
         )
-        return CycleReport.of(report)
+        return CycleReport.of(report, info)
 
     @strawberry.field(
         description="Good-practice warnings on a cycle's OKRs (one team's subtree when given)."

@@ -2,6 +2,7 @@ from typing import Any
 
 import strawberry
 
+from service.graphql.context import Info
 from service.graphql.cycles.types import Cycle
 from service.graphql.key_results.types import KeyResult
 from service.graphql.teams.types import Team
@@ -100,7 +101,7 @@ class CycleReport(KeyResultFigures):
         return self.health_counts.off_track
 
     @classmethod
-    def of(cls, report: CycleReportData) -> "CycleReport":
+    def of(cls, report: CycleReportData, info: Info) -> "CycleReport":
         notes = report.cycle.retrospective
         return cls(
             cycle=Cycle.from_row(report.cycle),
@@ -116,7 +117,10 @@ class CycleReport(KeyResultFigures):
                 )
                 for row in report.teams
             ],
-            at_risk=[KeyResult.from_row(line.key_result) for line in report.at_risk],
+            at_risk=[
+                KeyResult.with_figures(info, line.key_result, line.figures)
+                for line in report.at_risk
+            ],
             # Closing without notes (or before closing) leaves no retrospective.
             retrospective=Retrospective(**notes) if notes and any(notes.values()) else None,
             **KeyResultFigures.fields_of(report.summary),

@@ -33,6 +33,8 @@ class Team(ModelNode):
     updated_at: datetime = strawberry.field(description=UPDATED)
     parent_id: strawberry.Private[UUID | None]
 
+    row: strawberry.Private[Any]  # what it was read from (the compiled reads use it)
+
     @classmethod
     def from_row(cls, row: Any) -> Self:
         return cls(
@@ -41,6 +43,7 @@ class Team(ModelNode):
             created_at=row.created_at,
             updated_at=row.updated_at,
             parent_id=row.parent_id,
+            row=row,
         )
 
     @strawberry.field(

@@ -1,0 +1,72 @@
+"""CPU time per request, in process: what a change costs or saves, even on a busy machine.
+
+    python -m bench cpu --size mid [--requests 200] [--workload "W1 page 25" ...]
+
+Wall-clock latency needs a quiet machine (`python -m bench run`); the CPU time one request
+takes in the service's own process does not: it is read with `time.process_time` around
+sequential requests sent through httpx's ASGI transport (no sockets, no HTTP parsing),
+after a warm-up. A comparison tool for before and after a change, not a replacement for
+the bench's table (it leaves out the HTTP server and the client).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import time
+
+import httpx
+
+from bench import generate as gen
+from bench import workloads
+
+READS = ("W1 page 25", "W1 page 100", "W1 subtree", "W4 node", "W3 report")
+
+
+async def measure(size: str, requests: int, only: list[str]) -> None:
+    meta = await gen.generate(size, reuse=True)
+    database = gen.database_name(size)
+    os.environ.update(
+        OKR_DATABASE_URL=gen.sqlalchemy_url(database),
+        OKR_RATE_LIMIT_PER_SECOND="0",
+        OKR_MAX_CONCURRENT_REQUESTS_PER_KEY="0",
+        OKR_HEALTH_SWEEP_INTERVAL_SECONDS="86400",
+        OKR_LOG_LEVEL="WARNING",
+    )
+    from service.app import create_app  # after the environment that configures it
+    from service.kit.settings import Settings
+
+    app = create_app(Settings(), webhook_worker=False)
+    headers = {"Authorization": f"Bearer {meta['api_key']}", "Content-Type": "application/json"}
+    loads = {w.key: w for w in workloads.build(meta, None)}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            print(f"{'workload':14} {'cpu ms/req':>10} {'stdev':>6} {'wall ms/req':>11}")
+            for key in only or READS:
+                if key not in loads:
+                    continue
+                bodies = loads[key].bodies["svc"]
+                cpu: list[float] = []
+                started = time.perf_counter()
+                for index in range(requests + requests // 5):
+                    before = time.process_time()
+                    response = await client.post("/graphql", content=bodies[index % len(bodies)], headers=headers)
+                    spent = time.process_time() - before
+                    assert response.status_code == 200, response.text
+                    assert b'"errors"' not in response.content, response.text
+                    if index >= requests // 5:  # the first fifth warms up
+                        cpu.append(spent * 1000)
+                wall = (time.perf_counter() - started) * 1000 / len(cpu)
+                print(f"{key:14} {statistics.median(cpu):10.2f} {statistics.stdev(cpu):6.2f} {wall:11.2f}")
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench cpu")
+    parser.add_argument("--size", default="mid", choices=["small", "mid", "large", "xl"])
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--workload", action="append", default=[])
+    args = parser.parse_args(argv)
+    asyncio.run(measure(args.size, args.requests, args.workload))

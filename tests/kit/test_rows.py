@@ -1,0 +1,78 @@
+"""Rows read through asyncpg directly behave as SQLAlchemy's did for their callers: the
+same attributes and enum types, inside the request's transaction only, and the driver's
+failures raised as SQLAlchemy raises them (so a timeout is still QUERY_TIMEOUT and a lost
+connection still a 503)."""
+
+import asyncio
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from service.key_results.models import KeyResult
+from service.kit.ids import decode_global_id
+from service.kit.outage import is_database_unavailable, is_query_timeout
+from service.kit.repository import rows_by_ids
+from service.kit.rows import fetch, select_where
+from service.okr.enums import Direction, Metric
+from tests import factories
+from tests.conftest import Api
+
+KEY_RESULTS = KeyResult.__table__
+
+
+async def key_result_id(api: Api) -> str:
+    return (await factories.okr(api))["key_result"]
+
+
+async def test_rows_read_like_sqlalchemy_rows(api: Api, engine: AsyncEngine) -> None:
+    _, id_ = decode_global_id(await key_result_id(api), field="id")
+    async with AsyncSession(engine) as db, db.begin():
+        [fast] = (await rows_by_ids(db, KeyResult, api.organization_id, [id_])).values()
+        slow = (await db.execute(KEY_RESULTS.select().where(KEY_RESULTS.c.id == id_))).one()
+    for column in KEY_RESULTS.columns:
+        assert getattr(fast, column.name) == getattr(slow, column.name), column.name
+        assert type(getattr(fast, column.name)) in (type(getattr(slow, column.name)), type(None))
+    assert fast.metric is slow.metric
+    assert isinstance(fast.metric, Metric)
+    assert isinstance(fast.direction, Direction)
+    assert fast["id"] == fast.id == id_
+    with pytest.raises(AttributeError):
+        _ = fast.no_such_column
+
+
+async def test_a_read_going_first_runs_inside_the_transaction(engine: AsyncEngine) -> None:
+    """SQLAlchemy begins a transaction with its first statement; a read through asyncpg
+    going first must not run outside it (it would miss the tenant switch)."""
+    async with AsyncSession(engine) as db, db.begin():
+        await db.connection()
+        await fetch(db, KEY_RESULTS, select_where(KEY_RESULTS, "LIMIT 1"))
+        in_transaction = await db.execute(text("SELECT now() = statement_timestamp()"))
+        assert in_transaction.scalar_one() is False  # now() is the transaction's start
+
+
+async def test_a_statement_over_its_time_limit_is_a_query_timeout(engine: AsyncEngine) -> None:
+    async with AsyncSession(engine) as db, db.begin():
+        await db.execute(text("SET LOCAL statement_timeout = '50ms'"))
+        with pytest.raises(DBAPIError) as raised:
+            await fetch(db, KEY_RESULTS, select_where(KEY_RESULTS, "WHERE pg_sleep(1) IS NULL"))
+    assert is_query_timeout(raised.value)
+    assert not is_database_unavailable(raised.value)
+
+
+async def test_a_lost_connection_is_an_outage_and_leaves_the_pool(engine: AsyncEngine) -> None:
+    db = AsyncSession(engine)
+    transaction = await db.begin()
+    pid = (await db.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    async with engine.connect() as other:
+        await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    await asyncio.sleep(0.2)  # the server's goodbye has arrived
+    with pytest.raises(DBAPIError) as raised:
+        await fetch(db, KEY_RESULTS, select_where(KEY_RESULTS, "LIMIT 1"))
+    assert raised.value.connection_invalidated
+    assert is_database_unavailable(raised.value)
+    await transaction.rollback()  # nothing to roll back on a connection that is gone
+    await db.close()
+    async with engine.connect() as connection:  # the pool hands out a live one again
+        assert (await connection.execute(text("SELECT 1"))).scalar_one() == 1
