@@ -47,7 +47,8 @@ def record_class(table: Table) -> type[Record]:
         if enum is None:
             attributes[column.name] = property(itemgetter(index))
         else:
-            members = {member.value: member for member in enum}
+            # SQLAlchemy stores a member's name (not its value).
+            members = dict(enum.__members__)
             attributes[column.name] = property(partial(_enum_at, index, members))
     return type(f"{table.name}_record", (Record,), attributes)
 

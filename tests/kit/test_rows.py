@@ -4,9 +4,11 @@ failures raised as SQLAlchemy raises them (so a timeout is still QUERY_TIMEOUT a
 connection still a 503)."""
 
 import asyncio
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Enum, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -14,7 +16,8 @@ from service.key_results.models import KeyResult
 from service.kit.ids import decode_global_id
 from service.kit.outage import is_database_unavailable, is_query_timeout
 from service.kit.repository import rows_by_ids
-from service.kit.rows import fetch, select_where
+from service.kit.rows import fetch, record_class, select_where
+from service.models import Base
 from service.okr.enums import Direction, Metric
 from tests import factories
 from tests.conftest import Api
@@ -76,3 +79,31 @@ async def test_a_lost_connection_is_an_outage_and_leaves_the_pool(engine: AsyncE
     await db.close()
     async with engine.connect() as connection:  # the pool hands out a live one again
         assert (await connection.execute(text("SELECT 1"))).scalar_one() == 1
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        column
+        for table in Base.metadata.sorted_tables
+        for column in table.columns
+        if isinstance(column.type, Enum) and column.type.enum_class is not None
+    ],
+    ids=str,
+)
+def test_every_enum_column_reads_back_the_member_sqlalchemy_stored(column: Any) -> None:
+    """What SQLAlchemy writes for a member (its name, not its value) reads back as that
+    member: checked for every enum column of every table."""
+    store = column.type.bind_processor(postgresql.asyncpg.dialect())
+    index = list(column.table.columns).index(column)
+    read = getattr(record_class(column.table), column.name).fget
+    for member in column.type.enum_class:
+        stored = store(member) if store else member.name
+        assert read(FakeRow(index, stored)) is member
+
+
+class FakeRow(tuple[Any, ...]):
+    """A row holding `value` at `index` (the record classes read columns by position)."""
+
+    def __new__(cls, index: int, value: Any) -> "FakeRow":
+        return super().__new__(cls, [None] * index + [value])

@@ -72,7 +72,7 @@ async def test_alias_limit(api: Api) -> None:
 
 def with_tokens(count: int) -> str:
     """A document of exactly `count` tokens: 18 of structure and a list of strings."""
-    types = " ".join(['"x"'] * (count - 18))
+    types = " ".join(['"objective.created"'] * (count - 18))
     return f"{{ events(types: [{types}]) {{ edges {{ node {{ id }} }} }} }}"
 
 
