@@ -48,6 +48,10 @@ class EventType(StrEnum):
     WEBHOOK_ENDPOINT_DELETED = "webhook_endpoint.deleted"
     WEBHOOK_ENDPOINT_SECRET_ROTATED = "webhook_endpoint.secret_rotated"  # noqa: S105 - a name
     WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled"
+    INTEGRATION_CREATED = "integration.created"
+    INTEGRATION_UPDATED = "integration.updated"
+    INTEGRATION_DELETED = "integration.deleted"
+    INTEGRATION_SECRET_ROTATED = "integration.secret_rotated"  # noqa: S105 - a name
     WEBHOOK_TEST = "webhook.test"
 
 
@@ -167,6 +171,12 @@ CATALOG: dict[EventType, EventSpec] = {
     ),
     EventType.WEBHOOK_ENDPOINT_DISABLED: _admin(
         EventSpec("WebhookEndpoint", "An endpoint was disabled (410 Gone, or failing for days).")
+    ),
+    EventType.INTEGRATION_CREATED: _admin(_created("Integration", "roadmap-tool integration")),
+    EventType.INTEGRATION_UPDATED: _admin(_updated("Integration", "roadmap-tool integration")),
+    EventType.INTEGRATION_DELETED: _admin(_deleted("Integration", "roadmap-tool integration")),
+    EventType.INTEGRATION_SECRET_ROTATED: _admin(
+        EventSpec("Integration", "An integration's signing secret was rotated.")
     ),
     EventType.WEBHOOK_TEST: EventSpec(
         "WebhookEndpoint",

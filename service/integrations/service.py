@@ -8,10 +8,13 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.events import service as events
+from service.events.catalog import EventType
 from service.integrations import inbound, repository
 from service.integrations.mapping import checked_mapping, effective_mapping
 from service.integrations.models import Integration, Provider
 from service.kit.errors import DomainError, ErrorCode
+from service.kit.ids import global_id
 from service.kit.principal import Principal, Scope
 from service.kit.repository import get_owned
 from service.kit.validation import Problems
@@ -20,6 +23,9 @@ from service.teams.models import Team
 SECRET_PREFIX = "okrin_"  # noqa: S105 - a prefix, not a secret
 SECRET_MIN_LENGTH, SECRET_MAX_LENGTH = 16, 100
 MAX_GRACE = timedelta(days=7)
+
+
+TYPE_NAME = "Integration"
 
 
 def new_secret() -> str:
@@ -74,6 +80,7 @@ async def create_integration(
     )
     db.add(integration)
     await db.flush()
+    await _record(db, actor, EventType.INTEGRATION_CREATED, integration)
     return integration, secret
 
 
@@ -89,9 +96,12 @@ async def update_integration(
 ) -> Integration:
     integration = await _owned(db, actor, integration_id)
     await _check_fields(db, actor, changes)
+    before = public_state(integration)
     for field, value in changes.items():
         setattr(integration, field, value)
     await db.flush()
+    if changed := events.diff(before, public_state(integration)):
+        await _record(db, actor, EventType.INTEGRATION_UPDATED, integration, changes=changed)
     return integration
 
 
@@ -100,8 +110,10 @@ async def delete_integration(
 ) -> Integration:
     """Delete the integration with its delivery log; returns its last state."""
     integration = await _owned(db, actor, integration_id)
+    state = public_state(integration)
     await db.delete(integration)
     await db.flush()
+    await _record(db, actor, EventType.INTEGRATION_DELETED, integration, state=state)
     return integration
 
 
@@ -124,7 +136,39 @@ async def rotate_secret(
     integration.previous_secret_expires_at = datetime.now(UTC) + grace
     integration.secret = secret
     await db.flush()
+    await _record(db, actor, EventType.INTEGRATION_SECRET_ROTATED, integration)
     return integration, secret
+
+
+def public_state(integration: Integration) -> dict[str, Any]:
+    """The integration as events show it: everything but its secrets."""
+    return {
+        "id": global_id(TYPE_NAME, integration.id),
+        "typename": TYPE_NAME,
+        "provider": integration.provider.name,
+        "name": integration.name,
+        "teamId": None if integration.team_id is None else global_id("Team", integration.team_id),
+        "statusMapping": integration.status_mapping,
+    }
+
+
+async def _record(
+    db: AsyncSession,
+    actor: Principal,
+    event_type: EventType,
+    integration: Integration,
+    *,
+    changes: dict[str, dict[str, Any]] | None = None,
+    state: dict[str, Any] | None = None,
+) -> None:
+    await events.record(
+        db,
+        actor,
+        event_type,
+        integration,
+        changes=changes,
+        object_state=state or public_state(integration),
+    )
 
 
 def status_mapping_of(integration: Any) -> dict[str, str | None]:

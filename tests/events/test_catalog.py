@@ -56,12 +56,12 @@ def test_every_type_is_declared_once_with_a_subject_that_exists() -> None:
         model_of(spec.subject_type)  # a mapped model of that name exists
 
 
-def test_admin_only_types_are_those_about_credentials_and_endpoints() -> None:
+def test_admin_only_types_are_those_about_credentials_endpoints_and_integrations() -> None:
     admin_only = {event_type for event_type, spec in CATALOG.items() if spec.admin_only}
     about_secrets = {
         event_type
         for event_type, spec in CATALOG.items()
-        if spec.subject_type in ("ApiKey", "WebhookEndpoint")
+        if spec.subject_type in ("ApiKey", "WebhookEndpoint", "Integration")
     }
     assert admin_only == about_secrets
 

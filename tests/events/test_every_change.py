@@ -16,6 +16,8 @@ from service.events.metadata import model_of
 from service.events.models import Event
 from service.events.service import snapshot
 from service.graphql.schema import schema
+from service.integrations.models import Integration
+from service.integrations.service import public_state as integration_state
 from service.kit.db import transaction
 from service.webhooks.models import WebhookEndpoint
 from service.webhooks.service import disable_endpoint, public_state
@@ -37,16 +39,12 @@ TOLD_TABLES = {
     "alignment_links": "id",
     "api_keys": "id",
     "webhook_endpoints": "id",
+    "integrations": "id",
 }
 # Writes that are no object's change: redelivering writes a delivery (the webhook log).
 NO_OBJECT_CHANGE = {"redeliverWebhookEvent"}
 # Mutations the event stream does not cover yet, and why (each one an open item).
-NOT_TOLD_YET = {
-    "createIntegration": "inbound roadmap-tool integrations: no catalog types yet",
-    "updateIntegration": "inbound roadmap-tool integrations: no catalog types yet",
-    "deleteIntegration": "inbound roadmap-tool integrations: no catalog types yet",
-    "rotateIntegrationSecret": "inbound roadmap-tool integrations: no catalog types yet",
-}
+NOT_TOLD_YET: dict[str, str] = {}
 # Events about no stored change: a test delivery.
 NO_ROW_CHANGE = {EventType.WEBHOOK_TEST.value}
 # Changes with the others, never alone.
@@ -88,6 +86,10 @@ async def full_world(app: FastAPI, api: Api) -> dict[str, str]:
     ids["disabled"] = payload["webhookEndpoint"]["id"]
     async with transaction(app.state.sessionmaker) as db:  # as after a 410 Gone
         await disable_endpoint(db, api.organization_id, uuid_of(ids["disabled"]), "Gone.")
+    payload = await api.mutate(
+        "createIntegration", {"provider": "LINEAR", "name": "Linear"}, "integration { id }"
+    )
+    ids["integration"] = payload["integration"]["id"]
     return ids
 
 
@@ -109,6 +111,10 @@ def inputs(ids: dict[str, str]) -> dict[str, dict[str, Any]]:
         "rotateWebhookSecret": {"id": ids["endpoint"], "gracePeriodSeconds": 60},
         "sendTestWebhook": {"endpointId": ids["endpoint"]},
         "redeliverWebhookEvent": {"eventId": ids["event"], "endpointId": ids["endpoint"]},
+        "createIntegration": {"provider": "JIRA", "name": "Jira", "teamId": ids["team"]},
+        "updateIntegration": {"id": ids["integration"], "name": "Linear (product)"},
+        "deleteIntegration": {"id": ids["integration"]},
+        "rotateIntegrationSecret": {"id": ids["integration"], "gracePeriodSeconds": 60},
     }
 
 
@@ -171,6 +177,8 @@ async def stored_state(app: FastAPI, subject_type: str, subject_id: UUID) -> Any
             return None
         if isinstance(found, WebhookEndpoint):
             return public_state(found)
+        if isinstance(found, Integration):
+            return integration_state(found)
         return snapshot(found, subject_type)
 
 
@@ -178,7 +186,7 @@ def test_the_walk_knows_every_mutation() -> None:
     """A new mutation needs an input here: the walk is how it proves its events."""
     ids = dict.fromkeys(("team", "cycle", "cycle2", "objective", "objective2"), "x")
     ids |= dict.fromkeys(("key_result", "initiative", "alignment", "api_key"), "x")
-    ids |= {"endpoint": "x", "event": "x", "disabled": "x"}
+    ids |= {"endpoint": "x", "event": "x", "disabled": "x", "integration": "x"}
     missing = set(schema_mutations()) - set(inputs(ids))
     assert missing == set(), f"give these mutations an input in {__name__}: {missing}"
 
