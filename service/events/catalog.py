@@ -219,16 +219,23 @@ def spec_of(event_type: EventType) -> EventSpec:
     return CATALOG[event_type]
 
 
+MAX_UNKNOWN_REPORTED = 10
+
+
 def check_event_types(problems: Problems, names: Iterable[str], field: str) -> list[EventType]:
     """Event type names as given by a client: trimmed, de-duplicated, every one declared.
-    An unknown name is INVALID_VALUE at `[field, index]` (added to `problems`)."""
+    An unknown name is INVALID_VALUE at `[field, index]` (added to `problems`; the first
+    `MAX_UNKNOWN_REPORTED` of them)."""
     parsed: list[EventType] = []
+    unknown = 0
     for index, name in enumerate(names):
         try:
             parsed.append(EventType(name.strip()))
         except ValueError:
-            message = f"Unknown event type '{name.strip()}'."
-            problems.add([field, str(index)], message, ErrorCode.INVALID_VALUE)
+            unknown += 1
+            if unknown <= MAX_UNKNOWN_REPORTED:  # a long list of junk gets a short answer
+                message = f"Unknown event type '{name.strip()[:100]}'."
+                problems.add([field, str(index)], message, ErrorCode.INVALID_VALUE)
     return list(dict.fromkeys(parsed))
 
 

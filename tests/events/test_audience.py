@@ -34,6 +34,14 @@ async def test_an_unknown_type_name_is_an_error_in_the_log_query(api: Api) -> No
     assert "keyresult.checkedin" in error["message"]
 
 
+async def test_a_long_list_of_unknown_names_gets_a_short_answer(api: Api) -> None:
+    """Junk repeated a thousand times is refused with the first ten names, each clipped."""
+    [error] = await api.errors(EVENTS, {"types": ["x" * 300] * 1000})
+    assert error["extensions"]["code"] == "INVALID_VALUE"
+    assert error["message"].count("Unknown event type") == 10
+    assert len(error["message"]) < 2000
+
+
 async def test_an_unknown_type_name_is_refused_as_a_subscription(api: Api) -> None:
     payload = await api.mutate(
         "createWebhookEndpoint",
