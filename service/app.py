@@ -119,10 +119,9 @@ def subscription_context(websocket: WebSocket) -> SubscriptionContext:
         """The token's principal, by the rules of HTTP requests; None when refused."""
         async with state.sessionmaker() as db:
             try:
-                principal = await identify(websocket, db, token)
+                return await on_a_live_connection(db, lambda: open_as_tenant(websocket, db, token))
             except Unauthorized:
                 return None
-            return principal if await enter_tenant(db, principal.organization_id) else None
 
     return SubscriptionContext(
         websocket,
@@ -133,7 +132,7 @@ def subscription_context(websocket: WebSocket) -> SubscriptionContext:
     )
 
 
-async def open_as_tenant(request: Request, db: AsyncSession, token: str) -> Principal:
+async def open_as_tenant(request: HTTPConnection, db: AsyncSession, token: str) -> Principal:
     """The caller, known; from here on the transaction runs as the tenant role: row-level
     security hides every other organization's rows even from a query that forgets its
     filter."""

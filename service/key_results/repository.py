@@ -108,14 +108,6 @@ _LATEST_CHECK_INS = (
     "  ORDER BY checked_at DESC, id DESC LIMIT 1"
     ") AS newest"
 )
-_RECENT_CHECK_INS = (
-    f"SELECT {columns(_CHECK_INS, 'ranked')} FROM ("  # noqa: S608
-    "  SELECT *, row_number() OVER ("
-    "   PARTITION BY key_result_id ORDER BY checked_at DESC, id DESC"
-    "  ) AS rank"
-    "  FROM check_ins WHERE organization_id = $1 AND key_result_id = ANY($2::uuid[])"
-    ") AS ranked WHERE rank <= $3 ORDER BY key_result_id, rank"
-)
 
 
 async def latest_check_ins(
@@ -126,30 +118,11 @@ async def latest_check_ins(
     return {row.key_result_id: row for row in found}
 
 
-async def recent_check_ins(
-    db: AsyncSession, organization_id: UUID, key_result_ids: list[UUID], limit: int
-) -> dict[UUID, list[Record]]:
-    """Up to `limit` newest check-ins per key result, newest first, in one statement."""
-    groups: dict[UUID, list[Record]] = {key: [] for key in key_result_ids}
-    found = await fetch(db, _CHECK_INS, _RECENT_CHECK_INS, organization_id, key_result_ids, limit)
-    for row in found:
-        groups[row.key_result_id].append(row)
-    return groups
-
-
 async def initiative_links_of(
     db: AsyncSession, organization_id: UUID, key_result_ids: list[UUID]
 ) -> dict[UUID, list[Record]]:
     return await rows_grouped_by(
         db, InitiativeKeyResult, organization_id, "key_result_id", key_result_ids
-    )
-
-
-async def history_of(
-    db: AsyncSession, organization_id: UUID, key_result_ids: list[UUID]
-) -> dict[UUID, list[Record]]:
-    return await rows_grouped_by(
-        db, CheckIn, organization_id, "key_result_id", key_result_ids, order_by="checked_at"
     )
 
 

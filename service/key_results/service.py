@@ -524,9 +524,7 @@ def checks_of(
 
 
 # Reads the GraphQL layer batches through its loaders (one statement per batch of keys).
-history_of = repository.history_of
 latest_check_ins = repository.latest_check_ins
-recent_check_ins = repository.recent_check_ins
 CHECK_INS = repository.CHECK_INS
 HISTORY = repository.HISTORY
 initiative_links_of = repository.initiative_links_of

@@ -19,6 +19,9 @@ from sqlalchemy.ext.asyncio import (
 from service.kit.settings import Settings
 
 T = TypeVar("T")
+# A round trip that reads nothing: it begins SQLAlchemy's transaction, or finds out whether a
+# pooled connection is still alive.
+EMPTY_STATEMENT = text("SELECT")
 
 
 def create_engine(url: str, settings: Settings) -> AsyncEngine:
@@ -116,7 +119,7 @@ async def live_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]
     for attempt in range(2):
         async with engine.connect() as connection:
             try:
-                await connection.execute(_NOTHING)
+                await connection.execute(EMPTY_STATEMENT)
                 await connection.rollback()  # no transaction left open (LISTEN waits for its end)
             except DBAPIError as error:
                 if error.connection_invalidated and attempt == 0:
@@ -124,6 +127,3 @@ async def live_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]
                 raise
             yield connection
             return
-
-
-_NOTHING = text("SELECT")

@@ -16,10 +16,11 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import Enum as EnumType
-from sqlalchemy import Table, text
+from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.kit.db import EMPTY_STATEMENT
 from service.kit.outage import is_database_unavailable
 
 
@@ -28,8 +29,7 @@ class Record(asyncpg.Record):  # type: ignore[misc]
 
     __slots__ = ()
 
-    def __getattr__(self, name: str) -> Any:
-        raise AttributeError(name)  # every column is a property of the table's own class
+    # Every column is a property of the table's own class (`record_class`).
 
 
 def _enum_at(index: int, members: Mapping[str, Enum], row: Record) -> Any:
@@ -53,9 +53,6 @@ def record_class(table: Table) -> type[Record]:
     return type(f"{table.name}_record", (Record,), attributes)
 
 
-BEGIN_NOW = text("SELECT")
-
-
 @cache
 def columns(table: Table, alias: str | None = None) -> str:
     """The table's column list, for a select whose rows `record_class(table)` reads."""
@@ -77,7 +74,7 @@ async def fetch(db: AsyncSession, table: Table, sql: str, *arguments: Any) -> li
     if getattr(raw.dbapi_connection, "_transaction", True) is None:
         # SQLAlchemy sends BEGIN with its first statement: a read going first would run
         # outside the transaction (and its tenant switch). An empty statement begins it.
-        await connection.execute(BEGIN_NOW)
+        await connection.execute(EMPTY_STATEMENT)
     driver = raw.driver_connection
     assert driver is not None
     try:

@@ -39,7 +39,6 @@ InitiativeRef = Annotated["Initiative", strawberry.lazy("service.graphql.initiat
 InitiativeLinkRef = Annotated[
     "InitiativeLink", strawberry.lazy("service.graphql.initiatives.types")
 ]
-MAX_CHECK_INS = 100
 METRIC = "What the values measure: a number, a percentage, money, or a milestone (0 or 1)."
 UNIT = 'The unit of every value ("%", "h", "EUR", "signups"); free text.'
 DIRECTION = "Which way the value must move: up or down to the target, or stay beyond it."
