@@ -1,25 +1,34 @@
 # okr-service: non-root, configured by OKR_* (and OTEL_*) environment variables.
 # Point it at a PostgreSQL with OKR_DATABASE_URL: the image never starts a database itself.
 #
-# Layers are ordered for the build cache: the dependencies are installed from
-# pyproject.toml alone, so a change to the code rebuilds only the last, small layer
-# (seconds), never the dependencies. compose.yaml runs it with its migration, replicas
-# and a webhook worker.
+# Layers are ordered for the build cache: the dependencies are installed from the list
+# pyproject.toml gives, so a change to the code (or to pyproject.toml's other tables)
+# rebuilds only the last, small layer (seconds), never the dependencies. compose.yaml runs
+# it with its migration, replicas and a webhook worker.
 
-FROM python:3.11-slim AS dependencies
+# The Python base of every stage: pin a digest, or name a mirror's copy, with
+# `--build-arg PYTHON_IMAGE=...` (any Debian-based image with python3.11 and its venv module).
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# The runtime dependencies and the build backend, as pyproject.toml lists them, alone in a
+# file: the layer that installs them is reused for as long as that list is unchanged.
+FROM ${PYTHON_IMAGE} AS requirements
+WORKDIR /src
+COPY pyproject.toml ./
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb')); print(*p['project']['dependencies'], *p['build-system']['requires'], sep='\n')" > requirements.txt
+
+FROM ${PYTHON_IMAGE} AS dependencies
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-WORKDIR /src
-COPY pyproject.toml ./
-# The project's runtime dependencies as pyproject.toml lists them (and the build backend,
-# so the code layer below installs offline, without build isolation).
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
-    && pip install -r requirements.txt "setuptools>=69"
+COPY --from=requirements /src/requirements.txt /opt/requirements.txt
+# With the build backend in the venv, the code layer below installs offline, without build
+# isolation.
+RUN pip install -r /opt/requirements.txt
 
-FROM python:3.11-slim
-RUN useradd --system --uid 10001 --no-create-home okr
+FROM ${PYTHON_IMAGE}
+RUN useradd --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin okr
 COPY --from=dependencies /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \
     PIP_NO_CACHE_DIR=1 \
@@ -38,7 +47,7 @@ COPY service ./service
 RUN pip install --no-deps --no-build-isolation . \
     && rm -rf /src
 WORKDIR /
-USER 10001
+USER 10001:10001
 EXPOSE 8000
 # Asks the port the server listens on: set OKR_PORT to move both (not `serve --port`).
 HEALTHCHECK --interval=10s --timeout=10s --start-period=30s --retries=3 \

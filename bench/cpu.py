@@ -1,12 +1,18 @@
 """CPU time per request, in process: what a change costs or saves, even on a busy machine.
 
     python -m bench cpu --size mid [--requests 200] [--workload "W1 page 25" ...]
+                        [--pooler transaction [--pooler-port 6432]]
 
 Wall-clock latency needs a quiet machine (`python -m bench run`); the CPU time one request
 takes in the service's own process does not: it is read with `time.process_time` around
 sequential requests sent through httpx's ASGI transport (no sockets, no HTTP parsing),
 after a warm-up. A comparison tool for before and after a change, not a replacement for
 the bench's table (it leaves out the HTTP server and the client).
+
+`--pooler transaction` runs the service as behind a transaction pooler (no prepared
+statement kept, the timeouts set by each BEGIN: OKR_DATABASE_POOLER), on PostgreSQL itself,
+or through the pooler listening at `--pooler-port` on 127.0.0.1 (e.g. a PgBouncer with
+`pool_mode = transaction` in front of the bench's PostgreSQL).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import statistics
 import time
 
 import httpx
+from sqlalchemy.engine import make_url
 
 from bench import generate as gen
 from bench import workloads
@@ -25,11 +32,17 @@ from bench import workloads
 READS = ("W1 page 25", "W1 page 100", "W1 subtree", "W4 node", "W3 report")
 
 
-async def measure(size: str, requests: int, only: list[str]) -> None:
+async def measure(size: str, requests: int, only: list[str], pooler: str, pooler_port: int | None) -> None:
     meta = await gen.generate(size, reuse=True)
     database = gen.database_name(size)
+    direct = gen.sqlalchemy_url(database)
+    through = direct
+    if pooler_port is not None:
+        through = make_url(direct).set(host="127.0.0.1", port=pooler_port).render_as_string(hide_password=False)
     os.environ.update(
-        OKR_DATABASE_URL=gen.sqlalchemy_url(database),
+        OKR_DATABASE_URL=through,
+        OKR_DATABASE_POOLER=pooler,
+        OKR_DATABASE_DIRECT_URL=direct,
         OKR_RATE_LIMIT_PER_SECOND="0",
         OKR_MAX_CONCURRENT_REQUESTS_PER_KEY="0",
         OKR_HEALTH_SWEEP_INTERVAL_SECONDS="86400",
@@ -68,5 +81,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--size", default="mid", choices=["small", "mid", "large", "xl"])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--workload", action="append", default=[])
+    parser.add_argument("--pooler", choices=["none", "transaction"], default="none")
+    parser.add_argument("--pooler-port", type=int, default=None)
     args = parser.parse_args(argv)
-    asyncio.run(measure(args.size, args.requests, args.workload))
+    if args.pooler_port is not None and args.pooler != "transaction":
+        parser.error("--pooler-port needs --pooler transaction")
+    asyncio.run(measure(args.size, args.requests, args.workload, args.pooler, args.pooler_port))

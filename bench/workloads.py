@@ -64,7 +64,8 @@ SVC_W3 = (
     " healthCounts { onTrack atRisk offTrack }"
     " teams { keyResultCount achievedCount hitRate averageScore averageProgress objectiveCount"
     "   healthCounts { onTrack atRisk offTrack } team { id name } }"
-    " atRisk { id title health currentValue targetValue } } }"
+    " atRisk(first: 100) { totalCount edges { node { id title health currentValue"
+    " targetValue } } } } }"
 )
 
 # ---------------------------------------------------------------- PostGraphile 4

@@ -1,6 +1,7 @@
 """The ASGI application: GraphQL at /graphql, health probes, and the request's transaction."""
 
 import contextlib
+import functools
 import gc
 import logging
 import os
@@ -27,12 +28,14 @@ from service.cycles.sweep import HealthSweeper
 from service.graphql.context import Context
 from service.graphql.extensions import mask_escaped_errors
 from service.graphql.federation import federated_schema
-from service.graphql.http import SpecGraphQLRouter, graphql_error_response
+from service.graphql.http import SpecGraphQLRouter
 from service.graphql.ide import ASSETS_PATH, OfflineGraphiQL
 from service.graphql.limits import Limits
 from service.graphql.observe import note_result
+from service.graphql.reads import caller_of, is_read_only
 from service.graphql.schema import schema
 from service.graphql.subscriptions.context import SubscriptionContext, SubscriptionSlots
+from service.graphql.subscriptions.feed import SubscriptionFeeds
 from service.idempotency import service as idempotency
 from service.inbound import install as install_integration_route
 from service.kit import metrics
@@ -49,9 +52,24 @@ from service.kit.errors import Unauthenticated
 from service.kit.json_input import InputTooDeep
 from service.kit.observe import Observe, record_of
 from service.kit.openapi import documented
-from service.kit.outage import DATABASE_ERRORS, DatabaseUnavailable, database_error_response
+from service.kit.outage import (
+    DATABASE_ERRORS,
+    DatabaseUnavailable,
+    database_error_response,
+    is_database_unavailable,
+)
 from service.kit.principal import Principal
+from service.kit.problems import graphql_error_response
 from service.kit.ratelimit import BodySizeLimit, RateLimit, mark_authenticated
+from service.kit.redis_buckets import RedisBuckets
+from service.kit.replica import CONNECT_TIMEOUT_SECONDS as REPLICA_CONNECT_TIMEOUT_SECONDS
+from service.kit.replica import (
+    CONSISTENCY_HEADER,
+    InvalidConsistencyToken,
+    ReadReplica,
+    Route,
+    parse_lsn,
+)
 from service.kit.settings import Settings, get_settings
 from service.kit.startup import resolve_database_url
 from service.kit.tracing import provider_from_environment, trace_sql, tracer_of
@@ -100,16 +118,77 @@ async def graphql_context(
     # The whole body first (already in memory: BodyReadDeadline), then the connection: it
     # is held for the work, never while a client is still uploading.
     await request.body()
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as db:
-        principal = await on_a_live_connection(db, lambda: open_as_tenant(request, db, token))
+    consistency_token = consistency_token_of(request)
+    replica: ReadReplica | None = request.app.state.read_replica
+    caller = caller_of(token) if replica is not None else ""
+    route = await read_route(request, replica, caller, consistency_token)
+    async with contextlib.AsyncExitStack() as sessions:
+        db, principal = await open_session(request, token, route, sessions)
         if record := record_of(request.scope):
             record.organization = str(principal.organization_id)
         context = Context(
             db, principal, settings=request.app.state.settings, clock=request.app.state.clock
         )
+        if replica is not None:
+            context.after_write = functools.partial(replica.wrote, caller)
         context.idempotency_key = await replay_or_claim(request, db, principal)
         yield context
+
+
+def consistency_token_of(request: Request) -> int | None:
+    """The `Consistency-Token` a client echoes from its last write's response, if any;
+    InvalidConsistencyToken (400) for anything that is not one."""
+    value = request.headers.get(CONSISTENCY_HEADER)
+    return None if value is None else parse_lsn(value)
+
+
+async def read_route(
+    request: Request, replica: ReadReplica | None, caller: str, token: int | None
+) -> Route | None:
+    """Where a read-only request goes; None for anything that writes (and without a
+    replica): the primary."""
+    if replica is None:
+        return None
+    limits: Limits = request.app.state.limits
+    if not await is_read_only(request, limits.max_tokens):
+        return None
+    if "idempotency-key" in request.headers:
+        return Route.IDEMPOTENCY_KEY  # it claims the key: a write, whatever the operation
+    return replica.route(caller, token)
+
+
+async def open_session(
+    request: Request, token: str, route: Route | None, sessions: contextlib.AsyncExitStack
+) -> tuple[AsyncSession, Principal]:
+    """The request's session, on the replica when `route` says so, and its caller, known,
+    as the tenant. Chosen once, before the tenant switch. A replica that fails to connect,
+    or does not know the key or organization yet (made a moment ago), hands the request
+    to the primary, which answers it as it would have without a replica."""
+    state = request.app.state
+    if route is Route.REPLICA:
+        replica: ReadReplica = state.read_replica
+        db = await sessions.enter_async_context(replica.sessionmaker())
+        try:
+            principal = await on_a_live_connection(
+                db, lambda: open_as_tenant(request, db, token, on_replica=True)
+            )
+        except Unauthorized:
+            pass
+        except DATABASE_ERRORS as error:
+            if not is_database_unavailable(error):
+                raise
+            replica.monitor.mark_unavailable(f"{type(error).__name__}: {error}")
+        else:
+            route.count_read()
+            return db, principal
+        await db.close()
+        route = Route.FELL_BACK
+    sessionmaker: async_sessionmaker[AsyncSession] = state.sessionmaker
+    db = await sessions.enter_async_context(sessionmaker())
+    principal = await on_a_live_connection(db, lambda: open_as_tenant(request, db, token))
+    if route is not None:
+        route.count_read()
+    return db, principal
 
 
 def subscription_context(websocket: WebSocket) -> SubscriptionContext:
@@ -129,29 +208,36 @@ def subscription_context(websocket: WebSocket) -> SubscriptionContext:
         sessionmaker=state.sessionmaker,
         settings=state.settings,
         slots=state.subscription_slots,
+        feeds=state.subscription_feeds,
     )
 
 
-async def open_as_tenant(request: HTTPConnection, db: AsyncSession, token: str) -> Principal:
+async def open_as_tenant(
+    request: HTTPConnection, db: AsyncSession, token: str, *, on_replica: bool = False
+) -> Principal:
     """The caller, known; from here on the transaction runs as the tenant role: row-level
     security hides every other organization's rows even from a query that forgets its
-    filter."""
-    principal = await identify(request, db, token)
+    filter. `on_replica`: a refused key is not remembered (the primary is asked next)."""
+    principal = await identify(request, db, token, on_replica=on_replica)
     if not await enter_tenant(db, principal.organization_id):
         raise Unauthorized("The token's organization does not exist.")
     return principal
 
 
-async def identify(request: HTTPConnection, db: AsyncSession, token: str) -> Principal:
+async def identify(
+    request: HTTPConnection, db: AsyncSession, token: str, *, on_replica: bool = False
+) -> Principal:
     """A JWT (three dot-separated parts) is a user's token, checked without the database;
     anything else is an API key, looked up before the tenant is known."""
-    principal = await verify_token(request, db, token)
+    principal = await verify_token(request, db, token, on_replica=on_replica)
     # The rate limit lets this token skip its address's budget for failed attempts.
     mark_authenticated(request.scope)
     return principal
 
 
-async def verify_token(request: HTTPConnection, db: AsyncSession, token: str) -> Principal:
+async def verify_token(
+    request: HTTPConnection, db: AsyncSession, token: str, *, on_replica: bool = False
+) -> Principal:
     if looks_like_jwt(token):
         verifier: TokenVerifier | None = request.app.state.token_verifier
         if verifier is None:
@@ -161,7 +247,9 @@ async def verify_token(request: HTTPConnection, db: AsyncSession, token: str) ->
         except InvalidToken as error:
             raise Unauthorized(error.message) from None
     try:
-        return await authenticate(db, token, request.app.state.principal_cache)
+        return await authenticate(
+            db, token, request.app.state.principal_cache, remember_refusal=not on_replica
+        )
     except Unauthenticated:
         raise Unauthorized("Unknown, expired or revoked API key.") from None
 
@@ -238,6 +326,23 @@ async def input_too_deep_response(request: Request, error: Exception) -> Respons
     return graphql_error_response(request, 400, error.code, error.message)
 
 
+async def invalid_consistency_token_response(request: Request, error: Exception) -> Response:
+    assert isinstance(error, InvalidConsistencyToken)
+    return graphql_error_response(request, 400, error.code, str(error))
+
+
+def replica_of(primary: AsyncEngine, settings: Settings) -> ReadReplica | None:
+    """The read replica of OKR_DATABASE_READ_URL, on an engine of the primary's settings."""
+    if settings.database_read_url is None:
+        return None
+    engine = create_engine(
+        settings.database_read_url.get_secret_value(),
+        settings,
+        connect_timeout=REPLICA_CONNECT_TIMEOUT_SECONDS,
+    )
+    return ReadReplica(primary, engine, settings)
+
+
 class FastJSONGraphQLRouter(SpecGraphQLRouter):
     """GraphQL over HTTP as the spec says (service/graphql/http.py), errors masked."""
 
@@ -300,6 +405,26 @@ def create_app(
             else None
         )
         app.state.revocations = revocations
+        # Live subscriptions: one feed per organization, woken by one LISTEN connection.
+        subscription_feeds = SubscriptionFeeds(url, settings, app.state.sessionmaker)
+        app.state.subscription_feeds = subscription_feeds
+        # With Redis the rate limits hold across replicas; without, per process.
+        rate_limit_store = (
+            RedisBuckets.connect(
+                settings.redis_url.get_secret_value(),
+                settings.redis_key_prefix,
+                settings.redis_timeout_seconds,
+            )
+            if settings.redis_url is not None
+            else None
+        )
+        app.state.rate_limit_store = rate_limit_store
+        read_replica = replica_of(engine, settings)
+        if read_replica is not None:
+            metrics.instrument_pool(read_replica.engine, "replica")
+            if tracer is not None:
+                trace_sql(read_replica.engine, tracer)
+        app.state.read_replica = read_replica
         worker = DeliveryWorker(url, settings, tracer=tracer) if webhook_worker else None
         sweeper = (
             HealthSweeper(
@@ -317,9 +442,17 @@ def create_app(
                 running.callback(tracer_provider.shutdown)  # sends the spans still batched
             running.callback(metrics.process_exited, os.getpid())
             running.push_async_callback(engine.dispose)
+            if read_replica is not None:
+                running.push_async_callback(read_replica.engine.dispose)
+                await read_replica.monitor.start()
+                running.push_async_callback(read_replica.monitor.stop)
+            if rate_limit_store is not None:
+                running.push_async_callback(rate_limit_store.close)
             if revocations is not None:
                 await revocations.start()
                 running.push_async_callback(revocations.stop)
+            await subscription_feeds.start()
+            running.push_async_callback(subscription_feeds.stop)
             if worker is not None and sweeper is not None:
                 await worker.start()
                 running.push_async_callback(worker.stop)
@@ -341,12 +474,15 @@ def create_app(
     app.add_exception_handler(IdempotentReplay, idempotent_replay_response)
     app.add_exception_handler(BadIdempotencyKey, bad_idempotency_key_response)
     app.add_exception_handler(InputTooDeep, input_too_deep_response)
+    app.add_exception_handler(InvalidConsistencyToken, invalid_consistency_token_response)
     document_webhooks(app.webhooks)  # OpenAPI `webhooks`: every event type and its body
     app.openapi = documented(app.openapi)  # type: ignore[method-assign]  # security, servers
     app.state.clock = clock
     app.state.tracer = tracer  # read by the schema's ObserveOperation
     app.state.limits = Limits.from_settings(settings)  # read by the schema's QueryLimits
     app.state.subscription_slots = SubscriptionSlots(settings.max_subscriptions_per_key)
+    app.state.rate_limit_store = None  # Redis' buckets, when configured, from start-up on
+    app.state.read_replica = None  # the read replica, when configured, from start-up on
     for database_error in DATABASE_ERRORS:  # unreachable database: 503, not 500
         app.add_exception_handler(database_error, database_error_response)
     # Each middleware added wraps the ones before. From the outside in: a flood is refused

@@ -160,12 +160,15 @@ async def with_database(action: Callable[[str], Awaitable[T]]) -> T:
 async def migrate(url: str) -> None:
     """Wait for the database to answer (it may be starting with us), then migrate it."""
     settings = get_settings()
+    from service.kit.db import create_engine, direct_url
+
+    # One long transaction under an advisory lock: never through a transaction pooler.
+    url = direct_url(settings, url)
     await wait_for_database(url, settings.database_connect_timeout_seconds)
     # Imported once the database answers: importing Alembic logs its plugins.
-    from service.kit.db import create_engine
     from service.kit.migrate import upgrade_to_head
 
-    engine = create_engine(url, settings)
+    engine = create_engine(url, settings, direct=True)
     try:
         await upgrade_to_head(engine)
     finally:

@@ -7,14 +7,14 @@ in which `service.integrations` verifies, records and applies the delivery.
 
 import asyncio
 import math
-from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from service.integrations import service as integrations
 from service.integrations.inbound import Answer, InboundRequest
 from service.kit.db import transaction
+from service.kit.problems import JSON, rest_error_body
 from service.kit.ratelimit import LeakyBucket
 from service.kit.settings import Settings
 
@@ -47,7 +47,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         429: {"description": "Too many deliveries for this integration; see Retry-After."},
     },
 )
-async def receive_delivery(provider: str, integration_id: str, request: Request) -> JSONResponse:
+async def receive_delivery(provider: str, integration_id: str, request: Request) -> Response:
     settings: Settings = request.app.state.settings
     limiter: LeakyBucket | None = request.app.state.integration_limiter
     if limiter is not None:
@@ -86,7 +86,7 @@ async def read_capped(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def respond(answer: Answer) -> JSONResponse:
+def respond(answer: Answer) -> Response:
     if answer.status >= 400:
         return error(answer.status, answer.reason or "REJECTED", answer.message)
     return JSONResponse(
@@ -95,8 +95,5 @@ def respond(answer: Answer) -> JSONResponse:
     )
 
 
-def error(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    content: dict[str, Any] = {"error": {"code": code, "message": message}}
-    return JSONResponse(status_code=status, content=content, headers=headers)
+def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(rest_error_body(code, message), status, headers, media_type=JSON)

@@ -105,19 +105,25 @@ def engine(app: FastAPI) -> AsyncEngine:
 
 class StatementCounter:
     """The SQL statements sent on the app's connections: those SQLAlchemy runs (its cursor
-    events) and those read through asyncpg directly (asyncpg's query log, which leaves out
-    SQLAlchemy's prepared statements). Transaction control and the pool's liveness ping
-    are not counted."""
+    events) and those sent through asyncpg directly (asyncpg's query log, which leaves out
+    SQLAlchemy's prepared statements). `statements` leaves out transaction control and the
+    pool's liveness ping but keeps a statement sent along with a BEGIN; `messages` keeps
+    every round trip, transaction control included, in order."""
 
     def __init__(self) -> None:
         self.statements: list[str] = []
+        self.messages: list[str] = []
 
     def sqlalchemy(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         self.statements.append(statement)
+        self.messages.append(statement)
 
     def asyncpg(self, logged: Any) -> None:
+        self.messages.append(logged.query.strip())
         statement = logged.query.strip()
-        if statement != ";" and not statement.upper().startswith(TRANSACTION_CONTROL):
+        if statement.upper().startswith("BEGIN"):  # kit.db.FusingConnection: BEGIN; <one>
+            statement = statement.partition(";")[2].strip()
+        if statement not in ("", ";") and not statement.upper().startswith(TRANSACTION_CONTROL):
             self.statements.append(statement)
 
     @property

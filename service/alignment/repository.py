@@ -1,13 +1,16 @@
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from uuid import UUID
 
-from sqlalchemy import CTE, Uuid, func, literal, select
+from sqlalchemy import CTE, Uuid, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.alignment.models import AlignmentLink
 from service.key_results.models import KeyResult
 from service.kit.repository import (
+    ChildRows,
+    LinkedRows,
     Page,
+    PairSelect,
     Window,
     equal_where_given,
     lock_organization,
@@ -15,6 +18,7 @@ from service.kit.repository import (
     rows_grouped_by,
 )
 from service.kit.rows import Record
+from service.objectives.models import Objective
 from service.okr.enums import AlignmentKind
 
 
@@ -46,6 +50,50 @@ def _contribution_edges(organization_id: UUID) -> CTE:
         )
         .cte("edges")
     )
+
+
+def contributor_pairs(organization_id: UUID, objective_ids: Sequence[UUID]) -> PairSelect:
+    """(objective, objective contributing to it or to one of its key results), each once."""
+    edges = _contribution_edges(organization_id)
+    return (
+        select(edges.c.parent.label("parent"), edges.c.child.label("member"))
+        .where(edges.c.parent.in_(list(objective_ids)))
+        .distinct()
+    )
+
+
+def key_result_contributor_pairs(
+    organization_id: UUID, key_result_ids: Sequence[UUID]
+) -> PairSelect:
+    """(key result, objective contributing to it)."""
+    return select(
+        AlignmentLink.target_key_result_id.label("parent"),
+        AlignmentLink.source_objective_id.label("member"),
+    ).where(
+        AlignmentLink.organization_id == organization_id,
+        AlignmentLink.kind == AlignmentKind.CONTRIBUTES_TO,
+        AlignmentLink.target_key_result_id.in_(list(key_result_ids)),
+    )
+
+
+def dependent_pairs(organization_id: UUID, objective_ids: Sequence[UUID]) -> PairSelect:
+    """(objective, objective that depends on it)."""
+    return select(
+        AlignmentLink.target_objective_id.label("parent"),
+        AlignmentLink.source_objective_id.label("member"),
+    ).where(
+        AlignmentLink.organization_id == organization_id,
+        AlignmentLink.kind == AlignmentKind.DEPENDS_ON,
+        AlignmentLink.target_objective_id.in_(list(objective_ids)),
+    )
+
+
+# The reverse sides of the graph: lists that grow with the organization, read a page at a
+# time. Links are unique per (source, kind, target), so each pair comes once.
+CONTRIBUTORS = LinkedRows(Objective, contributor_pairs)
+KEY_RESULT_CONTRIBUTORS = LinkedRows(Objective, key_result_contributor_pairs)
+DEPENDENTS = LinkedRows(Objective, dependent_pairs)
+INCOMING_LINKS = ChildRows(AlignmentLink, "target_objective_id")
 
 
 async def contributes_to(db: AsyncSession, organization_id: UUID, start: UUID, goal: UUID) -> bool:
@@ -134,6 +182,32 @@ async def find_duplicate(
         )
     )
     return found.first() is not None
+
+
+async def count_links_from(db: AsyncSession, organization_id: UUID, objective_id: UUID) -> int:
+    """How many links the objective makes, of every kind."""
+    found = await db.scalar(
+        select(func.count()).where(
+            AlignmentLink.organization_id == organization_id,
+            AlignmentLink.source_objective_id == objective_id,
+        )
+    )
+    return int(found or 0)
+
+
+async def count_related(db: AsyncSession, organization_id: UUID, objective_id: UUID) -> int:
+    """How many RELATES_TO links the objective is at either end of."""
+    found = await db.scalar(
+        select(func.count()).where(
+            AlignmentLink.organization_id == organization_id,
+            AlignmentLink.kind == AlignmentKind.RELATES_TO,
+            or_(
+                AlignmentLink.source_objective_id == objective_id,
+                AlignmentLink.target_objective_id == objective_id,
+            ),
+        )
+    )
+    return int(found or 0)
 
 
 async def list_links(

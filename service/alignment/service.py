@@ -17,6 +17,10 @@ from service.objectives.models import Objective
 from service.okr.enums import AlignmentKind
 
 TYPE_NAME = "AlignmentLink"
+# Bounds that keep an objective's own lists short: the links it makes (`alignmentLinks`,
+# `contributesTo`, `dependsOn`), and the RELATES_TO links at either end (`relatedTo`).
+MAX_LINKS_FROM = 20
+MAX_RELATED = 20
 
 
 async def contributions_below(
@@ -77,6 +81,7 @@ async def create_alignment(
         db, org, kind, source_objective_id, target_objective_id, target_key_result_id
     ):
         raise DomainError.single(None, "This link already exists.", ErrorCode.DUPLICATE)
+    await check_limits(db, org, kind, source_objective_id, target_objective_id)
     link = AlignmentLink(
         organization_id=org,
         kind=kind,
@@ -88,6 +93,37 @@ async def create_alignment(
     await db.flush()
     await events.record(db, actor, EventType.ALIGNMENT_CREATED, link, team_id=source.team_id)
     return link
+
+
+async def check_limits(
+    db: AsyncSession,
+    organization_id: UUID,
+    kind: AlignmentKind,
+    source_objective_id: UUID,
+    target_objective_id: UUID | None,
+) -> None:
+    """Refuse a link that would take an objective past MAX_LINKS_FROM links of its own, or
+    either end of a RELATES_TO link past MAX_RELATED. Called under the graph lock, so two
+    concurrent links cannot both take the last place."""
+    if await repository.count_links_from(db, organization_id, source_objective_id) >= (
+        MAX_LINKS_FROM
+    ):
+        raise DomainError.single(
+            "sourceObjectiveId",
+            f"An objective links to at most {MAX_LINKS_FROM} objectives or key results.",
+            ErrorCode.LIMIT_REACHED,
+        )
+    if kind is not AlignmentKind.RELATES_TO:
+        return
+    assert target_objective_id is not None  # check_shape: RELATES_TO joins two objectives
+    ends = {"sourceObjectiveId": source_objective_id, "targetObjectiveId": target_objective_id}
+    for field, objective_id in ends.items():
+        if await repository.count_related(db, organization_id, objective_id) >= MAX_RELATED:
+            raise DomainError.single(
+                field,
+                f"An objective relates to at most {MAX_RELATED} objectives.",
+                ErrorCode.LIMIT_REACHED,
+            )
 
 
 def check_shape(
@@ -139,3 +175,7 @@ list_links = repository.list_links
 links_from = repository.links_from
 links_to_objective = repository.links_to_objective
 links_to_key_result = repository.links_to_key_result
+CONTRIBUTORS = repository.CONTRIBUTORS
+KEY_RESULT_CONTRIBUTORS = repository.KEY_RESULT_CONTRIBUTORS
+DEPENDENTS = repository.DEPENDENTS
+INCOMING_LINKS = repository.INCOMING_LINKS

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from service.auth.service import PrincipalCache
-from service.kit.db import create_engine
+from service.kit.db import create_engine, direct_url
 from service.kit.listen import listen
 from service.kit.settings import Settings
 
@@ -44,8 +44,11 @@ class RevocationListener:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        # Its own engine: the listening connection is never one of the requests' pool.
-        self._engine = create_engine(self.database_url, self.settings)
+        # Its own engine: the listening connection is never one of the requests' pool. A
+        # transaction pooler cannot hold a LISTEN: it goes to PostgreSQL itself.
+        self._engine = create_engine(
+            direct_url(self.settings, self.database_url), self.settings, direct=True
+        )
         self._task = asyncio.create_task(
             listen(
                 self._engine,

@@ -118,8 +118,14 @@ def is_expired(expires_at: datetime | None) -> bool:
 
 
 async def authenticate(
-    db: AsyncSession, secret: str, cache: PrincipalCache | None = None
+    db: AsyncSession,
+    secret: str,
+    cache: PrincipalCache | None = None,
+    *,
+    remember_refusal: bool = True,
 ) -> Principal:
+    """The key's principal. `remember_refusal=False`: a refusal is not cached (a read
+    replica's: a key created a moment ago may not have reached it yet)."""
     key_hash = hash_key(secret)
     if cache is not None:
         cached = cache.get(key_hash)
@@ -136,7 +142,7 @@ async def authenticate(
         )
     ).one_or_none()
     if row is None or is_expired(row.expires_at):
-        if cache is not None:
+        if cache is not None and remember_refusal:
             cache.refuse(key_hash)
         raise Unauthenticated
     principal = Principal(

@@ -2,7 +2,7 @@ from collections.abc import Sequence
 from datetime import date
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, String, cast, func, literal, select
+from sqlalchemy import ColumnElement, Select, String, Table, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import SQLCoreOperations
 
@@ -16,7 +16,7 @@ from service.kit.repository import (
     page,
     rows_grouped_by,
 )
-from service.kit.rows import Record
+from service.kit.rows import Record, as_list, fetch, select_where
 from service.objectives.models import Objective
 from service.okr.enums import CycleState
 
@@ -35,6 +35,21 @@ async def objectives_of_cycles(
     db: AsyncSession, organization_id: UUID, cycle_ids: list[UUID]
 ) -> dict[UUID, list[Record]]:
     return await rows_grouped_by(db, Objective, organization_id, "cycle_id", cycle_ids)
+
+
+async def objective_rows_of_cycle(
+    db: AsyncSession, organization_id: UUID, cycle_id: UUID, team_ids: Sequence[UUID] | None
+) -> list[Record]:
+    """The cycle's objectives as rows, in key order (of `team_ids` only, when given)."""
+    table: Table = Objective.__table__  # type: ignore[assignment]
+    if team_ids is None:
+        sql = select_where(table, "WHERE organization_id = $1 AND cycle_id = $2 ORDER BY id")
+        return await fetch(db, table, sql, organization_id, cycle_id)
+    sql = select_where(
+        table,
+        "WHERE organization_id = $1 AND cycle_id = $2 AND team_id = ANY($3::uuid[]) ORDER BY id",
+    )
+    return await fetch(db, table, sql, organization_id, cycle_id, as_list(team_ids))
 
 
 async def children_span(

@@ -13,6 +13,7 @@ from service.events.catalog import EventType
 from service.kit.errors import DomainError, ErrorCode
 from service.kit.principal import Principal
 from service.kit.repository import get_owned, is_ancestor_or_self, lock_organization
+from service.kit.rows import Record
 from service.kit.validation import Problems
 from service.objectives.models import Objective
 from service.okr.enums import CycleState
@@ -126,6 +127,14 @@ async def objectives_of(
 ) -> Sequence[Objective]:
     """The cycle's objectives in key order (of `team_ids` only, when given)."""
     return await repository.objectives_of_cycle(db, organization_id, cycle_id, team_ids=team_ids)
+
+
+async def objective_rows_of(
+    db: AsyncSession, organization_id: UUID, cycle_id: UUID, *, team_ids: Sequence[UUID] | None
+) -> list[Record]:
+    """The cycle's objectives as rows (to read, not to change), in key order, of `team_ids`
+    only when given: a report reads hundreds, and rows cost a fraction of entities."""
+    return await repository.objective_rows_of_cycle(db, organization_id, cycle_id, team_ids)
 
 
 # Every write into a cycle (objectives, key results, check-ins, initiative and alignment

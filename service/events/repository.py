@@ -4,8 +4,10 @@ from collections.abc import Collection, Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, all_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import Uuid
 
 from service.events.models import Event
 from service.kit.models import Base
@@ -28,6 +30,21 @@ async def list_events(
     if hidden_audiences:
         filters.append(Event.audience.not_in(list(hidden_audiences)))
     return await page(db, Event, organization_id, window, filters)
+
+
+async def read_after(
+    db: AsyncSession, organization_id: UUID, after: UUID, seen: Collection[UUID], limit: int
+) -> list[Any]:
+    """Up to `limit` events after the id `after`, every audience, in id order, leaving out
+    the ids `seen` (read already: only what is new crosses the wire)."""
+    statement = select(Event.__table__).where(
+        Event.organization_id == organization_id, Event.id > after
+    )
+    if seen:
+        statement = statement.where(
+            Event.id != all_(bindparam("seen", list(seen), type_=ARRAY(Uuid())))
+        )
+    return list(await db.execute(statement.order_by(Event.id).limit(limit)))
 
 
 async def lock_referencing(

@@ -11,7 +11,7 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import String, cast, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.relay import to_base64
 from uuid_utils.compat import uuid7
@@ -27,6 +27,9 @@ from service.kit.principal import Principal, Scope
 from service.kit.repository import Page, Window
 from service.kit.tracing import current_traceparent
 
+# Each committed transaction that wrote events of an organization notifies this channel
+# with the organization's id (live subscriptions LISTEN to it: graphql/subscriptions).
+NOTIFY_CHANNEL = "okr_events"
 # Internal columns no consumer needs.
 HIDDEN_COLUMNS = {"organization_id", "id", "key_hash"}
 # The type an actor's global ID names, by actor type (a user's is the token's `sub`).
@@ -115,7 +118,8 @@ async def record(
         .scalar_subquery()
     )
     await db.execute(
-        insert(Event).values(
+        insert(Event)
+        .values(
             id=uuid7(),
             organization_id=actor.organization_id,
             type=event_type.value,
@@ -132,6 +136,10 @@ async def record(
                 "changes": changes or {},
             },
         )
+        # Live subscriptions' wake-up, in the same round trip: PostgreSQL delivers it when
+        # the transaction commits (never if it rolls back), once per organization however
+        # many events the transaction wrote. It names the organization, never the data.
+        .returning(func.pg_notify(NOTIFY_CHANNEL, cast(Event.organization_id, String)))
     )
 
 
@@ -326,6 +334,15 @@ ADMIN_AUDIENCES = tuple(
 
 def visible_to(actor: Principal, audience: str) -> bool:
     return Scope.ADMIN in actor.scopes or audience not in ADMIN_AUDIENCES
+
+
+async def read_log_after(
+    db: AsyncSession, organization_id: UUID, after: UUID, seen: Collection[UUID], limit: int
+) -> list[Any]:
+    """The whole log of an organization after the event `after` (every audience: the caller
+    sorts out who may see what, with `visible_to`), leaving out the ids `seen`; up to
+    `limit` rows in id order."""
+    return await repository.read_after(db, organization_id, after, seen, limit)
 
 
 async def list_events(

@@ -1,7 +1,10 @@
 """OKR quality checks as the API shows them."""
 
 import strawberry
+from strawberry import relay
 
+from service.graphql.context import Info
+from service.graphql.nodes import list_page
 from service.kit.ids import global_id
 from service.okr.checks import Check, CheckCode, Severity
 
@@ -32,4 +35,33 @@ class OkrCheck:
             severity=check.severity,
             message=check.message,
             subject_id=strawberry.ID(global_id(SUBJECT_TYPES[code], check.subject_id)),
+        )
+
+
+@strawberry.type(description="A warning of a page of warnings, and where the page goes on.")
+class OkrCheckEdge:
+    node: OkrCheck = strawberry.field(description="The warning.")
+    cursor: str = strawberry.field(description="Pass it as `after` to read on from here.")
+
+
+@strawberry.type(description="One page of warnings, and how many there are in all.")
+class OkrCheckConnection:
+    edges: list[OkrCheckEdge] = strawberry.field(description="The warnings of this page.")
+    page_info: relay.PageInfo = strawberry.field(description="Where the page stands.")
+    total_count: int = strawberry.field(
+        description="How many warnings in all, every page together."
+    )
+
+    @classmethod
+    def of(
+        cls, info: Info, checks: list[Check], *, first: int | None, after: str | None
+    ) -> "OkrCheckConnection":
+        """A page of warnings the request computed whole (a cursor is a place in them)."""
+        chosen, page_info = list_page(info, checks, first, after)
+        return cls(
+            edges=[
+                OkrCheckEdge(node=OkrCheck.of(check), cursor=cursor) for cursor, check in chosen
+            ],
+            page_info=page_info,
+            total_count=len(checks),
         )

@@ -42,6 +42,9 @@ class Context(BaseContext):
         self.rollback_only = False
         # The request's Idempotency-Key, claimed in its transaction; its answer is kept.
         self.idempotency_key: str | None = None
+        # With a read replica: called once a mutation committed, for the Consistency-Token
+        # its response carries (service/kit/replica.py); None without one.
+        self.after_write: Callable[[], Awaitable[str | None]] | None = None
 
     async def memoized(self, key: Hashable, compute: Callable[[], Awaitable[V]]) -> V:
         """`compute()` once per request for `key` (a value several fields derive alike)."""

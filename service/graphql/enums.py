@@ -193,6 +193,8 @@ DESCRIPTIONS: dict[type[Enum], Described] = {
             "FORBIDDEN": "The caller's role or scope does not allow the change.",
             "VERSION_CONFLICT": "The object changed since the `expectedVersion` given: "
             "read it again.",
+            "LIMIT_REACHED": "The change would grow a list past its limit (the field's "
+            "description names it): remove an item first.",
         },
     ),
     DeliveryStatus: (

@@ -9,11 +9,13 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.relay.types import GlobalIDValueError
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from service.graphql.context import Context
 from service.idempotency import service as idempotency
 from service.kit.errors import DomainError
 from service.kit.outage import is_database_unavailable, is_query_timeout
+from service.kit.replica import CONSISTENCY_HEADER
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +47,17 @@ class RequestTransaction(SchemaExtension):
                 stored,
             )
         await context.db.commit()
+        if context.after_write is not None and is_mutation(self.execution_context):
+            token = await context.after_write()
+            if token is not None and context.response is not None:
+                context.response.headers[CONSISTENCY_HEADER] = token
+
+
+def is_mutation(execution: ExecutionContext) -> bool:
+    try:
+        return execution.operation_type is OperationType.MUTATION
+    except RuntimeError:  # no operation of that name: nothing ran
+        return False
 
 
 def is_expected(error: GraphQLError) -> bool:

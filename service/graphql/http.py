@@ -40,9 +40,13 @@ from strawberry.types.unset import UNSET, UnsetType
 from service.graphql.ide import OfflineGraphiQL
 from service.graphql.subscriptions.context import SubscriptionContext
 from service.kit.json_input import InputTooDeep, check_depth
+from service.kit.problems import (
+    GRAPHQL_RESPONSE_JSON,
+    JSON,
+    graphql_error_response,
+    preferred_media_type,
+)
 
-GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
-JSON = "application/json"
 ORJSON_TOO_DEEP = "depth limit exceeded"  # orjson's own limit: 1024 levels
 # Set on a request whose operation never began executing (parse, validation, coercion).
 REQUEST_ERROR_FLAG = "graphql_request_error"
@@ -59,51 +63,8 @@ class BadGraphQLRequest(HTTPException):
         self.headers = headers or {}
 
 
-def preferred_media_type(accept: str) -> str:
-    """`application/graphql-response+json` when `accept` ranks it at least as high as
-    `application/json`; `application/json` otherwise (wildcards and no header included)."""
-    ranks = {GRAPHQL_RESPONSE_JSON: 0.0, JSON: 0.0}
-    for part in accept.split(","):
-        media, _, params = part.strip().partition(";")
-        media = media.strip().lower()
-        if media not in ranks:
-            continue
-        quality = 1.0
-        for param in params.split(";"):
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        ranks[media] = max(ranks[media], quality)
-    if ranks[GRAPHQL_RESPONSE_JSON] > 0 and ranks[GRAPHQL_RESPONSE_JSON] >= ranks[JSON]:
-        return GRAPHQL_RESPONSE_JSON
-    return JSON
-
-
 def media_type_for(connection: HTTPConnection) -> str:
     return preferred_media_type(connection.headers.get("accept", ""))
-
-
-def error_body(code: str, message: str) -> bytes:
-    return orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
-
-
-def graphql_error_response(
-    connection: HTTPConnection,
-    status_code: int,
-    code: str,
-    message: str,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    """An error answered before or instead of execution, as a GraphQL response body."""
-    return Response(
-        error_body(code, message),
-        status_code=status_code,
-        media_type=media_type_for(connection),
-        headers=headers,
-    )
 
 
 def is_request_error(result: ExecutionResult) -> bool:

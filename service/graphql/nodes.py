@@ -1,6 +1,6 @@
 """Relay plumbing shared by every node type: lookups by ID, cursor connections, user errors."""
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Annotated, Any, ClassVar, Self, TypeVar
 from uuid import UUID
 
@@ -12,10 +12,16 @@ from strawberry import relay
 from service.graphql import enums  # noqa: F401
 from service.graphql.context import BatchLoad, Info
 from service.kit.errors import DomainError, ErrorCode
-from service.kit.ids import decode_cursor, decode_global_id, encode_cursor
+from service.kit.ids import (
+    decode_cursor,
+    decode_global_id,
+    decode_position,
+    encode_cursor,
+    encode_position,
+)
 from service.kit.models import TenantMixin
 from service.kit.principal import Scope
-from service.kit.repository import ChildRows, Page, Window, page, rows_by_ids
+from service.kit.repository import Page, ParentRows, Window, page, rows_by_ids
 from service.kit.rows import Record
 
 
@@ -203,7 +209,7 @@ async def child_connection(
     info: Info,
     node_type: type[NodeT],
     parent_id: UUID,
-    rows: ChildRows,
+    rows: ParentRows,
     *,
     first: int | None,
     after: str | None,
@@ -224,6 +230,47 @@ async def child_connection(
         return counted
 
     return as_connection(node_type, found, after, counter)
+
+
+ItemT = TypeVar("ItemT")
+
+
+def list_page(
+    info: Info, items: Sequence[ItemT], first: int | None, after: str | None
+) -> tuple[list[tuple[str, ItemT]], relay.PageInfo]:
+    """One page of a list the request computed whole (a report's), each item with its
+    position as its cursor. A list computed afresh may have changed since the previous
+    page: a cursor is a place in it, not an item."""
+    size = page_size(first, info.context.settings.max_page_size)
+    start = 0 if after is None else decode_position(after) + 1
+    end = min(start + size, len(items))
+    chosen = [(encode_position(index), items[index]) for index in range(start, end)]
+    return chosen, relay.PageInfo(
+        has_next_page=start + size < len(items),
+        has_previous_page=after is not None,
+        start_cursor=chosen[0][0] if chosen else None,
+        end_cursor=chosen[-1][0] if chosen else None,
+    )
+
+
+def list_connection(
+    info: Info,
+    items: Sequence[ItemT],
+    node_of: Callable[[ItemT], NodeT],
+    *,
+    first: int | None,
+    after: str | None,
+) -> Connection[NodeT]:
+    """A page of a list computed whole, as a connection of the nodes `node_of` makes (only
+    for the items of the page)."""
+    chosen, page_info = list_page(info, items, first, after)
+    total = len(items)
+
+    async def counter() -> int:
+        return total
+
+    edges = [relay.Edge(node=node_of(item), cursor=cursor) for cursor, item in chosen]
+    return Connection(edges=edges, page_info=page_info, counter=counter)
 
 
 def as_connection(

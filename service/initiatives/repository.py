@@ -1,11 +1,13 @@
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.initiatives.models import Initiative, InitiativeKeyResult
+from service.key_results.models import KeyResult
 from service.kit.repository import Page, Window, equal_where_given, page, rows_grouped_by
 from service.kit.rows import Record
+from service.objectives.models import Objective
 from service.okr.enums import InitiativeStatus
 
 
@@ -15,6 +17,60 @@ async def links_of(
     return await rows_grouped_by(
         db, InitiativeKeyResult, organization_id, "initiative_id", initiative_ids
     )
+
+
+async def lock_objective_of(db: AsyncSession, organization_id: UUID, key_result_id: UUID) -> None:
+    """Lock the key result's objective against other link changes until commit (FOR NO KEY
+    UPDATE: rows referencing it may still be written)."""
+    await db.execute(
+        select(Objective.id)
+        .join(
+            KeyResult,
+            (KeyResult.organization_id == Objective.organization_id)
+            & (KeyResult.objective_id == Objective.id),
+        )
+        .where(KeyResult.organization_id == organization_id, KeyResult.id == key_result_id)
+        .with_for_update(of=Objective, key_share=True)
+    )
+
+
+async def initiatives_of_objective(
+    db: AsyncSession, organization_id: UUID, key_result_id: UUID, initiative_id: UUID
+) -> tuple[int, bool]:
+    """How many initiatives the key results of this key result's objective link to, and
+    whether `initiative_id` is one of them."""
+    siblings = (
+        select(KeyResult.id)
+        .where(
+            KeyResult.organization_id == organization_id,
+            KeyResult.objective_id
+            == select(KeyResult.objective_id)
+            .where(KeyResult.organization_id == organization_id, KeyResult.id == key_result_id)
+            .scalar_subquery(),
+        )
+        .scalar_subquery()
+    )
+    link = InitiativeKeyResult
+    count, linked = (
+        await db.execute(
+            select(
+                func.count(link.initiative_id.distinct()),
+                func.coalesce(func.bool_or(link.initiative_id == initiative_id), False),
+            ).where(link.organization_id == organization_id, link.key_result_id.in_(siblings))
+        )
+    ).one()
+    return int(count), bool(linked)
+
+
+async def count_links_of(db: AsyncSession, organization_id: UUID, initiative_id: UUID) -> int:
+    """How many key results the initiative is linked to."""
+    found = await db.scalar(
+        select(func.count()).where(
+            InitiativeKeyResult.organization_id == organization_id,
+            InitiativeKeyResult.initiative_id == initiative_id,
+        )
+    )
+    return int(found or 0)
 
 
 async def find_link(

@@ -21,6 +21,11 @@ from service.teams.models import Team
 TYPE_NAME = "Initiative"
 STATUS_EVENTS = {"status": EventType.INITIATIVE_STATUS_CHANGED}
 ICE_FIELDS = ("impact", "confidence", "ease")
+# Bounds that keep the lists of links short: the key results one initiative moves
+# (`Initiative.keyResultLinks`), and the initiatives the key results of one objective are
+# tied to (`Objective.initiatives`, and so each key result's `initiativeLinks`).
+MAX_KEY_RESULTS_PER_INITIATIVE = 20
+MAX_INITIATIVES_PER_OBJECTIVE = 50
 
 
 def check_fields(problems: Problems, fields: dict[str, Any]) -> None:
@@ -111,6 +116,7 @@ async def link_initiative(
     await authorize_team(db, actor, initiative.team_id)
     link = await repository.find_link(db, actor.organization_id, initiative_id, key_result_id)
     if link is None:
+        await check_limits(db, actor.organization_id, initiative_id, key_result_id)
         link = InitiativeKeyResult(
             organization_id=actor.organization_id,
             initiative_id=initiative_id,
@@ -127,6 +133,33 @@ async def link_initiative(
         changes={"keyResultLinks": {"from": None, "to": events.snapshot(link, "InitiativeLink")}},
     )
     return link, initiative
+
+
+async def check_limits(
+    db: AsyncSession, organization_id: UUID, initiative_id: UUID, key_result_id: UUID
+) -> None:
+    """Refuse a new link past either bound. The initiative is locked already (its links
+    cannot change meanwhile); locking the key result's objective does the same for the
+    links of its key results, so two concurrent links cannot both take the last place."""
+    if await repository.count_links_of(db, organization_id, initiative_id) >= (
+        MAX_KEY_RESULTS_PER_INITIATIVE
+    ):
+        raise DomainError.single(
+            "initiativeId",
+            f"An initiative moves at most {MAX_KEY_RESULTS_PER_INITIATIVE} key results.",
+            ErrorCode.LIMIT_REACHED,
+        )
+    await repository.lock_objective_of(db, organization_id, key_result_id)
+    count, linked = await repository.initiatives_of_objective(
+        db, organization_id, key_result_id, initiative_id
+    )
+    if count >= MAX_INITIATIVES_PER_OBJECTIVE and not linked:
+        raise DomainError.single(
+            "keyResultId",
+            f"The key results of one objective are tied to at most "
+            f"{MAX_INITIATIVES_PER_OBJECTIVE} initiatives.",
+            ErrorCode.LIMIT_REACHED,
+        )
 
 
 async def unlink_initiative(

@@ -17,7 +17,8 @@ import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.kit.ratelimit import send_json_error, token_hash
+from service.kit.problems import send_error
+from service.kit.ratelimit import token_hash
 
 # Time earned by what has arrived: an upload keeping up this pace is never cut off,
 # whatever its size (a slow but honest mobile client), while a trickle earns nothing.
@@ -37,7 +38,8 @@ class BodyReadDeadline:
         try:
             body = await read_body(receive, self.timeout)
         except TimeoutError:
-            await send_json_error(
+            await send_error(
+                scope,
                 send,
                 408,
                 "REQUEST_TIMEOUT",
@@ -104,7 +106,8 @@ class InFlightLimit:
             await self.app(scope, receive, send)
             return
         if self.in_flight.get(key, 0) >= self.max_per_key:
-            await send_json_error(
+            await send_error(
+                scope,
                 send,
                 429,
                 "TOO_MANY_CONCURRENT_REQUESTS",

@@ -15,9 +15,22 @@ from service.kit.settings import Settings
 # Origins `serve --demo` lets in: any port of the machine, for a frontend's dev server.
 LOCAL_ORIGINS = r"^http://(localhost|127\.0\.0\.1)(:\d+)?$"
 # Request headers a client sends beyond the CORS-safelisted ones.
-ALLOWED_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"]
-# Response headers a page may read: backing off, replays, and the request's id in the logs.
-EXPOSED_HEADERS = ["Retry-After", "Idempotent-Replayed", "X-Request-ID", "WWW-Authenticate"]
+ALLOWED_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "X-Request-ID",
+    "Consistency-Token",
+]
+# Response headers a page may read: backing off, replays, the request's id in the logs, and
+# the position of a write its next reads echo (read replicas).
+EXPOSED_HEADERS = [
+    "Retry-After",
+    "Idempotent-Replayed",
+    "X-Request-ID",
+    "WWW-Authenticate",
+    "Consistency-Token",
+]
 
 
 def cors_options(settings: Settings) -> dict[str, Any] | None:

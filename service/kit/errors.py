@@ -22,6 +22,7 @@ class ErrorCode(StrEnum):
     ALREADY_CLOSED = "ALREADY_CLOSED"
     FORBIDDEN = "FORBIDDEN"
     VERSION_CONFLICT = "VERSION_CONFLICT"
+    LIMIT_REACHED = "LIMIT_REACHED"
 
 
 @dataclass(frozen=True, slots=True)

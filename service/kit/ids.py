@@ -8,6 +8,7 @@ from strawberry.relay import from_base64, to_base64
 from service.kit.errors import DomainError, ErrorCode
 
 CURSOR_PREFIX = "cursor"
+POSITION_PREFIX = "position"
 
 
 def global_id(type_name: str, id_: UUID) -> str:
@@ -43,6 +44,21 @@ def decode_cursor(value: str) -> UUID:
     if prefix != CURSOR_PREFIX:
         raise DomainError.single("after", "Malformed cursor.", ErrorCode.INVALID_ID)
     return raw
+
+
+def encode_position(index: int) -> str:
+    """The cursor of the item at `index` of a list computed per request (a report's)."""
+    return to_base64(POSITION_PREFIX, index)
+
+
+def decode_position(value: str) -> int:
+    try:
+        prefix, raw = from_base64(value)
+    except (ValueError, TypeError, binascii.Error):
+        prefix, raw = "", ""
+    if prefix != POSITION_PREFIX or not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
+        raise DomainError.single("after", "Malformed cursor.", ErrorCode.INVALID_ID)
+    return int(raw)
 
 
 def optional_id(value: str | None, expected_type: str, *, field: str) -> UUID | None:

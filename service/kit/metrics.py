@@ -64,6 +64,13 @@ RATE_LIMITED = Counter(
     "Requests refused 429 by a rate or concurrency limit, by code.",
     ["code"],
 )
+RATE_LIMIT_STORE_ERRORS = Counter(
+    "okr_rate_limit_store_errors_total",
+    "Rate-limit checks that Redis (OKR_REDIS_URL) failed or did not answer in time, by "
+    "reason (timeout, connection, other); each sends the process to its own buckets for a "
+    "few seconds.",
+    ["reason"],
+)
 IDEMPOTENT_REPLAYS = Counter(
     "okr_idempotency_replays_total",
     "Requests answered with the stored answer of an earlier request with the same Idempotency-Key.",
@@ -117,6 +124,21 @@ WEBHOOK_QUEUE_OLDEST_AGE = Gauge(
     "Age of the oldest delivery due and not yet delivered (0: none), as a worker last saw.",
     multiprocess_mode="livemax",
 )
+READ_REPLICA_LAG = Gauge(
+    "okr_read_replica_lag_seconds",
+    "How far the read replica (OKR_DATABASE_READ_URL) is behind, as a process last saw: the "
+    "time since the primary first had WAL the replica has not replayed (0 when caught up, "
+    "+Inf while unreachable or not in recovery).",
+    multiprocess_mode="livemax",
+)
+DATABASE_READS = Counter(
+    "okr_database_reads_total",
+    "Read-only GraphQL requests by the database that served them (`replica`, `primary`) "
+    "and why: replica, lagging, unavailable, write_not_replayed, recent_write, idempotency_key, "
+    "fell_back (the replica failed or did not know the caller's key yet). Counted only "
+    "with a read replica configured.",
+    ["target", "reason"],
+)
 HEALTH_SWEEP_DURATION = Histogram(
     "okr_health_sweep_duration_seconds",
     "Duration of one health sweep over every organization with an open cycle.",
@@ -163,6 +185,11 @@ def http_requests(route: str, method: str, status: int) -> Any:
 @lru_cache(maxsize=4096)
 def graphql_operation_duration(operation_type: str, operation_name: str) -> Any:
     return GRAPHQL_OPERATION_DURATION.labels(operation_type, operation_name)
+
+
+@lru_cache(maxsize=64)
+def database_reads(target: str, reason: str) -> Any:
+    return DATABASE_READS.labels(target, reason)
 
 
 class OperationNames:

@@ -1,14 +1,17 @@
 """The database being unreachable is not a bug: it is answered 503 DATABASE_UNAVAILABLE.
 
 Requests that meet a lost or refused connection (PostgreSQL down, restarting, a network cut,
-the pool exhausted) end with HTTP 503, a JSON body and `Retry-After`, instead of a masked
-500; the pool (`pool_pre_ping`) reconnects by itself once the database is back.
+the pool exhausted) end with HTTP 503, a coded error body (GraphQL-shaped on /graphql,
+kit/problems.py) and `Retry-After`, instead of a masked 500; the pool reconnects by itself
+once the database is back.
 """
 
 import asyncpg  # type: ignore[import-untyped]
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from sqlalchemy import exc as sa
+
+from service.kit.problems import error_response
 
 RETRY_AFTER_SECONDS = 5
 
@@ -65,27 +68,17 @@ def is_database_unavailable(error: BaseException | None) -> bool:
     return False
 
 
-def unavailable_body() -> dict[str, object]:
-    return {
-        "error": {
-            "code": "DATABASE_UNAVAILABLE",
-            "message": "The database is unavailable; retry later.",
-        }
-    }
-
-
-def unavailable_response() -> JSONResponse:
-    return JSONResponse(
-        status_code=503,
-        content=unavailable_body(),
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )
-
-
-async def database_error_response(_: Request, error: Exception) -> JSONResponse:
-    """Exception handler for driver and connection errors reaching the request boundary."""
+async def database_error_response(request: Request, error: Exception) -> Response:
+    """Exception handler for driver and connection errors reaching the request boundary:
+    503 with `Retry-After`, in the shape of the route (kit/problems.py)."""
     if is_database_unavailable(error):
-        return unavailable_response()
+        return error_response(
+            request,
+            503,
+            "DATABASE_UNAVAILABLE",
+            "The database is unavailable; retry later.",
+            {"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     raise error  # anything else stays an ordinary 500
 
 

@@ -11,8 +11,13 @@
   fresh per-token bucket above) cannot flood the key lookup. The address is the TCP peer's,
   or the one a trusted proxy header names when a setting says which.
 
-The buckets live in this process: with N replicas a caller may get N x the rate overall
-(a shared store such as Redis would make it global; not needed at this scale).
+Where the buckets live (`BucketStore`): without `OKR_REDIS_URL`, in each process
+(`LocalBuckets`), so N processes give a caller N x each rate overall; with it, in Redis
+(service/kit/redis_buckets.py), one bucket per caller for every replica and worker, each
+check one atomic round trip, falling back to the process's own buckets while Redis fails.
+Which tokens are known to be valid stays per process: a valid key's first request to a
+process is counted in its address's buckets (the failed-authentication unit is given back
+once the key is verified).
 """
 
 import hashlib
@@ -20,23 +25,13 @@ import ipaddress
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-
-async def send_json_error(
-    send: Send, status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> None:
-    body = orjson.dumps({"error": {"code": code, "message": message}})
-    raw_headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        *((name.lower().encode(), value.encode()) for name, value in (headers or {}).items()),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
-    await send({"type": "http.response.body", "body": body})
+from service.kit.problems import send_error
 
 
 class _BodyTooLarge(Exception):
@@ -59,10 +54,10 @@ class BodySizeLimit:
                 try:
                     declared = int(value)
                 except ValueError:
-                    await send_json_error(send, 400, "BAD_REQUEST", "Invalid Content-Length.")
+                    await send_error(scope, send, 400, "BAD_REQUEST", "Invalid Content-Length.")
                     return
                 if declared > limit:
-                    await send_json_error(send, 413, "PAYLOAD_TOO_LARGE", message)
+                    await send_error(scope, send, 413, "PAYLOAD_TOO_LARGE", message)
                     return
         received = 0
         started = False
@@ -87,7 +82,7 @@ class BodySizeLimit:
         except _BodyTooLarge:
             if started:
                 raise
-            await send_json_error(send, 413, "PAYLOAD_TOO_LARGE", message)
+            await send_error(scope, send, 413, "PAYLOAD_TOO_LARGE", message)
 
 
 class LeakyBucket:
@@ -141,6 +136,62 @@ class LeakyBucket:
         self._buckets[key] = (max(0.0, level - (now - at) * self.rate - 1), now)
 
 
+@dataclass(frozen=True)
+class Limit:
+    """A family of leaky buckets, one per identity: `rate` units leak per second, `burst` fit."""
+
+    name: str  # short and fixed: part of every shared bucket's key
+    rate: float
+    burst: int
+
+
+Charge = tuple[Limit, str]  # one unit for the bucket of this limit and identity
+
+
+class BucketStore(Protocol):
+    """Where the buckets live: this process (`LocalBuckets`) or Redis, for every process."""
+
+    async def take(self, charges: Sequence[Charge]) -> float:
+        """0 when every bucket named has room for one more unit, each then taking it; else
+        the seconds to wait until they all have, none taking anything."""
+        ...
+
+    async def give_back(self, charges: Sequence[Charge]) -> None:
+        """Undo one `take` that was let through: the request turned out not to count."""
+        ...
+
+
+class LocalBuckets:
+    """The buckets in this process: with N processes, N x each limit overall."""
+
+    def __init__(self) -> None:
+        self._families: dict[Limit, LeakyBucket] = {}
+
+    def family(self, limit: Limit) -> LeakyBucket:
+        buckets = self._families.get(limit)
+        if buckets is None:
+            buckets = self._families[limit] = LeakyBucket(limit.rate, limit.burst)
+        return buckets
+
+    def take_now(self, charges: Sequence[Charge]) -> float:
+        wait = max(self.family(limit).wait(identity) for limit, identity in charges)
+        if wait > 0:
+            return wait
+        for limit, identity in charges:
+            self.family(limit).take(identity)
+        return 0.0
+
+    def give_back_now(self, charges: Sequence[Charge]) -> None:
+        for limit, identity in charges:
+            self.family(limit).give_back(identity)
+
+    async def take(self, charges: Sequence[Charge]) -> float:
+        return self.take_now(charges)
+
+    async def give_back(self, charges: Sequence[Charge]) -> None:
+        self.give_back_now(charges)
+
+
 AUTHENTICATED = "okr.authenticated"  # scope key: the app verified this request's token
 UNAUTHORIZED = 401
 
@@ -191,24 +242,29 @@ def network_of(address: str) -> str:
 class FailedAuthentications:
     """Per client address, a request whose token is not known to be valid (none, or one
     not yet seen to authenticate) takes a unit from the address's bucket (and, scaled up,
-    from a process-wide one) before the app runs; a token that turns out valid gives its
-    unit back. A flood of made-up tokens runs dry after `burst` requests, before any key
-    lookup, while tokens seen to work skip the check: a valid client behind the same
-    address (NAT, proxy) keeps working. A token already in flight is charged once, however
-    many requests carry it (a dashboard opening with a fresh key or token). The
-    process-wide budget bounds what an attacker rotating addresses (an IPv6 /48 holds
-    65,536 /64s) can cost.
+    from one shared by every address) before the app runs; a token that turns out valid
+    gives its unit back. A flood of made-up tokens runs dry after `burst` requests, before
+    any key lookup, while tokens seen to work skip the check: a valid client behind the
+    same address (NAT, proxy) keeps working. A token already in flight is charged once,
+    however many requests carry it (a dashboard opening with a fresh key or token). The
+    budget of every address together bounds what an attacker rotating addresses (an IPv6
+    /48 holds 65,536 /64s) can cost.
+
+    The buckets live in a `BucketStore` (this process's, or Redis'); which tokens are known
+    to be valid, and which are in flight, each process knows for itself.
     """
 
-    GLOBAL_SCALE = 50  # the process-wide budget, in addresses' worth of failures
+    GLOBAL_SCALE = 50  # the budget of every address together, in addresses' worth of failures
     EVERYONE = "*"
 
     def __init__(self, rate: float, burst: int, max_known: int = 100_000) -> None:
-        self.buckets = LeakyBucket(rate, burst)
-        self.everyone = LeakyBucket(rate * self.GLOBAL_SCALE, burst * self.GLOBAL_SCALE)
+        self.per_address = Limit("failed-auth", rate, burst)
+        self.everyone = Limit(
+            "failed-auth-all", rate * self.GLOBAL_SCALE, burst * self.GLOBAL_SCALE
+        )
         self.max_known = max_known
         self._known_valid: OrderedDict[str, None] = OrderedDict()  # token hashes, LRU
-        self._in_flight: dict[str, int] = {}  # unverified tokens charged, requests carrying
+        self._in_flight: dict[str, _InFlight] = {}  # unverified tokens admitted
 
     def is_known_valid(self, token: str | None) -> bool:
         if token is None or token not in self._known_valid:
@@ -216,40 +272,53 @@ class FailedAuthentications:
         self._known_valid.move_to_end(token)
         return True
 
-    def admit(self, address: str, token: str | None) -> float:
+    def charges(self, address: str) -> tuple[Charge, Charge]:
+        return (self.per_address, network_of(address)), (self.everyone, self.EVERYONE)
+
+    async def admit(self, store: BucketStore, address: str, token: str | None) -> float:
         """0 when an unverified request from `address` may go (charged, unless its token is
         already in flight), else the seconds to wait."""
-        if token is not None and token in self._in_flight:
-            self._in_flight[token] += 1
+        if token is not None and (entry := self._in_flight.get(token)) is not None:
+            entry.requests += 1
             return 0.0
-        wait = max(self.buckets.wait(network_of(address)), self.everyone.wait(self.EVERYONE))
-        if wait > 0:
+        wait = await store.take(self.charges(address))
+        if wait > 0 or token is None:
             return wait
-        self.buckets.take(network_of(address))
-        self.everyone.take(self.EVERYONE)
-        if token is not None:
-            self._in_flight[token] = 1
+        # Another request with this token may have been admitted while the store answered:
+        # both charges are given back once the token is verified.
+        entry = self._in_flight.setdefault(token, _InFlight())
+        entry.requests += 1
+        entry.charges += 1
         return 0.0
 
-    def verified(self, address: str, token: str) -> None:
-        """The app verified `token`: remembered, and its charge given back (once)."""
-        if self._in_flight.pop(token, 0):
-            self.buckets.give_back(network_of(address))
-            self.everyone.give_back(self.EVERYONE)
+    async def verified(self, store: BucketStore, address: str, token: str) -> None:
+        """The app verified `token`: remembered, and its charges given back (once)."""
+        entry = self._in_flight.pop(token, None)
+        for _ in range(entry.charges if entry is not None else 0):
+            await store.give_back(self.charges(address))
         self._remember(token)
 
-    def settle(self, address: str, token: str | None, *, admitted: bool, refused: bool) -> None:
+    async def settle(
+        self,
+        store: BucketStore,
+        address: str,
+        token: str | None,
+        *,
+        admitted: bool,
+        refused: bool,
+    ) -> None:
         """After the app. A known token now refused (revoked, expired) is forgotten and
         counts as a failure; an admitted one keeps its charge. A token that could not be
         checked (the database is down) changes nothing."""
-        if token is not None and admitted and token in self._in_flight:
-            self._in_flight[token] -= 1
-            if self._in_flight[token] <= 0:
+        entry = self._in_flight.get(token) if token is not None and admitted else None
+        if token is not None and entry is not None:
+            entry.requests -= 1
+            if entry.requests <= 0:
                 del self._in_flight[token]
         if refused and token is not None and token in self._known_valid:
             self._known_valid.pop(token, None)
-            self.buckets.take(network_of(address))
-            self.everyone.take(self.EVERYONE)
+            for charge in self.charges(address):  # each bucket on its own, full or not
+                await store.take((charge,))
 
     def _remember(self, token: str) -> None:
         self._known_valid[token] = None
@@ -258,7 +327,16 @@ class FailedAuthentications:
             self._known_valid.popitem(last=False)
 
 
+@dataclass
+class _InFlight:
+    requests: int = 0  # requests carrying the token, admitted and not yet answered
+    charges: int = 0  # units taken for them, given back when the token is verified
+
+
 class RateLimit:
+    """The guard on /graphql. Its buckets live in the app's `rate_limit_store` (set at
+    start-up: Redis, shared by every process) or, without one, in this process."""
+
     def __init__(
         self,
         app: ASGIApp,
@@ -272,36 +350,41 @@ class RateLimit:
     ) -> None:
         self.app = app
         self.path_prefix = path_prefix
-        self.buckets = LeakyBucket(rate, burst) if rate > 0 else None
+        self.per_caller = Limit("caller", rate, burst) if rate > 0 else None
         self.failures = (
             FailedAuthentications(failure_rate, failure_burst) if failure_rate > 0 else None
         )
         self.trusted_header = trusted_proxy_header.strip().lower().encode("latin-1")
+        self.local = LocalBuckets()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(self.path_prefix):
             await self.app(scope, receive, send)
             return
+        shared: BucketStore | None = scope["app"].state.rate_limit_store
+        store = self.local if shared is None else shared
         address = client_address(scope, self.trusted_header)
         token = token_hash(scope)
-        if self.buckets is not None:
+        if self.per_caller is not None:
             # A bucket per key only for keys seen to work: made-up tokens cannot crowd the
             # real keys' buckets out of the table (they count against their address).
             known = token is not None and (
                 self.failures is None or self.failures.is_known_valid(token)
             )
-            wait = self.buckets.take(f"key:{token}" if known else f"addr:{address}")
+            caller = f"key:{token}" if known else f"addr:{address}"
+            wait = await store.take(((self.per_caller, caller),))
             if wait > 0:
-                await refuse(send, wait, "Too many requests for this key")
+                await refuse(scope, send, wait, "Too many requests for this key")
                 return
         if self.failures is None:
             await self.app(scope, receive, send)
             return
-        await self._guard_authentication(self.failures, scope, receive, send, address, token)
+        await self._guard_authentication(self.failures, store, scope, receive, send, address, token)
 
     async def _guard_authentication(
         self,
         failures: FailedAuthentications,
+        store: BucketStore,
         scope: Scope,
         receive: Receive,
         send: Send,
@@ -310,9 +393,10 @@ class RateLimit:
     ) -> None:
         admitted = not failures.is_known_valid(token)
         if admitted:
-            wait = failures.admit(address, token)
+            wait = await failures.admit(store, address, token)
             if wait > 0:
-                await refuse(send, wait, "Too many requests without a valid token from here")
+                reason = "Too many requests without a valid token from here"
+                await refuse(scope, send, wait, reason)
                 return
         status = 0
 
@@ -321,20 +405,23 @@ class RateLimit:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 if scope.get(AUTHENTICATED) and token is not None:
-                    failures.verified(address, token)
+                    await failures.verified(store, address, token)
             await send(message)
 
         try:
             await self.app(scope, receive, noting_status)
         finally:
             if scope.get(AUTHENTICATED) and token is not None:
-                failures.verified(address, token)
-            failures.settle(address, token, admitted=admitted, refused=status == UNAUTHORIZED)
+                await failures.verified(store, address, token)
+            await failures.settle(
+                store, address, token, admitted=admitted, refused=status == UNAUTHORIZED
+            )
 
 
-async def refuse(send: Send, wait: float, reason: str) -> None:
+async def refuse(scope: Scope, send: Send, wait: float, reason: str) -> None:
     retry_after = max(1, math.ceil(wait))
-    await send_json_error(
+    await send_error(
+        scope,
         send,
         429,
         "RATE_LIMITED",

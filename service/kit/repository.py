@@ -2,10 +2,23 @@
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Row, Select, and_, func, literal, or_, select
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Row,
+    Select,
+    Uuid,
+    and_,
+    any_,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.kit.errors import DomainError, ErrorCode
@@ -56,6 +69,12 @@ async def lock_fresh(
             .execution_options(populate_existing=True)
         )
     ).all()
+
+
+def any_ids(ids: Sequence[UUID]) -> Any:
+    """`= ANY(<one uuid[] parameter>)`: a report's hundreds of IDs bound as one array, not
+    compiled into as many parameters (`IN`)."""
+    return any_(bindparam(None, list(ids), type_=ARRAY(Uuid)))
 
 
 async def rows_by_ids(
@@ -263,6 +282,71 @@ class ChildRows:
         self, db: AsyncSession, organization_id: UUID, keys: Sequence[UUID]
     ) -> dict[UUID, int]:
         return await counts_grouped_by(db, self.model, organization_id, self.column, keys)
+
+
+class ParentRows(Protocol):
+    """A list under each of many parents, paged and counted for all of them at once."""
+
+    async def pages(
+        self, db: AsyncSession, organization_id: UUID, keys: Sequence[UUID], window: Window
+    ) -> dict[UUID, Page]: ...
+
+    async def counts(
+        self, db: AsyncSession, organization_id: UUID, keys: Sequence[UUID]
+    ) -> dict[UUID, int]: ...
+
+
+# (organization, parents) -> a SELECT of distinct (parent, member) pairs, the member an ID
+# of the list's table.
+PairSelect = Select[*tuple[Any, ...]]
+Pairs = Callable[[UUID, Sequence[UUID]], PairSelect]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedRows:
+    """A list under a parent reached through a link table (an objective's contributors):
+    the rows of `model` that `pairs` names for each parent, in creation order, paged and
+    counted for many parents at once."""
+
+    model: type[TenantMixin]
+    pairs: Pairs
+
+    async def pages(
+        self, db: AsyncSession, organization_id: UUID, keys: Sequence[UUID], window: Window
+    ) -> dict[UUID, Page]:
+        table = self.model.__table__  # type: ignore[attr-defined]
+        pairs = self.pairs(organization_id, keys).subquery("pairs")
+        statement = select(
+            pairs.c.parent.label("list_parent"),
+            table,
+            func.row_number()
+            .over(partition_by=pairs.c.parent, order_by=table.c.id)
+            .label("list_rank"),
+        ).join(table, (table.c.organization_id == organization_id) & (table.c.id == pairs.c.member))
+        if window.after is not None:
+            statement = statement.where(table.c.id > window.after)
+        ranked = statement.subquery()
+        result = await db.execute(
+            select(ranked)
+            .where(ranked.c.list_rank <= window.first + 1)
+            .order_by(ranked.c.list_parent, ranked.c.list_rank)
+        )
+        groups: dict[UUID, list[Row[Any]]] = {key: [] for key in keys}
+        for row in result:
+            groups[row.list_parent].append(row)
+        return {
+            key: Page(rows[: window.first], len(rows) > window.first)
+            for key, rows in groups.items()
+        }
+
+    async def counts(
+        self, db: AsyncSession, organization_id: UUID, keys: Sequence[UUID]
+    ) -> dict[UUID, int]:
+        pairs = self.pairs(organization_id, keys).subquery("pairs")
+        result = await db.execute(select(pairs.c.parent, func.count()).group_by(pairs.c.parent))
+        found = dict.fromkeys(keys, 0)
+        found.update(dict(result.all()))
+        return found
 
 
 def equal_where_given(*pairs: tuple[Any, Any]) -> list[ColumnElement[bool]]:

@@ -17,11 +17,9 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import Enum as EnumType
 from sqlalchemy import Table
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.kit.db import EMPTY_STATEMENT
-from service.kit.outage import is_database_unavailable
+from service.kit.db import begin, driver_errors
 
 
 class Record(asyncpg.Record):  # type: ignore[misc]
@@ -70,24 +68,12 @@ async def fetch(db: AsyncSession, table: Table, sql: str, *arguments: Any) -> li
     """The rows `sql` (positional `$n` parameters) selects, each with every column of
     `table` (see `columns`), on the session's connection inside its transaction."""
     connection = await db.connection()
+    await begin(connection)  # a read going first must not run outside the transaction
     raw = await connection.get_raw_connection()
-    if getattr(raw.dbapi_connection, "_transaction", True) is None:
-        # SQLAlchemy sends BEGIN with its first statement: a read going first would run
-        # outside the transaction (and its tenant switch). An empty statement begins it.
-        await connection.execute(EMPTY_STATEMENT)
     driver = raw.driver_connection
     assert driver is not None
-    try:
+    async with driver_errors(connection, sql, arguments):
         rows: list[Record] = await driver.fetch(sql, *arguments, record_class=record_class(table))
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
-        # Raised as SQLAlchemy raises the driver's errors, so the request boundary answers
-        # them alike (a timeout, an outage); a lost connection leaves the pool.
-        lost = is_database_unavailable(error)
-        if lost:
-            await connection.invalidate()
-        raise DBAPIError.instance(
-            sql, arguments, error, Exception, connection_invalidated=lost
-        ) from error
     return rows
 
 

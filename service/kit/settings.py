@@ -3,14 +3,15 @@
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 # The URL forms PostgreSQL platforms hand out; asyncpg (the one driver installed) serves all.
 ASYNCPG_SCHEMES = ("postgres", "postgresql", "postgresql+asyncpg")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 def asyncpg_url(url: str) -> str:
@@ -52,6 +53,23 @@ class Settings(BaseSettings):
     database_max_overflow: int = Field(
         default=10, ge=0, description="Extra connections allowed under bursts."
     )
+    database_pooler: Literal["none", "transaction"] = Field(
+        default="none",
+        description="`transaction`: `database_url` is a pooler in transaction mode (PgBouncer's "
+        "`pool_mode = transaction`), which hands each transaction whichever server connection "
+        "is free: no statement stays prepared between statements (asyncpg's and SQLAlchemy's "
+        "statement caches are off: each statement is parsed anew), the statement and "
+        "idle-in-transaction timeouts are set by every transaction's BEGIN instead of once per "
+        "connection, and LISTEN and migrations go to `database_direct_url` (required then). "
+        "`none`: `database_url` reaches PostgreSQL itself, or a pooler in session mode.",
+    )
+    database_direct_url: SecretStr | None = Field(
+        default=None,
+        description="URL (forms as `database_url`) reaching the same PostgreSQL without a "
+        "transaction pooler, for what one cannot serve: the LISTEN connections (API key "
+        "revocations, webhook workers' wake-ups) and migrations (one transaction, under an "
+        "advisory lock). Unset: `database_url`.",
+    )
     database_statement_timeout_seconds: float = Field(
         default=30.0,
         ge=0,
@@ -64,6 +82,36 @@ class Settings(BaseSettings):
         description="PostgreSQL ends a session of the service that sits this long inside a "
         "transaction without running a statement (`idle_in_transaction_session_timeout`): "
         "a stuck request cannot keep its locks and its connection. 0 disables.",
+    )
+    # Reads on a streaming replica (service/kit/replica.py, README "Scaling out").
+    database_read_url: SecretStr | None = Field(
+        default=None,
+        description="URL of a streaming replica (hot standby) of the primary, in the forms "
+        "`database_url` takes. GraphQL queries (never mutations, nor a request with an "
+        "Idempotency-Key) are served there while it keeps up; a caller's reads after its "
+        "own writes stay on the primary (`Consistency-Token` header, then "
+        "`read_your_writes_seconds`). Unset: everything runs on the primary.",
+    )
+    read_replica_max_lag_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Reads go to the primary while the replica is further behind than this "
+        "(the time since the primary first had WAL the replica has not replayed: an idle "
+        "primary is no lag), or unreachable, or not in recovery.",
+    )
+    read_replica_poll_interval_seconds: float = Field(
+        default=0.2,
+        gt=0,
+        le=10,
+        description="How often each process reads the primary's WAL position and the "
+        "replica's replayed one (one short statement on each).",
+    )
+    read_your_writes_seconds: float = Field(
+        default=3.0,
+        ge=0,
+        description="After a caller's (API key's, or user token subject's) write, its reads "
+        "that echo no `Consistency-Token` stay on the primary this long (per process). "
+        "0: only the header keeps a caller's reads consistent.",
     )
     graphiql: bool = Field(default=True, description="Serve the GraphiQL IDE at GET /graphql.")
     federation: bool = Field(
@@ -92,10 +140,19 @@ class Settings(BaseSettings):
         default=600, ge=0, description="How long browsers may cache a preflight's answer."
     )
     subscription_poll_interval_seconds: float = Field(
-        default=1.0,
+        default=5.0,
         gt=0,
-        description="How often a process reads newly committed events for its open "
-        "subscriptions (one short read per open subscription per interval).",
+        description="Subscriptions are woken by a NOTIFY when events commit, and their "
+        "organization's new events are read once per process for all of them. This is the "
+        "fallback: how often each organization's feed reads anyway, in case a notification "
+        "was lost. Also how often an open subscription checks its token again.",
+    )
+    max_subscription_backlog: int = Field(
+        default=500,
+        ge=1,
+        description="Events that may wait for one subscription's client; a client reading "
+        "slower than that is ended with SUBSCRIPTION_TOO_SLOW (subscribe again with "
+        "`after`: nothing is lost), so it never holds up the others.",
     )
     max_subscriptions_per_connection: int = Field(
         default=20, ge=1, description="Subscriptions one WebSocket may have open at once."
@@ -243,7 +300,8 @@ class Settings(BaseSettings):
         default=50.0,
         ge=0,
         description="Requests per second one API key (or one client address without a key) "
-        "may make to /graphql, on average (leaky bucket, per process). 0 disables.",
+        "may make to /graphql, on average (leaky bucket: per process, or for all processes "
+        "together with `redis_url`). 0 disables.",
     )
     rate_limit_burst: int = Field(
         default=100, ge=1, description="Requests one key may make at once above the rate."
@@ -266,6 +324,31 @@ class Settings(BaseSettings):
         description="Header in which a trusted reverse proxy passes the client's address "
         "(e.g. X-Forwarded-For: its last address is used). Empty: the rate limits see the TCP "
         "peer's address and ignore such headers, which any client can forge.",
+    )
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="Redis (redis://, rediss:// or unix://) that keeps the buckets of "
+        "`OKR_RATE_LIMIT_*` and `OKR_AUTH_FAILURE_*`, so each limit holds across every replica "
+        "and worker together. Unset: each process keeps its own buckets. While Redis fails or "
+        "answers slower than `redis_timeout_seconds`, each process falls back to its own "
+        "buckets for a few seconds (counted in `okr_rate_limit_store_errors_total`).",
+    )
+    redis_key_prefix: str = Field(
+        default="okr:ratelimit:",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[!-~]+$",
+        description="Start of every Redis key the service writes (printable ASCII, no "
+        "spaces), so several deployments can share one Redis. Wrap it in braces (`{okr}:`) to "
+        "keep all keys in one Redis Cluster slot.",
+    )
+    redis_timeout_seconds: float = Field(
+        default=0.25,
+        gt=0,
+        le=5,
+        description="Longest a rate-limit check waits for Redis (connect included, and the "
+        "process's own event-loop delays: keep it well above them) before the request is "
+        "counted by the process's own buckets instead.",
     )
 
     # Webhooks (service/webhooks): delivery worker, retries and the SSRF guard.
@@ -356,10 +439,26 @@ class Settings(BaseSettings):
     def webhook_retry_delays(self) -> tuple[float, ...]:
         return tuple(float(part) for part in self.webhook_retry_schedule.split(","))
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_read_url", "database_direct_url")
     @classmethod
     def _served_by_asyncpg(cls, url: SecretStr | None) -> SecretStr | None:
         return None if url is None else SecretStr(asyncpg_url(url.get_secret_value()))
+
+    @model_validator(mode="after")
+    def _direct_url_behind_a_transaction_pooler(self) -> Self:
+        if self.database_pooler == "transaction" and self.database_direct_url is None:
+            raise ValueError(
+                "OKR_DATABASE_POOLER=transaction needs OKR_DATABASE_DIRECT_URL: a transaction "
+                "pooler cannot hold a LISTEN nor run the migrations"
+            )
+        return self
+
+    @field_validator("redis_url")
+    @classmethod
+    def _a_redis_url(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None and not url.get_secret_value().startswith(REDIS_SCHEMES):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return url
 
 
 @lru_cache

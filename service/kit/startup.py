@@ -76,7 +76,13 @@ async def wait_for_database(url: str, timeout_seconds: float) -> None:
 
 
 async def answers(url: str) -> None:
-    engine = create_async_engine(url, poolclass=NullPool)
+    # No prepared statement kept (asyncpg's cache, SQLAlchemy's): `url` may be a transaction
+    # pooler, whose server connections outlive this one and would keep them.
+    engine = create_async_engine(
+        url,
+        poolclass=NullPool,
+        connect_args={"statement_cache_size": 0, "prepared_statement_cache_size": 0},
+    )
     try:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.alignment.models import AlignmentLink
 from service.cycles.models import Cycle
 from service.key_results.models import CheckIn, KeyResult
+from service.kit.repository import any_ids
 from service.objectives.models import Objective
 from service.okr.enums import AlignmentKind, CycleState
 from service.teams.models import Team
@@ -27,7 +28,7 @@ async def last_check_in_times(
         select(CheckIn.key_result_id, func.max(CheckIn.checked_at))
         .where(
             CheckIn.organization_id == organization_id,
-            CheckIn.key_result_id.in_(key_result_ids),
+            CheckIn.key_result_id == any_ids(key_result_ids),
         )
         .group_by(CheckIn.key_result_id)
     )
@@ -43,7 +44,7 @@ async def contribution_counts(
         .where(
             AlignmentLink.organization_id == organization_id,
             AlignmentLink.kind == AlignmentKind.CONTRIBUTES_TO,
-            AlignmentLink.source_objective_id.in_(objective_ids),
+            AlignmentLink.source_objective_id == any_ids(objective_ids),
         )
         .group_by(AlignmentLink.source_objective_id)
     )

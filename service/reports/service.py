@@ -4,6 +4,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,11 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.cycles import service as cycles
 from service.cycles.models import Cycle
 from service.key_results import service as key_results
-from service.key_results.models import KeyResult
 from service.kit.principal import Principal, Scope
 from service.kit.repository import get_owned
+from service.kit.rows import Record
 from service.objectives import service as objectives_service
-from service.objectives.models import Objective
 from service.okr import checks, report
 from service.okr.enums import ObjectiveState
 from service.okr.figures import CycleDates
@@ -32,8 +32,8 @@ class CycleFacts:
 
     cycle: Cycle
     teams: dict[UUID, Team]
-    objectives: Sequence[Objective]
-    key_results: Sequence[KeyResult]
+    objectives: Sequence[Record]
+    key_results: Sequence[Record]
     last_check_ins: dict[UUID, datetime]
     contributions: dict[UUID, int]
 
@@ -44,7 +44,7 @@ class CycleFacts:
     def live_objective_ids(self) -> set[UUID]:
         return {o.id for o in self.objectives if o.state is not ObjectiveState.CANCELLED}
 
-    def live_key_results(self) -> list[KeyResult]:
+    def live_key_results(self) -> list[Record]:
         """Key results that count: those of objectives not cancelled."""
         live = self.live_objective_ids()
         return [kr for kr in self.key_results if kr.objective_id in live]
@@ -60,9 +60,12 @@ async def load_cycle_facts(
     if team_id is not None and team_id not in teams:
         await get_owned(db, Team, org, team_id, field="teamId")  # raises NOT_FOUND
     scope = subtree(teams, team_id) if team_id is not None else None
-    objectives = await cycles.objectives_of(db, org, cycle.id, team_ids=scope)
+    objectives = await cycles.objective_rows_of(db, org, cycle.id, team_ids=scope)
     objective_ids = [objective.id for objective in objectives]
-    key_results = await objectives_service.key_results_of(db, org, objective_ids)
+    by_objective = await objectives_service.key_results_by_objective(db, org, objective_ids)
+    key_results = sorted(
+        (row for rows in by_objective.values() for row in rows), key=attrgetter("id")
+    )
     return CycleFacts(
         cycle=cycle,
         teams=teams,
@@ -87,10 +90,10 @@ def subtree(teams: dict[UUID, Team], root: UUID) -> list[UUID]:
 
 def lines_of(facts: CycleFacts, now: datetime) -> list[KeyResultLine]:
     """The figures of each key result that counts, from its domain's service."""
-    lines = []
-    for kr in facts.live_key_results():
-        lines.append(KeyResultLine(kr, key_results.figures_of(kr, facts.dates, now)))
-    return lines
+    dates = facts.dates
+    return [
+        KeyResultLine(kr, key_results.figures_of(kr, dates, now)) for kr in facts.live_key_results()
+    ]
 
 
 async def cycle_report(

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.integrations import service as integrations
 from service.kit import metrics
-from service.kit.db import create_engine, create_sessionmaker, transaction
+from service.kit.db import create_engine, create_sessionmaker, direct_url, transaction
 from service.kit.listen import listen
 from service.kit.settings import Settings
 from service.kit.tracing import current_traceparent, extracted, trace_sql
@@ -62,6 +62,7 @@ class DeliveryWorker:
         self.claims: dict[asyncio.Task[None], Claim] = {}  # of the requests in flight
         self._tasks: list[asyncio.Task[None]] = []
         self._engine: AsyncEngine | None = None
+        self._listen_engine: AsyncEngine | None = None
 
     async def start(self) -> None:
         # Its own engine: delivery traffic never starves the API's pool, nor the reverse.
@@ -70,13 +71,19 @@ class DeliveryWorker:
         if self.tracer is not None:
             trace_sql(self._engine, self.tracer)
         sessionmaker = create_sessionmaker(self._engine)
+        # A transaction pooler cannot hold a LISTEN: it goes to PostgreSQL itself.
+        listen_url = direct_url(self.settings, self.database_url)
+        if listen_url != self.database_url:
+            self._listen_engine = create_engine(listen_url, self.settings, direct=True)
         client = guarded_client(
             AddressPolicy.from_settings(self.settings),
             timeout=self.settings.webhook_timeout_seconds,
             max_connections=self.settings.webhook_worker_concurrency,
         )
         self._tasks = [
-            asyncio.create_task(self._listen(self._engine), name="webhooks-listen"),
+            asyncio.create_task(
+                self._listen(self._listen_engine or self._engine), name="webhooks-listen"
+            ),
             asyncio.create_task(self._run(sessionmaker, client), name="webhooks-deliver"),
             asyncio.create_task(self._renew(sessionmaker), name="webhooks-renew"),
         ]
@@ -98,8 +105,9 @@ class DeliveryWorker:
             for task in stuck:
                 task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._engine is not None:
-            await self._engine.dispose()
+        for engine in (self._engine, self._listen_engine):
+            if engine is not None:
+                await engine.dispose()
         logger.info("webhook delivery worker stopped")
 
     async def _run(

@@ -61,21 +61,22 @@ async def test_create_alignment_of_each_kind_reads_back_from_both_ends(api: Api)
     found = await node(
         api,
         team,
-        "... on Objective { contributors { id } incomingAlignmentLinks { source { id } }"
-        " keyResults { contributors { id } } }",
+        "... on Objective { contributors { edges { node { id } } }"
+        " incomingAlignmentLinks { edges { node { source { id } } } }"
+        " keyResults { contributors { edges { node { id } } } } }",
     )
     assert found == {
-        "contributors": [{"id": child}, {"id": peer}],
-        "incomingAlignmentLinks": [{"source": {"id": child}}],
-        "keyResults": [{"contributors": [{"id": peer}]}],
+        "contributors": {"edges": [{"node": {"id": child}}, {"node": {"id": peer}}]},
+        "incomingAlignmentLinks": {"edges": [{"node": {"source": {"id": child}}}]},
+        "keyResults": [{"contributors": {"edges": [{"node": {"id": peer}}]}}],
     }
     assert await node(api, peer, "... on Objective { relatedTo { id } contributesTo { id } }") == {
         "relatedTo": [{"id": child}],
         "contributesTo": [{"id": kr}],
     }
-    assert await node(api, blocker, "... on Objective { dependents { id } }") == {
-        "dependents": [{"id": child}]
-    }
+    assert await node(
+        api, blocker, "... on Objective { dependents { edges { node { id } } } }"
+    ) == {"dependents": {"edges": [{"node": {"id": child}}]}}
     listed = await api.query(
         "{ alignmentLinks(kind: DEPENDS_ON) { edges { node { source { id } } } } }"
     )

@@ -16,14 +16,14 @@ TREE = """
 { objectives(first: 100) { edges { node {
     id title team { id name } cycle { id name }
     initiatives { id }
-    contributesTo { id title } contributors { id }
-    dependsOn { id } dependents { id } relatedTo { id }
+    contributesTo { id title } contributors(first: 100) { totalCount edges { node { id } } }
+    dependsOn { id } dependents { totalCount edges { node { id } } } relatedTo { id }
     alignmentLinks { kind targetObjective { id title } targetKeyResult { id title } }
-    incomingAlignmentLinks { source { id } }
+    incomingAlignmentLinks { totalCount edges { node { source { id } } } }
     keyResults {
       id team { id } latestCheckIn { value } checkIns { edges { node { value } } }
       initiatives { id team { name } } initiativeLinks { expectedImpact keyResult { id } }
-      contributors { id }
+      contributors(first: 100) { edges { node { id } } }
     }
 } } } }
 """
@@ -117,8 +117,10 @@ async def test_nested_objective_tree_costs_the_same_for_10_and_100_objectives(
     assert last["contributesTo"] == [{"id": krs[0], "title": "A"}]
     assert last["dependsOn"] == [{"id": objectives[98]}]
     assert {o["id"] for o in last["relatedTo"]} == {objectives[1], objectives[97]}
-    assert len(first["contributors"]) == 99  # through its key result
-    assert len(first["keyResults"][0]["contributors"]) == 99
-    assert first["dependents"] == [{"id": objectives[1]}]
+    assert len(first["contributors"]["edges"]) == 99  # through its key result
+    assert first["contributors"]["totalCount"] == 99
+    assert len(first["keyResults"][0]["contributors"]["edges"]) == 99
+    assert first["dependents"] == {"totalCount": 1, "edges": [{"node": {"id": objectives[1]}}]}
+    assert last["incomingAlignmentLinks"]["totalCount"] == 1  # RELATES_TO from objectives[97]
     assert small_count == large_count
     assert large_count <= 25

@@ -31,6 +31,7 @@ FAMILIES = {
     "okr_errors": "counter",
     "okr_graphql_query_cost": "histogram",
     "okr_rate_limited_requests": "counter",
+    "okr_rate_limit_store_errors": "counter",
     "okr_idempotency_replays": "counter",
     "okr_db_pool_connections_in_use": "gauge",
     "okr_db_pool_checkouts_waiting": "gauge",

@@ -6,6 +6,9 @@ from day -30 to day +9. Progress values are set by check-ins on 0 -> 10 key resu
 
 from typing import Any
 
+import pytest
+
+from service.graphql.alignment import tree as alignment_tree
 from tests import factories
 from tests.conftest import Api
 from tests.reports.support import approx, check_in, contributes, cycle
@@ -200,3 +203,65 @@ async def test_tree_costs_a_constant_number_of_statements(api: Api, sql_statemen
 
     assert size(found) == 31
     assert small_count == large_count, (small_count, large_count)
+
+
+async def test_a_tree_of_many_paths_is_cut_at_its_node_cap_level_by_level(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Objectives under two parents each take a place under both: three levels of two
+    make 1 + 2 + 4 + 8 places. With a cap of 10 the first levels stay whole, and the
+    nodes whose contributors were cut say so."""
+    monkeypatch.setattr(alignment_tree, "MAX_NODES", 10)
+    team = await factories.team(api, "Acme")
+    year = await cycle(api, "Year", -49, 50)
+    root = await factories.objective(api, team, year, "Root")
+    parents = [root]
+    for level in range(1, 4):
+        below = [await factories.objective(api, team, year, f"L{level} {n}") for n in range(2)]
+        for child in below:
+            for parent in parents:
+                await contributes(api, child, objective=parent)
+        parents = below
+
+    data = await api.query(
+        "query($id: ID!) { alignmentTree(rootId: $id, depth: 10) {"
+        f" {selection_with_truncated(4)} }} }}",
+        {"id": root},
+    )
+    found = data["alignmentTree"]
+
+    by_level: dict[int, list[Any]] = {}
+
+    def walk(place: Any) -> None:
+        by_level.setdefault(place["depth"], []).append(place)
+        for child in place["children"]:
+            walk(child)
+
+    walk(found)
+    assert [len(by_level.get(level, [])) for level in range(4)] == [1, 2, 4, 3]
+    assert sum(len(places) for places in by_level.values()) == 10
+    assert not any(place["truncated"] for level in (0, 1) for place in by_level[level])
+    # The level-2 places: the first kept both its contributors, the next kept one (the
+    # cap), the last two none; each of those three says some were left out.
+    assert [(len(p["children"]), p["truncated"]) for p in by_level[2]] == [
+        (2, False),
+        (1, True),
+        (0, True),
+        (0, True),
+    ]
+    assert not any(place["truncated"] for place in by_level[3])
+
+
+def selection_with_truncated(levels: int) -> str:
+    item = "depth truncated"
+    found = f"{item} children {{ {item} }}"
+    for _ in range(levels - 1):
+        found = f"{item} children {{ {found} }}"
+    return found
+
+
+async def test_the_schema_states_the_node_cap(api: Api) -> None:
+    data = await api.query('{ __type(name: "AlignmentTreeNode") { fields { name description } } }')
+    described = {field["name"]: field["description"] for field in data["__type"]["fields"]}
+    assert f"at most {alignment_tree.MAX_NODES} nodes" in described["children"]
+    assert f"within {alignment_tree.MAX_NODES} nodes" in described["truncated"]

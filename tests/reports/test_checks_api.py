@@ -12,10 +12,14 @@ CHECK = "code severity subjectId"
 
 async def okr_checks(api: Api, cycle_id: str, team_id: str | None = None) -> list[Any]:
     data = await api.query(
-        f"query($c: ID!, $t: ID) {{ okrChecks(cycleId: $c, teamId: $t) {{ {CHECK} message }} }}",
+        "query($c: ID!, $t: ID) { okrChecks(cycleId: $c, teamId: $t, first: 100) {"
+        f" totalCount pageInfo {{ hasNextPage }} edges {{ node {{ {CHECK} message }} }} }} }}",
         {"c": cycle_id, "t": team_id},
     )
-    found: list[Any] = data["okrChecks"]
+    page = data["okrChecks"]
+    found: list[Any] = [edge["node"] for edge in page["edges"]]
+    assert page["totalCount"] == len(found)
+    assert page["pageInfo"]["hasNextPage"] is False
     assert all(check["message"] for check in found)
     return sorted(
         ((c["code"], c["severity"], c["subjectId"]) for c in found), key=lambda c: (c[0], c[2])

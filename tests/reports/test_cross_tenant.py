@@ -29,7 +29,10 @@ async def test_review_queries_refuse_another_organizations_ids(api: Api, other_a
     my_team = await factories.team(api, "My squad")
 
     report = f"query($c: ID!, $t: ID) {{ cycleReport(cycleId: $c, teamId: $t) {{ {REPORT} }} }}"
-    checks = "query($c: ID!, $t: ID) { okrChecks(cycleId: $c, teamId: $t) { code message } }"
+    checks = (
+        "query($c: ID!, $t: ID) { okrChecks(cycleId: $c, teamId: $t)"
+        " { edges { node { code message } } } }"
+    )
     for query in (report, checks):
         for variables in (
             {"c": theirs["cycle"], "t": None},  # their cycle

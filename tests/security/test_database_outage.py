@@ -104,10 +104,9 @@ class Load:
     def record(self, response: httpx.Response) -> dict[str, object]:
         body = response.json()
         code = "OK"
-        if response.status_code != 200:
-            code = body["error"]["code"]
-        elif body.get("errors"):
+        if body.get("errors"):  # a 503 too: a GraphQL response, with Retry-After
             code = body["errors"][0]["extensions"]["code"]
+            assert response.status_code != 503 or response.headers["retry-after"]
         self.answers.append((time.monotonic(), response.status_code, code))
         return dict(body)
 

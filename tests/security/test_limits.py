@@ -162,7 +162,7 @@ async def test_body_size_limit(api: Api) -> None:
     padding = "x" * 1_000_001
     response = await api.post("{ viewer { __typename } }", {"padding": padding})
     assert response.status_code == 413
-    assert response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
 
     async def chunks() -> Any:  # no Content-Length: counted as it streams in
         yield b'{"query": "{ viewer { __typename } }", "variables": {"p": "'
@@ -176,7 +176,7 @@ async def test_body_size_limit(api: Api) -> None:
         headers={"Authorization": f"Bearer {api.key}", "Content-Type": "application/json"},
     )
     assert response.status_code == 413
-    assert response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
 
 
 async def test_batches_and_non_object_bodies_are_refused(api: Api) -> None:
@@ -195,7 +195,7 @@ async def test_rate_limit(app_with: AppWith) -> None:
             await api.query("{ viewer { __typename } }")
         response = await api.post("{ viewer { __typename } }")
         assert response.status_code == 429
-        assert response.json()["error"]["code"] == "RATE_LIMITED"
+        assert response.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
         assert 1 <= int(response.headers["Retry-After"]) <= 2
         # Another key has its own bucket.
         other = httpx.Headers({"Authorization": "Bearer another-key"})

@@ -176,7 +176,7 @@ async def test_slow_uploads_hold_no_session_and_starve_no_one(
     assert max(latencies) < 2.0, latencies
     for answer in answers:
         assert answer.status == 408, answer
-        assert orjson.loads(answer.body)["error"]["code"] == "REQUEST_TIMEOUT"
+        assert orjson.loads(answer.body)["errors"][0]["extensions"]["code"] == "REQUEST_TIMEOUT"
         assert answer.headers["connection"] == "close"
         assert answer.closed
         assert 1.9 < answer.seconds < 4.0, answer.seconds
@@ -197,7 +197,8 @@ async def test_one_key_cannot_take_every_slot(database_url: str) -> None:
             refused = await viewer(client, busy_key)
             assert refused.status_code == 429, refused.text
             assert refused.headers["retry-after"] == "1"
-            assert refused.json()["error"]["code"] == "TOO_MANY_CONCURRENT_REQUESTS"
+            [error] = refused.json()["errors"]
+            assert error["extensions"]["code"] == "TOO_MANY_CONCURRENT_REQUESTS"
             assert (await viewer(client, other_key)).status_code == 200
 
             assert [answer.status for answer in await asyncio.gather(*uploads)] == [408, 408]

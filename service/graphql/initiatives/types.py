@@ -125,7 +125,8 @@ class Initiative(ModelNode):
         return await Team.load_required(info, self.team_id)
 
     @strawberry.field(
-        description="The key results this work is expected to move, each with its expected impact."
+        description="The key results this work is expected to move, each with its expected "
+        f"impact (at most {service.MAX_KEY_RESULTS_PER_INITIATIVE}: linking more is refused)."
     )
     async def key_result_links(self, info: Info) -> list[InitiativeLink]:
         rows = await info.context.loader(service.links_of, default=list).load(self.id)

@@ -6,7 +6,7 @@ from uuid import UUID
 import strawberry
 from strawberry import relay
 
-from service.graphql.alignment.types import links_to_key_result
+from service.alignment import service as alignment
 from service.graphql.checks import OkrCheck
 from service.graphql.context import Info
 from service.graphql.cycles.types import cycle_dates_of_objective, cycle_of_objective
@@ -23,11 +23,12 @@ from service.graphql.nodes import (
     child_connection,
 )
 from service.graphql.teams.types import Team
+from service.initiatives.service import MAX_INITIATIVES_PER_OBJECTIVE
 from service.key_results import service
 from service.key_results.models import CheckIn as CheckInModel
 from service.key_results.models import KeyResult as KeyResultModel
 from service.kit.numbers import to_float
-from service.okr.enums import AlignmentKind, Direction, Health, HealthReason, Indicator, Metric
+from service.okr.enums import Direction, Health, HealthReason, Indicator, Metric
 from service.okr.figures import KeyResultFigures
 
 if TYPE_CHECKING:
@@ -260,13 +261,15 @@ class KeyResult(ModelNode, AlignmentTarget):
         return None if row is None else CheckIn.from_row(row)
 
     @strawberry.field(
-        description="Initiatives expected to move this key result, with their impact."
+        description="Initiatives expected to move this key result, with their impact (at "
+        f"most {MAX_INITIATIVES_PER_OBJECTIVE}: the bound on its objective's initiatives)."
     )
     async def initiative_links(self, info: Info) -> list[InitiativeLinkRef]:
         return await initiative_links_of(info, self.id)
 
     @strawberry.field(
-        description="The initiatives linked to this key result, each once, in link order."
+        description="The initiatives linked to this key result, each once, in link order "
+        f"(at most {MAX_INITIATIVES_PER_OBJECTIVE}, as `initiativeLinks`)."
     )
     async def initiatives(self, info: Info) -> list[InitiativeRef]:
         from service.graphql.initiatives.types import Initiative
@@ -274,13 +277,19 @@ class KeyResult(ModelNode, AlignmentTarget):
         links = await initiative_links_of(info, self.id)
         return await Initiative.load_many(info, [link.initiative_id for link in links])
 
-    @strawberry.field(description="Objectives contributing to this key result.")
-    async def contributors(self, info: Info) -> list[ObjectiveRef]:
+    @strawberry.field(
+        description="Objectives contributing to this key result, oldest first (a page at a time)."
+    )
+    async def contributors(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
+    ) -> Connection[ObjectiveRef]:
         from service.graphql.objectives.types import Objective
 
-        links = await links_to_key_result(info, self.id)
-        return await Objective.load_many(
-            info, [link.source_id for link in links if link.kind is AlignmentKind.CONTRIBUTES_TO]
+        return await child_connection(
+            info, Objective, self.id, alignment.KEY_RESULT_CONTRIBUTORS, first=first, after=after
         )
 
 

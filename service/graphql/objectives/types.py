@@ -8,10 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 from strawberry.dataloader import DataLoader
 
+from service.alignment import service as alignment
 from service.graphql.alignment.types import (
     AlignmentLink,
     links_from,
-    links_to_key_result,
     links_to_objective,
 )
 from service.graphql.checks import OkrCheck
@@ -19,8 +19,18 @@ from service.graphql.context import Info
 from service.graphql.cycles.types import Cycle
 from service.graphql.interfaces import AlignmentTarget
 from service.graphql.mutations import EXPECTED_VERSION, Payload, changed
-from service.graphql.nodes import CREATED, UPDATED, VERSION, ModelNode
+from service.graphql.nodes import (
+    CREATED,
+    UPDATED,
+    VERSION,
+    After,
+    Connection,
+    First,
+    ModelNode,
+    child_connection,
+)
 from service.graphql.teams.types import Team
+from service.initiatives.service import MAX_INITIATIVES_PER_OBJECTIVE
 from service.objectives import service
 from service.objectives.models import Objective as ObjectiveModel
 from service.okr.enums import (
@@ -153,22 +163,38 @@ class Objective(ModelNode, AlignmentTarget):
     async def key_results(self, info: Info) -> list[KeyResultRef]:
         return await key_results_of(info, self.id)
 
-    @strawberry.field(description="Initiatives linked to any of this objective's key results.")
+    @strawberry.field(
+        description="Initiatives linked to any of this objective's key results, each once "
+        f"(at most {MAX_INITIATIVES_PER_OBJECTIVE}: linking more is refused)."
+    )
     async def initiatives(self, info: Info) -> list[InitiativeRef]:
         from service.graphql.initiatives.types import Initiative
 
         rows = await info.context.loader(service.initiatives_of, default=list).load(self.id)
         return [Initiative.from_row(row) for row in rows]
 
-    @strawberry.field(description="Links from this objective, of every kind.")
+    @strawberry.field(
+        description="Links from this objective, of every kind (at most "
+        f"{alignment.MAX_LINKS_FROM}: making more is refused)."
+    )
     async def alignment_links(self, info: Info) -> list[AlignmentLink]:
         return await links_from(info, self.id)
 
-    @strawberry.field(description="Links pointing at this objective, of every kind.")
-    async def incoming_alignment_links(self, info: Info) -> list[AlignmentLink]:
-        return await links_to_objective(info, self.id)
+    @strawberry.field(
+        description="Links pointing at this objective, of every kind, oldest first (a page "
+        "at a time: any number of objectives may point at one)."
+    )
+    async def incoming_alignment_links(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[AlignmentLink]:
+        return await child_connection(
+            info, AlignmentLink, self.id, alignment.INCOMING_LINKS, first=first, after=after
+        )
 
-    @strawberry.field(description="Objectives and key results this objective contributes to.")
+    @strawberry.field(
+        description="Objectives and key results this objective contributes to (at most "
+        f"{alignment.MAX_LINKS_FROM}, as its `alignmentLinks`)."
+    )
     async def contributes_to(self, info: Info) -> list[AlignmentTarget]:
         from service.graphql.key_results.types import KeyResult
 
@@ -184,12 +210,20 @@ class Objective(ModelNode, AlignmentTarget):
         return [*objectives, *key_results]
 
     @strawberry.field(
-        description="Objectives contributing to this objective or to one of its key results."
+        description="Objectives contributing to this objective or to one of its key results, "
+        "each once, oldest first (a page at a time)."
     )
-    async def contributors(self, info: Info) -> list["Objective"]:
-        return await contributors_of(info, self.id)
+    async def contributors(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection["Objective"]:
+        return await child_connection(
+            info, Objective, self.id, alignment.CONTRIBUTORS, first=first, after=after
+        )
 
-    @strawberry.field(description="Objectives pursuing the same outcome (either direction).")
+    @strawberry.field(
+        description="Objectives pursuing the same outcome, either direction (at most "
+        f"{alignment.MAX_RELATED}: relating more is refused)."
+    )
     async def related_to(self, info: Info) -> list["Objective"]:
         outgoing = [
             link.target_objective_id
@@ -203,7 +237,10 @@ class Objective(ModelNode, AlignmentTarget):
         ]
         return await Objective.load_many(info, [*outgoing, *incoming])
 
-    @strawberry.field(description="Objectives whose work this objective needs first.")
+    @strawberry.field(
+        description="Objectives whose work this objective needs first (at most "
+        f"{alignment.MAX_LINKS_FROM}, as its `alignmentLinks`)."
+    )
     async def depends_on(self, info: Info) -> list["Objective"]:
         return await Objective.load_many(
             info,
@@ -214,10 +251,15 @@ class Objective(ModelNode, AlignmentTarget):
             ],
         )
 
-    @strawberry.field(description="Objectives that need this objective's work first.")
-    async def dependents(self, info: Info) -> list["Objective"]:
-        return await sources(
-            info, await links_to_objective(info, self.id), AlignmentKind.DEPENDS_ON
+    @strawberry.field(
+        description="Objectives that need this objective's work first, oldest first (a page "
+        "at a time)."
+    )
+    async def dependents(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection["Objective"]:
+        return await child_connection(
+            info, Objective, self.id, alignment.DEPENDENTS, first=first, after=after
         )
 
 
@@ -233,17 +275,6 @@ def objective_figures(info: Info) -> DataLoader[UUID, ObjectiveFigures]:
     return info.context.loader(batch, name="objective_figures", default=NOTHING_MEASURED)
 
 
-async def contributors_of(info: Info, objective_id: UUID) -> list[Objective]:
-    """Objectives contributing to this objective or to one of its key results."""
-    key_results = await key_results_of(info, objective_id)
-    direct, *via_key_results = await asyncio.gather(
-        links_to_objective(info, objective_id),
-        *(links_to_key_result(info, key_result.id) for key_result in key_results),
-    )
-    links = [link for group in (direct, *via_key_results) for link in group]
-    return await sources(info, links, AlignmentKind.CONTRIBUTES_TO)
-
-
 async def key_results_of(info: Info, objective_id: UUID) -> list["KeyResult"]:
     """The objective's key results; built once per request however many fields ask."""
     from service.graphql.key_results.types import KeyResult
@@ -253,10 +284,6 @@ async def key_results_of(info: Info, objective_id: UUID) -> list["KeyResult"]:
         return [KeyResult.from_row(row) for row in await loader.load(objective_id)]
 
     return await info.context.memoized(("key_results_of", objective_id), build)
-
-
-async def sources(info: Info, links: list[AlignmentLink], kind: AlignmentKind) -> list[Objective]:
-    return await Objective.load_many(info, [link.source_id for link in links if link.kind is kind])
 
 
 TITLE = "What the team wants to achieve (1 to 200 characters, trimmed; no numbers)."

@@ -59,7 +59,7 @@ NODE_TYPES = {
 }
 # Root fields served through their own Strawberry resolver (called once per request).
 ROOT_FIELDS = frozenset(
-    {"objectives", "keyResults", "teams", "cycles", "initiatives", "alignmentLinks"}
+    {"objectives", "keyResults", "teams", "cycles", "initiatives", "alignmentLinks", "cycleReport"}
 )
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.alignment import service as alignment
 from service.cycles.models import Cycle as CycleModel
 from service.graphql.context import Context
+from service.graphql.key_results.types import figures_key
 from service.initiatives.models import Initiative as InitiativeModel
 from service.key_results import service as key_results
 from service.key_results.models import KeyResult as KeyResultModel
@@ -119,7 +120,6 @@ for key, resolver in {
     ("Cycle", "parent"): one(CycleModel, "parent_id"),
     ("Objective", "initiatives"): many(objectives.initiatives_of),
     ("Objective", "alignmentLinks"): many(alignment.links_from),
-    ("Objective", "incomingAlignmentLinks"): many(alignment.links_to_objective),
     ("AlignmentLink", "source"): one(ObjectiveModel, "source_objective_id"),
     ("AlignmentLink", "targetObjective"): one(ObjectiveModel, "target_objective_id"),
     ("AlignmentLink", "targetKeyResult"): one(KeyResultModel, "target_key_result_id"),
@@ -209,17 +209,19 @@ async def objective_figures(run: Run, parents: list[Any]) -> list[ObjectiveFigur
 
 
 async def key_result_figures(run: Run, parents: list[Any]) -> list[KeyResultFigures]:
-    """Each key result's figures at the request's moment, its cycle's dates read through
-    its objective (two statements, as the per-field resolvers' loaders read them)."""
-    objective_rows = await rows_of(run, ObjectiveModel, (p.objective_id for p in parents))
+    """Each key result's figures at the request's moment: those its reader computed already
+    (a report's lines), else from its cycle's dates read through its objective (two
+    statements, as the per-field resolvers' loaders read them)."""
+    memo = run.context.memo
+    known = {p.id: memo[key] for p in parents if (key := figures_key(p.id)) in memo}
+    missing = [p for p in parents if p.id not in known]
+    objective_rows = await rows_of(run, ObjectiveModel, (p.objective_id for p in missing))
     cycle_rows = await rows_of(run, CycleModel, (row.cycle_id for row in objective_rows.values()))
     now = run.context.now
-    found = []
-    for parent in parents:
-        cycle = cycle_rows[objective_rows[parent.objective_id].cycle_id]
-        dates = CycleDates.of(cycle)
-        found.append(key_results.figures_of(parent, dates, now))
-    return found
+    for parent in missing:
+        dates = CycleDates.of(cycle_rows[objective_rows[parent.objective_id].cycle_id])
+        known[parent.id] = key_results.figures_of(parent, dates, now)
+    return [known[p.id] for p in parents]
 
 
 def figure(of: Callable[[Run, list[Any]], Awaitable[list[Any]]], attribute: str) -> BatchResolver:

@@ -2,8 +2,9 @@ from typing import Annotated
 
 import strawberry
 
-from service.graphql.checks import OkrCheck
+from service.graphql.checks import OkrCheckConnection
 from service.graphql.context import Info
+from service.graphql.nodes import After, First
 from service.graphql.reports.types import CycleReport
 from service.kit.ids import optional_id, parse_global_id
 from service.reports import service
@@ -37,15 +38,21 @@ class ReportQuery:
         return CycleReport.of(report, info)
 
     @strawberry.field(
-        description="Good-practice warnings on a cycle's OKRs (one team's subtree when given)."
+        description="Good-practice warnings on a cycle's OKRs (one team's subtree when "
+        "given), team warnings first, a page at a time."
     )
     async def okr_checks(
-        self, info: Info, cycle_id: CycleId, team_id: SubtreeOf = None
-    ) -> list[OkrCheck]:
+        self,
+        info: Info,
+        cycle_id: CycleId,
+        team_id: SubtreeOf = None,
+        first: First = None,
+        after: After = None,
+    ) -> OkrCheckConnection:
         cycle = parse_global_id(cycle_id, "Cycle", field="cycleId")
         team = optional_id(team_id, "Team", field="teamId")
         context = info.context
         found = await context.run(
             lambda db: service.okr_checks(db, context.principal, cycle, team, context.now)
         )
-        return [OkrCheck.of(check) for check in found]
+        return OkrCheckConnection.of(info, found, first=first, after=after)

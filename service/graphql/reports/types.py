@@ -5,10 +5,11 @@ import strawberry
 from service.graphql.context import Info
 from service.graphql.cycles.types import Cycle
 from service.graphql.key_results.types import KeyResult
+from service.graphql.nodes import After, Connection, First, list_connection
 from service.graphql.teams.types import Team
 from service.okr.report import CycleReport as CycleReportData
 from service.okr.report import HealthCounts as HealthCountsData
-from service.okr.report import Summary
+from service.okr.report import KeyResultLine, Summary
 
 
 @strawberry.type(description="How many key results are at each health.")
@@ -81,12 +82,25 @@ class CycleReport(KeyResultFigures):
         description="The same figures per team with OKRs in the cycle (one per team: a "
         "bounded list)."
     )
-    at_risk: list[KeyResult] = strawberry.field(
-        description="Key results at risk or off track, off track first, least progress first."
-    )
+    at_risk_lines: strawberry.Private[list[KeyResultLine]]
     retrospective: Retrospective | None = strawberry.field(
         description="The notes kept when the cycle closed; null before, or without notes."
     )
+
+    @strawberry.field(
+        description="Key results at risk or off track, off track first, least progress "
+        "first, a page at a time (a cursor is a place in this order, computed afresh)."
+    )
+    def at_risk(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[KeyResult]:
+        return list_connection(
+            info,
+            self.at_risk_lines,
+            lambda line: KeyResult.with_figures(info, line.key_result, line.figures),
+            first=first,
+            after=after,
+        )
 
     @strawberry.field(description="Key results ON_TRACK (as `healthCounts.onTrack`).")
     def on_track_count(self) -> int:
@@ -117,10 +131,7 @@ class CycleReport(KeyResultFigures):
                 )
                 for row in report.teams
             ],
-            at_risk=[
-                KeyResult.with_figures(info, line.key_result, line.figures)
-                for line in report.at_risk
-            ],
+            at_risk_lines=report.at_risk,
             # Closing without notes (or before closing) leaves no retrospective.
             retrospective=Retrospective(**notes) if notes and any(notes.values()) else None,
             **KeyResultFigures.fields_of(report.summary),

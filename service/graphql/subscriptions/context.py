@@ -1,8 +1,9 @@
 """The context of one WebSocket: who is connected (known once `connection_init` is
 answered), and the per-process count of each caller's open subscriptions.
 
-A WebSocket holds no database session: each read of a subscription takes a short
-transaction of its own (feed.py), so an idle subscriber holds no connection of the pool.
+A WebSocket holds no database session: its subscriptions are fed by their organization's
+feed (feed.py), whose reads are short transactions of their own, so an idle subscriber
+holds no connection of the pool.
 """
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.websockets import WebSocket
 from strawberry.fastapi import BaseContext
 
+from service.graphql.subscriptions.feed import SubscriptionFeeds
 from service.kit.principal import Principal
 from service.kit.settings import Settings
 
@@ -56,6 +58,7 @@ class SubscriptionContext(BaseContext):
         sessionmaker: async_sessionmaker[AsyncSession],
         settings: Settings,
         slots: SubscriptionSlots,
+        feeds: SubscriptionFeeds,
     ) -> None:
         super().__init__()
         self.request = websocket  # QueryLimits reads the app's limits through it
@@ -63,6 +66,7 @@ class SubscriptionContext(BaseContext):
         self.sessionmaker = sessionmaker
         self.settings = settings
         self.slots = slots
+        self.feeds = feeds
         # Set by the protocol handler from `connection_init`'s payload.
         self.connection_params: dict[str, Any] = {}
         self.principal: Principal | None = None
@@ -76,7 +80,7 @@ class SubscriptionContext(BaseContext):
 
     async def still_signed_in(self) -> Principal:
         """The caller, checked again: a key revoked or a user token expired since the socket
-        opened ends its subscriptions (UNAUTHENTICATED) at their next read."""
+        opened ends its subscriptions (UNAUTHENTICATED) at their next check."""
         principal = None if self.token is None else await self.authenticate(self.token)
         if principal is None:
             raise GraphQLError(

@@ -9,7 +9,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from service.events.catalog import EventType, parse_event_types
 from service.graphql.subscriptions.context import SubscriptionContext
-from service.graphql.subscriptions.feed import follow
+from service.graphql.subscriptions.follow import follow
 from service.graphql.webhooks.types import Event
 from service.kit.ids import decode_global_id, optional_id, parse_global_id
 
