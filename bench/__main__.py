@@ -7,6 +7,9 @@ Subcommands:
   cpu           CPU time per read request, in process: python -m bench cpu --size mid
   chart         redraw a PNG from a results JSON: python -m bench chart bench/results/latest-mid.json
   client-check  raw client vs httpx against the floor (is the load generator the limit?)
+  rig           3 API processes, 2 webhook workers, PgBouncer, a replica, Redis: checks
+                writes, read-your-writes, deliveries, the global rate limit (bench/rig.py)
+  scaling       W1 page 25 and W2 throughput through 1, 2 and 3 API processes
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ def main() -> None:
     g.add_argument("--reuse", action="store_true")
     sub.add_parser("profile", add_help=False)
     sub.add_parser("cpu", add_help=False)
+    sub.add_parser("rig", add_help=False)
+    sub.add_parser("scaling", add_help=False)
     ch = sub.add_parser("chart", help="redraw the PNG of a results JSON")
     ch.add_argument("json")
     c = sub.add_parser("client-check")
@@ -64,6 +69,14 @@ def main() -> None:
         from bench import cpu
 
         cpu.main(rest)
+    elif args.command == "rig":
+        from bench import rig
+
+        rig.main(rest)
+    elif args.command == "scaling":
+        from bench import scaling
+
+        scaling.main(rest)
     elif args.command == "chart":
         import json
         from pathlib import Path

