@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 from bench import generate as gen
 from bench import workloads
 
-READS = ("W1 page 25", "W1 page 100", "W1 subtree", "W4 node", "W3 report")
+READS = ("W1 page 25", "W1 page 100", "W1 subtree", "W4 node", "W3 report", "W5 team page")
 
 
 async def measure(size: str, requests: int, only: list[str], pooler: str, pooler_port: int | None) -> None:

@@ -111,7 +111,7 @@ class Target:
         return {} if self.kind == "pg" else {"Authorization": f"Bearer {api_key}"}
 
     def bodies(self, workload: workloads.Workload) -> list[bytes] | None:
-        if self.kind == "floor" and workload.key.startswith("W3"):
+        if self.kind == "floor" and (workload.key.startswith("W3") or workload.svc_only):
             return None
         key = "pg" if self.kind == "pg" else "svc"
         return workload.bodies.get(key)

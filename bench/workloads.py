@@ -50,6 +50,14 @@ SVC_W4 = (
     "state health progressMode version createdAt updatedAt } } }"
 )
 
+# A team's page as Relay clients read it: its first objectives below the team, counted.
+SVC_W5 = (
+    "query W5($team: ID!) { node(id: $team) { ... on Team { id name\n"
+    "  objectives(first: 10) { totalCount pageInfo { hasNextPage endCursor }\n"
+    "    edges { cursor node { ...O } } } } } }\n"
+    f"fragment O on Objective {{{SVC_OBJECTIVE_FIELDS}}}"
+)
+
 SVC_W2 = (
     "mutation W2($input: RecordCheckInInput!) { recordCheckIn(input: $input) {"
     " userErrors { field message code }"
@@ -140,6 +148,7 @@ class Workload:
     concurrencies: tuple[int, ...]
     bodies: dict[str, list[bytes]] = field(default_factory=dict)  # target kind -> bodies
     write: bool = False
+    svc_only: bool = False  # the floor does not answer it (PostGraphile has no bodies for it)
 
 
 def build(meta: dict[str, Any], pg_node_alias: str | None) -> list[Workload]:
@@ -174,6 +183,12 @@ def build(meta: dict[str, Any], pg_node_alias: str | None) -> list[Workload]:
             body("W4", PG_W4, {"id": base64.b64encode(orjson.dumps([pg_node_alias, o])).decode()}) for o in objectives
         ]
     loads.append(w4)
+
+    # okr-service only: a connection below the root (PostGraphile's equivalent differs).
+    w5 = Workload("W5 team page", (1, 16), svc_only=True)
+    teams = [team for subtree in subtrees for team in subtree]
+    w5.bodies["svc"] = [body("W5", SVC_W5, {"team": gid("Team", team)}) for team in teams]
+    loads.append(w5)
 
     if has_cycle_report():
         w3 = Workload("W3 report", (1, 16))

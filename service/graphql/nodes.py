@@ -174,9 +174,13 @@ class Connection(relay.Connection[relay.NodeType]):
 
 def window_of(info: Info, first: int | None, after: str | None) -> Window:
     """The page `first`/`after` ask for (at most the app's `max_page_size` items)."""
-    size = page_size(first, info.context.settings.max_page_size)
+    return page_window(first, after, limit=info.context.settings.max_page_size)
+
+
+def page_window(first: int | None, after: str | None, *, limit: int) -> Window:
+    """The page `first`/`after` ask for, at most `limit` items."""
     after_id = decode_cursor(after) if after is not None else None  # "" is malformed too
-    return Window(size, after_id)
+    return Window(page_size(first, limit), after_id)
 
 
 async def connection(
@@ -241,7 +245,14 @@ def list_page(
     """One page of a list the request computed whole (a report's), each item with its
     position as its cursor. A list computed afresh may have changed since the previous
     page: a cursor is a place in it, not an item."""
-    size = page_size(first, info.context.settings.max_page_size)
+    return positions_page(items, first, after, limit=info.context.settings.max_page_size)
+
+
+def positions_page(
+    items: Sequence[ItemT], first: int | None, after: str | None, *, limit: int
+) -> tuple[list[tuple[str, ItemT]], relay.PageInfo]:
+    """`list_page`, at most `limit` items."""
+    size = page_size(first, limit)
     start = 0 if after is None else decode_position(after) + 1
     end = min(start + size, len(items))
     chosen = [(encode_position(index), items[index]) for index in range(start, end)]
@@ -263,7 +274,20 @@ def list_connection(
 ) -> Connection[NodeT]:
     """A page of a list computed whole, as a connection of the nodes `node_of` makes (only
     for the items of the page)."""
-    chosen, page_info = list_page(info, items, first, after)
+    limit = info.context.settings.max_page_size
+    return positions_connection(items, node_of, first, after, limit=limit)
+
+
+def positions_connection(
+    items: Sequence[ItemT],
+    node_of: Callable[[ItemT], Any],
+    first: int | None,
+    after: str | None,
+    *,
+    limit: int,
+) -> Connection[Any]:
+    """`list_connection`, at most `limit` items."""
+    chosen, page_info = positions_page(items, first, after, limit=limit)
     total = len(items)
 
     async def counter() -> int:
@@ -276,9 +300,15 @@ def list_connection(
 def as_connection(
     node_type: type[NodeT], found: Page, after: str | None, counter: Counter
 ) -> Connection[NodeT]:
-    edges = [
-        relay.Edge(node=node_type.from_row(row), cursor=encode_cursor(row.id)) for row in found.rows
-    ]
+    return rows_connection(found, after, counter, node_type.from_row)
+
+
+def rows_connection(
+    found: Page, after: str | None, counter: Counter, node_of: Callable[[Any], Any]
+) -> Connection[Any]:
+    """A keyset page as a connection, each row's node made by `node_of` (the compiled read
+    path keeps the rows themselves)."""
+    edges = [relay.Edge(node=node_of(row), cursor=encode_cursor(row.id)) for row in found.rows]
     end_cursor = edges[-1].cursor if edges else None
     if found.resume_after is not None:
         end_cursor = encode_cursor(found.resume_after)

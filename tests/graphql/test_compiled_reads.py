@@ -22,6 +22,8 @@ from hypothesis_graphql import queries
 from service.graphql.planner import CompiledReads
 from tests import factories
 from tests.conftest import Api, StatementCounter
+from tests.reports.support import check_in, contributes
+from tests.reports.support import cycle as report_cycle
 from tests.webhooks.conftest import settings_changed
 
 SCHEMA = (Path(__file__).resolve().parents[2] / "schema" / "schema.graphql").read_text()
@@ -198,3 +200,138 @@ async def test_objectives_contributing_to_objectives_on_the_same_page_are_served
         {"__typename": "Objective", "id": first, "title": "O0"},
         {"__typename": "KeyResult", "id": ids["key_results"][0], "title": "K0"},
     ]
+
+
+CONNECTIONS = """
+query Tree($department: ID!, $year: ID!, $quarter: ID!, $teams: Int!, $first: Int,
+           $after: String) {
+  department: node(id: $department) { ... on Team { name
+    children(first: $teams) { totalCount pageInfo { ...P } edges { cursor node { id name
+      objectives(first: $first, after: $after) {
+        totalCount pageInfo { ...P } edges { cursor node { ...O } } } } } } } }
+  objectives(filter: {cycleId: $quarter}, first: $teams) { totalCount edges { node { id
+    keyResults { id
+      checkIns(first: 1) { totalCount pageInfo { ...P } edges { cursor node { id value } } }
+      history { totalCount edges { cursor node { id value } } }
+      contributors { totalCount edges { node { id } } } } } } }
+  year: node(id: $year) { ... on Cycle { children { totalCount edges { node { id
+    objectives(first: 1) { totalCount pageInfo { ...P } edges { cursor node { id } } } } } } } }
+  cycleReport(cycleId: $quarter) {
+    atRisk(first: 3) { totalCount pageInfo { ...P } edges { cursor node { id health } } } }
+}
+fragment P on PageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+fragment O on Objective { id title
+  contributors(first: 2) { totalCount pageInfo { ...P } edges { cursor node { id } } }
+  dependents { totalCount edges { cursor node { id } } }
+  incomingAlignmentLinks(first: 1) { totalCount pageInfo { ...P } edges { cursor node { kind } } }
+}
+"""
+
+
+async def team_tree(api: Api, teams: int = 4) -> dict[str, Any]:
+    """A department of `teams` teams, each with two objectives (one key result each, at its
+    start: at risk) in a quarter half gone; the first team's first objective has two
+    contributors (one through its key result) and a dependent."""
+    year = await report_cycle(api, "Year", -100, 200)
+    quarter = await report_cycle(api, "Quarter", -45, 45, parent_id=year)
+    department = await factories.team(api, "Department")
+    objectives: list[list[str]] = []
+    key_results: list[str] = []
+    for n in range(teams):
+        team = await factories.team(api, f"Team {n}", department)
+        owned = [await factories.objective(api, team, quarter, f"O{n}.{m}") for m in range(2)]
+        for objective in owned:
+            key_results.append(await factories.key_result(api, objective, "Raise it", 0, 10))
+        objectives.append(owned)
+    for value in (0, 1):
+        await check_in(api, key_results[0], value)
+    hub = objectives[0][0]
+    await contributes(api, objectives[1][0], objective=hub)
+    await contributes(api, objectives[2][0], key_result=key_results[0])
+    await api.ok(
+        "createAlignment",
+        {"sourceObjectiveId": objectives[1][1], "targetObjectiveId": hub, "kind": "DEPENDS_ON"},
+    )
+    return {"department": department, "year": year, "quarter": quarter, "hub": hub}
+
+
+async def compiled_and_reference(
+    api: Api, app: FastAPI, query: str, variables: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The compiled path's answer (which it must serve) and Strawberry's, each alone."""
+    with settings_changed(app, query_planner_verify=False):
+        before = CompiledReads.answered
+        compiled = await api.query(query, variables)
+        assert served_since(before) == 1
+    with settings_changed(app, query_planner=False):
+        reference = await api.query(query, variables)
+    return compiled, reference
+
+
+async def test_connections_below_the_root_are_compiled_in_a_fixed_number_of_statements(
+    api: Api, app: FastAPI, sql_statements: StatementCounter
+) -> None:
+    ids = await team_tree(api)
+    counts = []
+    for teams in (2, 4):
+        with settings_changed(app, query_planner_verify=False):
+            before, statements = CompiledReads.answered, sql_statements.count
+            data = await api.query(CONNECTIONS, {**ids, "teams": teams, "first": 2})
+            assert served_since(before) == 1
+            counts.append(sql_statements.count - statements)
+    assert counts[0] == counts[1]  # whatever the number of parents
+    children = data["department"]["children"]
+    assert children["totalCount"] == 4
+    assert [edge["node"]["name"] for edge in children["edges"]] == [f"Team {n}" for n in range(4)]
+    hub = children["edges"][0]["node"]["objectives"]["edges"][0]["node"]
+    assert hub["id"] == ids["hub"]
+    assert hub["contributors"]["totalCount"] == 2  # one to the objective, one to its key result
+    assert hub["dependents"]["totalCount"] == 1
+    assert hub["incomingAlignmentLinks"]["totalCount"] == 2  # to the objective itself
+    assert hub["incomingAlignmentLinks"]["pageInfo"]["hasNextPage"] is True
+    [key_result] = data["objectives"]["edges"][0]["node"]["keyResults"]
+    assert key_result["checkIns"]["totalCount"] == 2
+    assert [edge["node"]["value"] for edge in key_result["history"]["edges"]] == [0, 1]
+    assert key_result["contributors"]["totalCount"] == 1
+    [quarter] = data["year"]["children"]["edges"]
+    assert quarter["node"]["objectives"]["totalCount"] == 8
+    assert data["cycleReport"]["atRisk"]["totalCount"] == 8
+
+
+async def test_pages_below_the_root_are_strawberrys_pages(api: Api, app: FastAPI) -> None:
+    """Page by page, the compiled answer is the reference one: nodes, cursors, page info
+    and counts, at the start, after a cursor (another team's row included) and past the end."""
+    ids = await team_tree(api, 3)
+    variables = {**ids, "teams": 3, "first": 1}
+    compiled, reference = await compiled_and_reference(api, app, CONNECTIONS, variables)
+    assert compiled == reference
+    teams = compiled["department"]["children"]["edges"]
+    cursor = teams[0]["node"]["objectives"]["pageInfo"]["endCursor"]
+    for after in (cursor, teams[2]["node"]["objectives"]["edges"][0]["cursor"]):
+        compiled, reference = await compiled_and_reference(
+            api, app, CONNECTIONS, {**variables, "after": after}
+        )
+        assert compiled == reference
+    pages = compiled["department"]["children"]["edges"]
+    assert pages[0]["node"]["objectives"]["pageInfo"]["hasPreviousPage"] is True
+    assert pages[0]["node"]["objectives"]["totalCount"] == 2
+
+
+@pytest.mark.parametrize(
+    ("arguments", "code"),
+    [("first: 101", "OUT_OF_RANGE"), ("first: -1", "OUT_OF_RANGE"), ('after: "x"', "INVALID_ID")],
+)
+async def test_bad_arguments_below_the_root_get_strawberrys_errors(
+    api: Api, app: FastAPI, arguments: str, code: str
+) -> None:
+    ids = await organisation(api, 1)
+    query = (
+        f"query($team: ID!) {{ node(id: $team) {{ ... on Team {{ objectives({arguments})"
+        " { totalCount edges { node { id } } } } } }"
+    )
+    before = CompiledReads.answered
+    errors = await api.errors(query, {"team": ids["team"]})
+    assert served_since(before) == 0
+    with settings_changed(app, query_planner=False):
+        assert errors == await api.errors(query, {"team": ids["team"]})
+    assert errors[0]["extensions"]["code"] == code

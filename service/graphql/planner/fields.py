@@ -17,14 +17,16 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.alignment import service as alignment
+from service.cycles import service as cycles
 from service.cycles.models import Cycle as CycleModel
 from service.graphql.context import Context
 from service.graphql.key_results.types import figures_key
+from service.graphql.nodes import page_window, positions_connection, rows_connection
 from service.initiatives.models import Initiative as InitiativeModel
 from service.key_results import service as key_results
 from service.key_results.models import KeyResult as KeyResultModel
 from service.kit.models import TenantMixin
-from service.kit.repository import rows_by_ids
+from service.kit.repository import ParentRows, rows_by_ids
 from service.objectives import service as objectives
 from service.objectives.models import Objective as ObjectiveModel
 from service.okr.enums import AlignmentKind
@@ -34,6 +36,8 @@ from service.okr.figures import (
     KeyResultFigures,
     ObjectiveFigures,
 )
+from service.okr.report import KeyResultLine
+from service.teams import service as teams
 from service.teams.models import Team as TeamModel
 
 
@@ -251,3 +255,93 @@ for graphql_name, attribute in (
     RESOLVERS[("Objective", graphql_name)] = figure(objective_figures, attribute)
     RESOLVERS[("KeyResult", graphql_name)] = figure(key_result_figures, attribute)
 RESOLVERS[("KeyResult", "achieved")] = figure(key_result_figures, "achieved")
+
+
+@dataclass(frozen=True, slots=True)
+class ChildCount:
+    """The `totalCount` of one parent's page of `rows`: `total_count` counts those of a
+    whole level in one statement; called alone, it counts this parent's list."""
+
+    run: Run
+    rows: ParentRows
+    parent_id: UUID
+
+    async def __call__(self) -> int:
+        run = self.run
+        counted = await self.rows.counts(run.db, run.organization_id, [self.parent_id])
+        return counted[self.parent_id]
+
+
+def child_pages(rows: ParentRows) -> BatchResolver:
+    """A page of each parent's list, as the resolvers' `child_connection` reads it (one
+    statement for the whole level), with its cursors and page info; nodes stay rows. Bad
+    arguments raise the reference path's errors: Strawberry then answers the request."""
+
+    async def resolve(run: Run, parents: list[Any], args: dict[str, Any]) -> list[Any]:
+        after = args.get("after")
+        window = page_window(args.get("first"), after, limit=run.context.settings.max_page_size)
+        pages = await rows.pages(run.db, run.organization_id, unique(p.id for p in parents), window)
+        return [
+            rows_connection(pages[p.id], after, ChildCount(run, rows, p.id), as_is) for p in parents
+        ]
+
+    return resolve
+
+
+def as_is(row: Any) -> Any:
+    return row
+
+
+async def total_count(run: Run, connections: list[Any], _: dict[str, Any]) -> list[Any]:
+    """Each connection's `totalCount`: one COUNT per list for a level's child connections,
+    the root's own count (or a report list's length) otherwise."""
+    parents: dict[ParentRows, list[UUID]] = {}
+    for connection in connections:
+        if isinstance(counter := connection.counter, ChildCount):
+            parents.setdefault(counter.rows, []).append(counter.parent_id)
+    counted = {
+        rows: await rows.counts(run.db, run.organization_id, unique(ids))
+        for rows, ids in parents.items()
+    }
+    return [
+        counted[counter.rows][counter.parent_id]
+        if isinstance(counter := connection.counter, ChildCount)
+        else await counter()
+        for connection in connections
+    ]
+
+
+async def at_risk(run: Run, reports: list[Any], args: dict[str, Any]) -> list[Any]:
+    """A page of each report's key results at risk, as the resolver pages them; their
+    figures are the report's (kept for the key results' own fields, as `with_figures`)."""
+    memo = run.context.memo
+
+    def node_of(line: KeyResultLine) -> Any:
+        memo[figures_key(line.key_result.id)] = line.figures
+        return line.key_result
+
+    limit = run.context.settings.max_page_size
+    first, after = args.get("first"), args.get("after")
+    return [
+        positions_connection(report.at_risk_lines, node_of, first, after, limit=limit)
+        for report in reports
+    ]
+
+
+for key, resolver in {
+    ("Team", "children"): child_pages(teams.CHILDREN),
+    ("Team", "objectives"): child_pages(teams.OBJECTIVES),
+    ("Cycle", "children"): child_pages(cycles.CHILDREN),
+    ("Cycle", "objectives"): child_pages(cycles.OBJECTIVES),
+    ("KeyResult", "checkIns"): child_pages(key_results.CHECK_INS),
+    ("KeyResult", "history"): child_pages(key_results.HISTORY),
+    ("KeyResult", "contributors"): child_pages(alignment.KEY_RESULT_CONTRIBUTORS),
+    ("Objective", "contributors"): child_pages(alignment.CONTRIBUTORS),
+    ("Objective", "dependents"): child_pages(alignment.DEPENDENTS),
+    ("Objective", "incomingAlignmentLinks"): child_pages(alignment.INCOMING_LINKS),
+    ("CycleReport", "atRisk"): at_risk,
+}.items():
+    RESOLVERS[key] = resolver
+# Every connection of the types this path serves (Strawberry names them `<Node>Connection`).
+for node in ("Objective", "KeyResult", "CheckIn", "Team", "Cycle", "Initiative", "AlignmentLink"):
+    RESOLVERS[(f"{node}Connection", "totalCount")] = total_count
