@@ -7,7 +7,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from service.cycles.sweep import HealthSweeper
+from service.cycles.sweep import sweep_organization
+from service.kit.db import transaction
 from tests import factories
 from tests.conftest import Api, ManualClock
 from tests.webhooks.conftest import events_of_type
@@ -16,9 +17,14 @@ WEEK = timedelta(days=7)
 CYCLE_START = datetime(2026, 1, 1, tzinfo=UTC)  # Q1 2026, the factories' cycle
 
 
-async def sweep(app: FastAPI, clock: ManualClock, at: datetime, cadence: timedelta = WEEK) -> None:
+async def sweep(
+    api: Api, app: FastAPI, clock: ManualClock, at: datetime, cadence: timedelta = WEEK
+) -> None:
+    """The sweep of `api`'s organization at `at` (the others' are no business of these tests,
+    and sweeping every organization of the run costs more the longer the suite has run)."""
     clock.moment = at
-    await HealthSweeper(app.state.sessionmaker, clock, 3600, cadence).sweep_once()
+    async with transaction(app.state.sessionmaker) as db:
+        await sweep_organization(db, api.organization_id, clock.now(), cadence)
 
 
 async def reminders(api: Api) -> list[dict[str, Any]]:
@@ -41,28 +47,28 @@ async def test_one_reminder_per_missed_period_not_per_sweep(
     ids = await active_okr(api)
     since = CYCLE_START.isoformat()
 
-    await sweep(app, clock, CYCLE_START + timedelta(days=6, hours=23))
+    await sweep(api, app, clock, CYCLE_START + timedelta(days=6, hours=23))
     assert await reminders(api) == []
-    await sweep(app, clock, CYCLE_START + timedelta(days=7, hours=1))
-    await sweep(app, clock, CYCLE_START + timedelta(days=8))  # the same period: no more
+    await sweep(api, app, clock, CYCLE_START + timedelta(days=7, hours=1))
+    await sweep(api, app, clock, CYCLE_START + timedelta(days=8))  # the same period: no more
     assert await reminders(api) == [
         {"since": since, "missedPeriods": 1, "cadenceDays": 7, "subject": ids["key_result"]}
     ]
-    await sweep(app, clock, CYCLE_START + timedelta(days=22))  # the sweep was away: 2 more
+    await sweep(api, app, clock, CYCLE_START + timedelta(days=22))  # the sweep was away: 2 more
     assert [reminder["missedPeriods"] for reminder in await reminders(api)] == [1, 2, 3]
 
 
 async def test_a_check_in_restarts_the_count(api: Api, app: FastAPI, clock: ManualClock) -> None:
     clock.moment = CYCLE_START + timedelta(days=2)
     ids = await active_okr(api)
-    await sweep(app, clock, CYCLE_START + timedelta(days=8))
+    await sweep(api, app, clock, CYCLE_START + timedelta(days=8))
     checked_at = CYCLE_START + timedelta(days=9)
     clock.moment = checked_at
     await api.ok("recordCheckIn", {"keyResultId": ids["key_result"], "value": 12})
 
-    await sweep(app, clock, checked_at + WEEK - timedelta(minutes=1))
+    await sweep(api, app, clock, checked_at + WEEK - timedelta(minutes=1))
     assert len(await reminders(api)) == 1  # the one before the check-in
-    await sweep(app, clock, checked_at + WEEK)
+    await sweep(api, app, clock, checked_at + WEEK)
     *_, last = await reminders(api)
     assert (last["since"], last["missedPeriods"]) == (checked_at.isoformat(), 1)
 
@@ -74,7 +80,9 @@ async def test_only_active_cycles_are_reminded_on_their_cadence(
     await factories.okr(api)  # its cycle stays in planning
     active = await active_okr(api)
 
-    await sweep(app, clock, CYCLE_START + timedelta(days=3, hours=1), cadence=timedelta(days=1))
+    await sweep(
+        api, app, clock, CYCLE_START + timedelta(days=3, hours=1), cadence=timedelta(days=1)
+    )
     assert [(r["subject"], r["missedPeriods"], r["cadenceDays"]) for r in await reminders(api)] == [
         (active["key_result"], period, 1) for period in (1, 2, 3)
     ]
@@ -86,5 +94,5 @@ async def test_periods_count_until_the_cycle_ends(
     """An active cycle left open past its end (Q1: 90 days) is not nagged about for ever."""
     clock.moment = CYCLE_START + timedelta(days=2)
     await active_okr(api)
-    await sweep(app, clock, CYCLE_START + timedelta(days=300))
+    await sweep(api, app, clock, CYCLE_START + timedelta(days=300))
     assert [reminder["missedPeriods"] for reminder in await reminders(api)] == list(range(1, 13))

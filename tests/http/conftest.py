@@ -1,8 +1,7 @@
 """The service as clients meet it: uvicorn on a free port of 127.0.0.1, the run's database,
-a real key; and the npm tools the tests drive it with (installed once per run)."""
+a real key; and the npm tools the tests drive it with (installed once per machine)."""
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from tests import npm
 from tests.conftest import new_organization
 
 NODE_DIR = Path(__file__).parent / "node"
@@ -79,7 +79,7 @@ def live_server(
         "OKR_DATABASE_URL": database_url,
         "OKR_WEBHOOK_WORKER_IN_PROCESS": "false",
         "OKR_CORS_ORIGINS": f'["{ALLOWED_ORIGIN}"]',
-        "OKR_SUBSCRIPTION_POLL_INTERVAL_SECONDS": "0.1",
+        "OKR_SUBSCRIPTION_POLL_INTERVAL_SECONDS": "1",  # NOTIFY wakes the feeds first
         "OKR_MAX_SUBSCRIPTIONS_PER_CONNECTION": "3",
         "OKR_MAX_SUBSCRIPTIONS_PER_KEY": "4",
         "OKR_LOG_LEVEL": "WARNING",
@@ -127,18 +127,6 @@ async def tenant(app: FastAPI) -> Tenant:
 
 @pytest.fixture(scope="session")
 def node_tools() -> Path:
-    """tests/http/node with its locked npm packages installed (once; `npm ci` is offline
-    once they are in npm's cache)."""
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("npm is not installed")
-    lock = NODE_DIR / "package-lock.json"
-    installed = NODE_DIR / "node_modules" / ".package-lock.json"
-    if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--prefer-offline"],
-            cwd=NODE_DIR,
-            check=True,
-            capture_output=True,
-        )
+    """tests/http/node with its locked npm packages installed (once per machine)."""
+    npm.installed(NODE_DIR)
     return NODE_DIR

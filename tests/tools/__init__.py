@@ -1,35 +1,21 @@
 """The npm tools integrators run on the contracts (package.json beside this file), installed
-from the committed lock file once per machine, and run as they would run them."""
+from the committed lock file once per machine (tests/npm.py), and run as they would run them."""
 
 import functools
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests import npm
 
 TOOLS = Path(__file__).parent
 ROOT = TOOLS.parents[1]
-INSTALLED = TOOLS / "node_modules" / ".package-lock.json"
 
 
 @functools.cache
 def installed() -> Path:
-    """`node_modules/.bin`, after `npm ci` when the lock file changed since the last install."""
-    if shutil.which("npm") is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI needs Node.js and npm for the contract tools (tests/tools)")
-        pytest.skip("Node.js and npm are not installed")
-    lock = TOOLS / "package-lock.json"
-    if not INSTALLED.exists() or INSTALLED.stat().st_mtime < lock.stat().st_mtime:
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=TOOLS,
-            check=True,
-            timeout=600,
-        )
-    return TOOLS / "node_modules" / ".bin"
+    """`node_modules/.bin`, the locked packages in place."""
+    return npm.installed(TOOLS) / ".bin"
 
 
 def run(tool: str, *args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
