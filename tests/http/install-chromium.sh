@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Debian's Chromium, for tests/http/test_browser.py (skipped where no chromium is installed).
-# Not run by .ci/run: on a fresh machine the download alone takes minutes of CI's budget.
+# Debian's Chromium, for tests/http/test_browser.py: run by the test itself under CI=true
+# (where every test must run) when chromium is missing; elsewhere the test is skipped.
 set -euo pipefail
 if command -v chromium >/dev/null; then
     exit 0
