@@ -26,12 +26,13 @@ from collections import Counter
 from uuid import uuid4
 
 import httpx
-from service.kit.db import create_sessionmaker, transaction
-from service.kit.migrate import upgrade_to_head
-from service.organizations.service import create_organization
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from okr_service.kit.db import create_sessionmaker, transaction
+from okr_service.kit.migrate import upgrade_to_head
+from okr_service.organizations.service import create_organization
 
 QUERY = {"query": "{ teams(first: 1) { edges { node { id } } } }"}
 TENANT_INTERVAL = 0.05  # 20 requests per second: well under the default per-key limit
@@ -80,7 +81,7 @@ async def attack(url: str, rate: float, seconds: float) -> Counter[int]:
 
 async def serve(database_url: str, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "OKR_DATABASE_URL": database_url, "OKR_WEBHOOK_WORKER_IN_PROCESS": "0"}
-    command = [sys.executable, "-m", "uvicorn", "service.app:create_app", "--factory"]
+    command = [sys.executable, "-m", "uvicorn", "okr_service.app:create_app", "--factory"]
     command += ["--port", str(port), "--log-level", "warning", "--timeout-graceful-shutdown", "5"]
     server = subprocess.Popen(command, env=env)  # noqa: ASYNC220 - once, before measuring
     async with httpx.AsyncClient() as http:

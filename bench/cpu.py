@@ -48,8 +48,8 @@ async def measure(size: str, requests: int, only: list[str], pooler: str, pooler
         OKR_HEALTH_SWEEP_INTERVAL_SECONDS="86400",
         OKR_LOG_LEVEL="WARNING",
     )
-    from service.app import create_app  # after the environment that configures it
-    from service.kit.settings import Settings
+    from okr_service.app import create_app  # after the environment that configures it
+    from okr_service.kit.settings import Settings
 
     app = create_app(Settings(), webhook_worker=False)
     headers = {"Authorization": f"Bearer {meta['api_key']}", "Content-Type": "application/json"}

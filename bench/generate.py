@@ -129,7 +129,7 @@ async def migrate_and_create_org(database: str) -> tuple[UUID, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "service",
+        "okr_service",
         "create-org",
         "Bench Corp",
         cwd=SERVICE_DIR,

@@ -163,7 +163,7 @@ class Process:
 
 
 def service_command(*arguments: str) -> list[str]:
-    return [sys.executable, "-m", "service", *arguments]
+    return [sys.executable, "-m", "okr_service", *arguments]
 
 
 def run_service(env: dict[str, str], *arguments: str) -> str:

@@ -12,7 +12,7 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 . .venv/bin/activate
-python -c "import service" 2>/dev/null || pip install -q -e '.[dev]'
+python -c "import okr_service" 2>/dev/null || pip install -q -e '.[dev]'
 pip install -q -r bench/requirements.txt
 
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then

@@ -60,7 +60,7 @@ class Target:
             argv = [
                 sys.executable,
                 "-m",
-                "service",
+                "okr_service",
                 "serve",
                 "--host",
                 "127.0.0.1",

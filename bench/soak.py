@@ -1,7 +1,7 @@
 """Soak test (not in CI): N minutes of mixed reads and writes against a running instance.
 
     OKR_RATE_LIMIT_PER_SECOND=0 OKR_DATABASE_URL=postgresql+asyncpg://... \
-        uvicorn service.app:create_app --factory --port 8000 &
+        uvicorn okr_service.app:create_app --factory --port 8000 &
     python -m bench.soak --url http://127.0.0.1:8000 --minutes 30 \
         --database-url postgresql+asyncpg://...      # creates a fresh organization
     python -m bench.soak --url ... --key okr_...    # or uses an existing key
@@ -50,9 +50,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def create_key(database_url: str) -> str:
-    from service.kit.db import create_engine, create_sessionmaker, transaction
-    from service.kit.settings import Settings
-    from service.organizations.service import create_organization
+    from okr_service.kit.db import create_engine, create_sessionmaker, transaction
+    from okr_service.kit.settings import Settings
+    from okr_service.organizations.service import create_organization
 
     engine = create_engine(database_url, Settings(database_url=None))
     try:

@@ -4,7 +4,7 @@
         python bench/webhooks.py [--workers 1 2] [--events 2000]
 
 Creates a scratch database, subscribes endpoints on a local HTTP receiver, runs
-`python -m service worker` processes, and commits one `team.created` event per transaction
+`python -m okr_service worker` processes, and commits one `team.created` event per transaction
 (the real outbox path: event row, delivery rows and NOTIFY in one statement). Per worker
 count it reports:
 - latency: events committed one at a time (~100/s), commit -> receipt p50/p99;
@@ -33,14 +33,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from service.auth.service import authenticate  # noqa: E402
-from service.kit.db import create_engine, create_sessionmaker, transaction  # noqa: E402
-from service.kit.migrate import upgrade_to_head  # noqa: E402
-from service.kit.settings import Settings, get_settings  # noqa: E402
-from service.organizations.service import create_organization  # noqa: E402
-from service.teams.service import create_team  # noqa: E402
-from service.webhooks.service import create_endpoint  # noqa: E402
-from service.webhooks.ssrf import AddressPolicy  # noqa: E402
+from okr_service.auth.service import authenticate  # noqa: E402
+from okr_service.kit.db import create_engine, create_sessionmaker, transaction  # noqa: E402
+from okr_service.kit.migrate import upgrade_to_head  # noqa: E402
+from okr_service.kit.settings import Settings, get_settings  # noqa: E402
+from okr_service.organizations.service import create_organization  # noqa: E402
+from okr_service.teams.service import create_team  # noqa: E402
+from okr_service.webhooks.service import create_endpoint  # noqa: E402
+from okr_service.webhooks.ssrf import AddressPolicy  # noqa: E402
 
 LOCAL = {"OKR_WEBHOOK_ALLOWED_CIDRS": "127.0.0.1/32", "OKR_WEBHOOK_ALLOW_HTTP": "true"}
 RECEIVER_REACHABLE = AddressPolicy(allowed_networks=(ip_network("127.0.0.1/32"),), allow_http=True)
@@ -122,7 +122,7 @@ async def subscribe(sessionmaker: async_sessionmaker[AsyncSession], port: int, e
 
 
 async def commit_event(sessionmaker: async_sessionmaker[AsyncSession], key: str, committed: dict[str, float]) -> str:
-    from service.kit.ids import global_id
+    from okr_service.kit.ids import global_id
 
     async with transaction(sessionmaker) as db:
         actor = await authenticate(db, key)
@@ -142,7 +142,7 @@ def start_workers(count: int, database_url: str, endpoint_concurrency: int) -> l
             "OKR_LOG_LEVEL": "WARNING",
         }
     )
-    command = [sys.executable, "-m", "service", "worker"]
+    command = [sys.executable, "-m", "okr_service", "worker"]
     return [subprocess.Popen(command, cwd=ROOT, env=env) for _ in range(count)]
 
 

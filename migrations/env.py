@@ -6,9 +6,9 @@ from alembic import context
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import service.models  # noqa: F401  (registers every table)
-from service.kit.migrate import database_url_for_alembic
-from service.kit.models import Base
+import okr_service.models  # noqa: F401  (registers every table)
+from okr_service.kit.migrate import database_url_for_alembic
+from okr_service.kit.models import Base
 
 # Fail fast instead of queueing behind a long transaction and blocking every query after us.
 LOCK_TIMEOUT = "5s"

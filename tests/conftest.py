@@ -19,14 +19,14 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from service.app import create_app
-from service.auth.service import create_api_key
-from service.kit.clock import Clock
-from service.kit.db import transaction
-from service.kit.migrate import upgrade_to_head
-from service.kit.principal import Scope
-from service.kit.settings import Settings
-from service.organizations.service import create_organization
+from okr_service.app import create_app
+from okr_service.auth.service import create_api_key
+from okr_service.kit.clock import Clock
+from okr_service.kit.db import transaction
+from okr_service.kit.migrate import upgrade_to_head
+from okr_service.kit.principal import Scope
+from okr_service.kit.settings import Settings
+from okr_service.organizations.service import create_organization
 
 EMBEDDED_DATA_DIR = Path(__file__).resolve().parents[1] / ".okr-data" / "test"
 
@@ -36,7 +36,7 @@ def server_url() -> str:
     configured = os.environ.get("OKR_TEST_DATABASE_URL")
     if configured:
         return configured
-    from service.kit.embedded import start_embedded_postgres
+    from okr_service.kit.embedded import start_embedded_postgres
 
     return start_embedded_postgres(EMBEDDED_DATA_DIR)
 

@@ -1,7 +1,7 @@
 """The README's configuration table and event list are generated from the settings and the
 event catalog: they cannot drift."""
 
-from service.cli import README_PATH, with_event_list, with_settings_table
+from okr_service.cli import README_PATH, with_event_list, with_settings_table
 
 
 def test_the_configuration_table_lists_every_setting() -> None:

@@ -1,6 +1,6 @@
 """webhooks: endpoints, one delivery per (event, endpoint), and every attempt
 
-Deliveries are written by the statement that appends an event (service/webhooks/fan_out.py)
+Deliveries are written by the statement that appends an event (okr_service/webhooks/fan_out.py)
 and claimed by workers through the partial `outstanding` index.
 
 Revision ID: 0002

@@ -3,7 +3,7 @@
 Tenant isolation in depth: every tenant table (and `organizations`) gets row-level security
 with one policy keeping a transaction inside the organization named by the
 `okr.organization_id` setting. Requests switch to the NOLOGIN role `okr_tenant` after
-authentication (`service.kit.db.enter_tenant`); a forgotten `organization_id` filter then
+authentication (`okr_service.kit.db.enter_tenant`); a forgotten `organization_id` filter then
 still cannot reach another tenant's row. FORCE applies the policies to the tables' owner
 too; the owner (the migrating user, which the service connects as) keeps a policy of its
 own for the paths that legitimately cross tenants (API key lookup, create-org, the webhook

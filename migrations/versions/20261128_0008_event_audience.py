@@ -1,6 +1,6 @@
 """event audience and per-object order: who hears of an event, and in which order
 
-The event catalog (service/events/catalog.py) says who hears of each type; every event row
+The event catalog (okr_service/events/catalog.py) says who hears of each type; every event row
 now carries it (`audience`), so the fan-out trigger needs no list of its own:
 `subscribers` go to endpoints subscribed to all types or to this one, `named` (API keys,
 webhook endpoints) only to endpoints listing the type by name, `own_endpoint`

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi import FastAPI
 
-from service.app import create_app
-from service.kit.settings import Settings
+from okr_service.app import create_app
+from okr_service.kit.settings import Settings
 from tests.conftest import Api, new_organization
 from tests.graphql.support import uuid_of
 

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.kit.principal import Scope
+from okr_service.kit.principal import Scope
 from tests.conftest import Api, new_organization
 
 CREATE = (

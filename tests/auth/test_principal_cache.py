@@ -3,9 +3,9 @@ from uuid import uuid4
 
 import pytest
 
-from service.auth import service
-from service.auth.service import PrincipalCache
-from service.kit.principal import Principal, Scope
+from okr_service.auth import service
+from okr_service.auth.service import PrincipalCache
+from okr_service.kit.principal import Principal, Scope
 
 
 def principal() -> Principal:

@@ -14,12 +14,12 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.app import create_app
-from service.auth import keys
-from service.auth.revocations import CHANNEL, announce_key_change
-from service.auth.service import PrincipalCache, hash_key
-from service.kit.principal import Principal, Scope, effective_scopes
-from service.kit.settings import Settings
+from okr_service.app import create_app
+from okr_service.auth import keys
+from okr_service.auth.revocations import CHANNEL, announce_key_change
+from okr_service.auth.service import PrincipalCache, hash_key
+from okr_service.kit.principal import Principal, Scope, effective_scopes
+from okr_service.kit.settings import Settings
 from tests.conftest import Api, new_organization
 from tests.graphql.support import uuid_of
 
@@ -195,7 +195,7 @@ def test_a_lookup_overtaken_by_a_revocation_is_not_cached() -> None:
 
 
 def test_refused_keys_are_remembered_briefly_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    from service.auth import service
+    from okr_service.auth import service
 
     now = [1000.0]
     monkeypatch.setattr(service.time, "monotonic", lambda: now[0])

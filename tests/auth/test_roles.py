@@ -12,9 +12,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.auth.service import create_api_key
-from service.kit.db import transaction
-from service.kit.principal import Principal, Role, Scope
+from okr_service.auth.service import create_api_key
+from okr_service.kit.db import transaction
+from okr_service.kit.principal import Principal, Role, Scope
 from tests import factories
 from tests.auth.conftest import IdentityProvider, user
 from tests.conftest import Api, new_organization

@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from service.cycles.sweep import sweep_organization
-from service.kit.db import transaction
+from okr_service.cycles.sweep import sweep_organization
+from okr_service.kit.db import transaction
 from tests import factories
 from tests.conftest import Api, ManualClock
 from tests.webhooks.conftest import events_of_type

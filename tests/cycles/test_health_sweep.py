@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import FastAPI
 from standardwebhooks.webhooks import Webhook
 
-from service.cycles.sweep import HealthSweeper
-from service.webhooks.worker import DeliveryWorker
+from okr_service.cycles.sweep import HealthSweeper
+from okr_service.webhooks.worker import DeliveryWorker
 from tests import factories
 from tests.conftest import Api, ManualClock
 from tests.graphql.support import close_cycle

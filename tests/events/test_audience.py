@@ -7,7 +7,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from service.kit.principal import Scope
+from okr_service.kit.principal import Scope
 from tests.conftest import Api
 from tests.graphql.test_auth import organization_with_key
 from tests.webhooks.conftest import create_endpoint, deliveries, settings_changed

@@ -8,21 +8,21 @@ import pytest
 from sqlalchemy import Uuid
 from strawberry.relay import from_base64
 
-import service.app  # noqa: F401 - every model mapped, as in the running service
-from service.events.catalog import (
+import okr_service.app  # noqa: F401 - every model mapped, as in the running service
+from okr_service.events.catalog import (
     CATALOG,
     REMOVALS,
     UNTOLD_REMOVALS,
     EventType,
     parse_event_types,
 )
-from service.events.metadata import cascading_references, model_of, referenced_type
-from service.events.service import HIDDEN_COLUMNS, actor_of, snapshot
-from service.kit.errors import DomainError
-from service.kit.principal import Principal
-from service.objectives.models import Objective
+from okr_service.events.metadata import cascading_references, model_of, referenced_type
+from okr_service.events.service import HIDDEN_COLUMNS, actor_of, snapshot
+from okr_service.kit.errors import DomainError
+from okr_service.kit.principal import Principal
+from okr_service.objectives.models import Objective
 
-SERVICE = Path(__file__).resolve().parents[2] / "service"
+SERVICE = Path(__file__).resolve().parents[2] / "service" / "okr_service"
 CATALOG_FILE = SERVICE / "events" / "catalog.py"
 NAMES = {event_type.value for event_type in EventType}
 # Subjects whose events show a hand-made public state (never their secrets).

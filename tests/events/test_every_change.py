@@ -11,16 +11,16 @@ from fastapi import FastAPI
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.events.catalog import CATALOG, EventType
-from service.events.metadata import model_of
-from service.events.models import Event
-from service.events.service import snapshot
-from service.graphql.schema import schema
-from service.integrations.models import Integration
-from service.integrations.service import public_state as integration_state
-from service.kit.db import transaction
-from service.webhooks.models import WebhookEndpoint
-from service.webhooks.service import disable_endpoint, public_state
+from okr_service.events.catalog import CATALOG, EventType
+from okr_service.events.metadata import model_of
+from okr_service.events.models import Event
+from okr_service.events.service import snapshot
+from okr_service.graphql.schema import schema
+from okr_service.integrations.models import Integration
+from okr_service.integrations.service import public_state as integration_state
+from okr_service.kit.db import transaction
+from okr_service.webhooks.models import WebhookEndpoint
+from okr_service.webhooks.service import disable_endpoint, public_state
 from tests import factories
 from tests.conftest import Api
 from tests.graphql.support import close_cycle, mutation_inputs, uuid_of, world

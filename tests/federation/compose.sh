@@ -7,7 +7,7 @@ set -eu
 here="$(cd "$(dirname "$0")" && pwd)"
 sdl="$(mktemp)"
 trap 'rm -f "$sdl"' EXIT
-python -c "from service.graphql.federation import federated_schema as s; print(s().as_str())" >"$sdl"
+python -c "from okr_service.graphql.federation import federated_schema as s; print(s().as_str())" >"$sdl"
 cd "$here/../tools"
 if [ ! -e node_modules/.package-lock.json ]; then
   # The tests link node_modules to a shared install (tests/npm.py): npm ci would empty it.

@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.events.models import Event
+from okr_service.events.models import Event
 from tests import factories
 from tests.conftest import OBJECT_FIELDS, Api
 

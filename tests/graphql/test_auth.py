@@ -5,10 +5,10 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.auth.service import create_api_key
-from service.kit.db import transaction
-from service.kit.principal import Scope
-from service.organizations.service import create_organization
+from okr_service.auth.service import create_api_key
+from okr_service.kit.db import transaction
+from okr_service.kit.principal import Scope
+from okr_service.organizations.service import create_organization
 from tests.conftest import Api
 from tests.graphql.support import MUTATIONS, db_state, mutation_inputs, world
 

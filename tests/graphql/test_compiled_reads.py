@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import queries
 
-from service.graphql.planner import CompiledReads
+from okr_service.graphql.planner import CompiledReads
 from tests import factories
 from tests.conftest import Api, StatementCounter
 from tests.reports.support import check_in, contributes

@@ -15,12 +15,12 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from service.alignment import service as alignment
-from service.initiatives import service as initiatives
-from service.kit.db import enter_tenant
-from service.kit.errors import DomainError, ErrorCode
-from service.kit.principal import Principal, effective_scopes
-from service.okr.enums import AlignmentKind
+from okr_service.alignment import service as alignment
+from okr_service.initiatives import service as initiatives
+from okr_service.kit.db import enter_tenant
+from okr_service.kit.errors import DomainError, ErrorCode
+from okr_service.kit.principal import Principal, effective_scopes
+from okr_service.okr.enums import AlignmentKind
 from tests import factories
 from tests.conftest import Api
 from tests.graphql.support import node, refused, uuid_of

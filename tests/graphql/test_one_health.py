@@ -9,8 +9,8 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.cycles.sweep import sweep_organization
-from service.kit.db import transaction
+from okr_service.cycles.sweep import sweep_organization
+from okr_service.kit.db import transaction
 from tests import factories
 from tests.conftest import Api, ManualClock
 from tests.reports.support import check_in, contributes, cycle, cycle_report, uuid_of

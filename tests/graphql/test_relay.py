@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from service.graphql.planner import CompiledReads
+from okr_service.graphql.planner import CompiledReads
 from tests import factories
 from tests.conftest import Api, StatementCounter
 from tests.graphql.support import b64, gid, node, uuid_of

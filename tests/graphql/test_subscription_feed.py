@@ -13,16 +13,16 @@ import pytest
 from graphql import GraphQLError
 from sqlalchemy import event
 
-from service.graphql.subscriptions.feed import (
+from okr_service.graphql.subscriptions.feed import (
     TOO_SLOW,
     Subscriber,
     SubscriptionFeeds,
     id_floor,
 )
-from service.kit.db import create_engine, create_sessionmaker
-from service.kit.ids import global_id
-from service.kit.principal import Principal, Scope
-from service.kit.settings import Settings
+from okr_service.kit.db import create_engine, create_sessionmaker
+from okr_service.kit.ids import global_id
+from okr_service.kit.principal import Principal, Scope
+from okr_service.kit.settings import Settings
 from tests import factories
 from tests.conftest import Api, StatementCounter
 

@@ -91,7 +91,7 @@ def live_server(
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "service.app:create_app",
+                "okr_service.app:create_app",
                 "--factory",
                 "--host",
                 "127.0.0.1",

@@ -6,9 +6,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from service.app import create_app
-from service.kit.cors import LOCAL_ORIGINS
-from service.kit.settings import Settings
+from okr_service.app import create_app
+from okr_service.kit.cors import LOCAL_ORIGINS
+from okr_service.kit.settings import Settings
 from tests.conftest import new_organization
 
 ALLOWED = "https://okr.example.com"

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from service.auth.dev_tokens import KEY_FILE
-from service.cli import print_dev_token
-from service.kit.settings import get_settings
+from okr_service.auth.dev_tokens import KEY_FILE
+from okr_service.cli import print_dev_token
+from okr_service.kit.settings import get_settings
 from tests.http.conftest import LiveServer, free_port, wait_until_ready
 
 VIEWER = "{ viewer { role actorName organization { name } } }"
@@ -32,7 +32,7 @@ class Demo:
 
 
 def cli() -> list[str]:
-    return [sys.executable, "-m", "service"]  # `okr-service`, from this checkout
+    return [sys.executable, "-m", "okr_service"]  # `okr-service`, from this checkout
 
 
 @pytest.fixture(scope="module")

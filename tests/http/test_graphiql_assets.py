@@ -10,8 +10,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from service.graphql import ide
-from service.graphql.ide import ASSETS_PATH, OfflineGraphiQL, sri
+from okr_service.graphql import ide
+from okr_service.graphql.ide import ASSETS_PATH, OfflineGraphiQL, sri
 
 PAGE = {"Accept": "text/html"}
 

@@ -20,7 +20,7 @@ from gql.transport.exceptions import (
 )
 from gql.transport.websockets import WebsocketsTransport
 
-from service.kit.principal import Scope
+from okr_service.kit.principal import Scope
 from tests import factories
 from tests.conftest import Api, new_organization
 from tests.http.conftest import ALLOWED_ORIGIN, OTHER_ORIGIN, LiveServer

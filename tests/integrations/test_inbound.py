@@ -6,7 +6,7 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from service.webhooks.worker import DeliveryWorker
+from okr_service.webhooks.worker import DeliveryWorker
 from tests.conftest import Api
 from tests.integrations.conftest import (
     create_integration,

@@ -7,9 +7,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from service.integrations import service as integrations
-from service.kit.db import transaction
-from service.kit.principal import Scope
+from okr_service.integrations import service as integrations
+from okr_service.kit.db import transaction
+from okr_service.kit.principal import Scope
 from tests import factories
 from tests.conftest import Api, new_organization
 from tests.integrations.conftest import (

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from service.app import create_app
-from service.kit.settings import Settings
+from okr_service.app import create_app
+from okr_service.kit.settings import Settings
 from tests.conftest import Api, new_organization
 from tests.integrations.conftest import (
     create_integration,

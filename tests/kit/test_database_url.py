@@ -13,9 +13,9 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from service.kit.db import create_engine
-from service.kit.settings import Settings
-from service.kit.startup import resolve_database_url
+from okr_service.kit.db import create_engine
+from okr_service.kit.settings import Settings
+from okr_service.kit.startup import resolve_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,12 +68,12 @@ def refused_port() -> Iterator[int]:
 
 
 async def migrate(database_url: str, **environment: str) -> tuple[int, list[str], float]:
-    """`python -m service migrate`: its status, the lines of its stderr, its duration."""
+    """`python -m okr_service migrate`: its status, the lines of its stderr, its duration."""
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "service",
+        "okr_service",
         "migrate",
         cwd=ROOT,
         env={**os.environ, "OKR_DATABASE_URL": database_url, **environment},

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from service.kit.embedded import start_embedded_postgres, stop_embedded_postgres
+from okr_service.kit.embedded import start_embedded_postgres, stop_embedded_postgres
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,7 +24,7 @@ import asyncio, json, sys, time
 from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
-from service.kit.embedded import start_embedded_postgres
+from okr_service.kit.embedded import start_embedded_postgres
 
 data_dir = Path(sys.argv[1])
 url = start_embedded_postgres(data_dir)

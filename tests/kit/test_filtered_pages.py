@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from service.key_results.models import KeyResult
-from service.kit.repository import Page, Window, page
+from okr_service.key_results.models import KeyResult
+from okr_service.kit.repository import Page, Window, page
 from tests import factories
 from tests.conftest import Api
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from service.kit.logs import LogFormat, logging_config
+from okr_service.kit.logs import LogFormat, logging_config
 
 
 @pytest.fixture
@@ -24,22 +24,22 @@ def captured() -> Iterator[io.StringIO]:
 def lines(buffer: io.StringIO, log_format: LogFormat) -> list[str]:
     logging.config.dictConfig(logging_config(log_format, "INFO"))
     logging.getLogger().handlers[0].setStream(buffer)  # type: ignore[attr-defined]
-    request = logging.getLogger("service.request")
+    request = logging.getLogger("okr_service.request")
     request.info("request", extra={"request_id": "r-1", "status": 200, "error_codes": None})
     coloured = {"color_message": "\x1b[1mStarted\x1b[0m server process [%d]"}
     logging.getLogger("uvicorn.error").info("Started server process [%d]", 7, extra=coloured)
     try:
         raise ValueError("bad\ninput")
     except ValueError:
-        logging.getLogger("service.app").exception("unexpected error %s", "e-1")
+        logging.getLogger("okr_service.app").exception("unexpected error %s", "e-1")
     unusual: dict[str, Any] = {
         "key": uuid.UUID(int=1),
         "huge": 2**70,
         "thing": object(),
         "by_status": {404: 2},
     }
-    logging.getLogger("service.app").warning("unusual values", extra=unusual)
-    logging.getLogger("service.app").debug("below the level")
+    logging.getLogger("okr_service.app").warning("unusual values", extra=unusual)
+    logging.getLogger("okr_service.app").debug("below the level")
     return buffer.getvalue().splitlines()
 
 
@@ -51,7 +51,7 @@ def test_json_lines_carry_the_fields_and_stay_one_line_each(captured: io.StringI
         "event": "request",
         "timestamp": request["timestamp"],
         "level": "info",
-        "logger": "service.request",
+        "logger": "okr_service.request",
         "request_id": "r-1",
         "status": 200,
         "error_codes": None,
@@ -75,7 +75,7 @@ def test_text_lines_carry_the_same_fields(captured: io.StringIO) -> None:
     text = lines(captured, "text")
 
     assert "[info     ] request" in text[0]
-    assert "[service.request]" in text[0]
+    assert "[okr_service.request]" in text[0]
     assert "request_id=r-1" in text[0]
     assert text[1].endswith("[uvicorn.error]")
     assert "Traceback (most recent call last):" in text

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from service.kit.migrate import alembic_config
+from okr_service.kit.migrate import alembic_config
 
 ROOT = Path(__file__).resolve().parents[2]
 URL_FORMS = ("postgresql+asyncpg", "postgresql", "postgres")  # one replica each
@@ -38,12 +38,12 @@ async def empty_database(server_url: str) -> AsyncIterator[str]:
 
 
 async def migrate(database_url: str) -> tuple[int, str]:
-    """`python -m service migrate` in its own process, as a replica runs it."""
+    """`python -m okr_service migrate` in its own process, as a replica runs it."""
     environment = {**os.environ, "OKR_DATABASE_URL": database_url}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "service",
+        "okr_service",
         "migrate",
         cwd=ROOT,
         env=environment,

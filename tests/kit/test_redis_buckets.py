@@ -22,9 +22,9 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
-from service.app import create_app
-from service.kit.redis_buckets import LOCAL_SECONDS
-from service.kit.settings import Settings
+from okr_service.app import create_app
+from okr_service.kit.redis_buckets import LOCAL_SECONDS
+from okr_service.kit.settings import Settings
 from tests.conftest import new_organization
 from tests.kit.redis_server import RedisServer, shared_redis_url
 
@@ -249,7 +249,7 @@ async def test_a_stopped_redis_falls_back_to_each_process_own_buckets(
                 assert len([stored async for stored in client.scan_iter(match=f"{prefix}*")]) == 1
             own_redis.stop()
             before = await store_errors(http, "connection")
-            with caplog.at_level(logging.WARNING, logger="service.kit.redis_buckets"):
+            with caplog.at_level(logging.WARNING, logger="okr_service.kit.redis_buckets"):
                 local = [
                     await http.post("/graphql", json=QUERY, headers=bearer(key))
                     for _ in range(burst + 2)

@@ -12,13 +12,13 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from service.key_results.models import KeyResult
-from service.kit.ids import decode_global_id
-from service.kit.outage import is_database_unavailable, is_query_timeout
-from service.kit.repository import rows_by_ids
-from service.kit.rows import fetch, record_class, select_where
-from service.models import Base
-from service.okr.enums import Direction, Metric
+from okr_service.key_results.models import KeyResult
+from okr_service.kit.ids import decode_global_id
+from okr_service.kit.outage import is_database_unavailable, is_query_timeout
+from okr_service.kit.repository import rows_by_ids
+from okr_service.kit.rows import fetch, record_class, select_where
+from okr_service.models import Base
+from okr_service.okr.enums import Direction, Metric
 from tests import factories
 from tests.conftest import Api
 

@@ -9,8 +9,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from service.auth.service import PrincipalCache
-from service.kit.db import FusingConnection, create_sessionmaker, enter_tenant
+from okr_service.auth.service import PrincipalCache
+from okr_service.kit.db import FusingConnection, create_sessionmaker, enter_tenant
 from tests.conftest import Api, StatementCounter
 
 WHO = text("SELECT current_user, current_setting('okr.organization_id', true) AS tenant")

@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from service.okr.arithmetic import (
+from okr_service.okr.arithmetic import (
     AT_RISK_GAP,
     EARLY_CYCLE,
     OFF_TRACK_GAP,
@@ -19,7 +19,7 @@ from service.okr.arithmetic import (
     share,
     weighted_mean,
 )
-from service.okr.enums import Direction, Health, Metric, ProgressMode
+from okr_service.okr.enums import Direction, Health, Metric, ProgressMode
 
 INC, DEC = Direction.INCREASE, Direction.DECREASE
 LEAST, MOST = Direction.AT_LEAST, Direction.AT_MOST

@@ -6,7 +6,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from service.okr.checks import (
+from okr_service.okr.checks import (
     Check,
     CheckCode,
     KeyResultFacts,
@@ -27,7 +27,7 @@ from service.okr.checks import (
     stale_check_in,
     too_many_objectives,
 )
-from service.okr.enums import Metric
+from okr_service.okr.enums import Metric
 
 NOW = datetime(2025, 2, 15, 12, 0, tzinfo=UTC)
 TEAM_ID = UUID("00000000-0000-0000-0000-00000000000a")

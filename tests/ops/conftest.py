@@ -9,8 +9,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from service.app import create_app
-from service.kit.settings import Settings
+from okr_service.app import create_app
+from okr_service.kit.settings import Settings
 from tests.conftest import Api, new_organization
 from tests.webhooks.conftest import (  # noqa: F401 - fixtures, used by name
     local_endpoints_allowed,

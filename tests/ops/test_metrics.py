@@ -9,9 +9,9 @@ import httpx
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.cycles.sweep import HealthSweeper
-from service.kit.clock import Clock
-from service.kit.metrics import OperationNames
+from okr_service.cycles.sweep import HealthSweeper
+from okr_service.kit.clock import Clock
+from okr_service.kit.metrics import OperationNames
 from tests import factories
 from tests.conftest import Api
 from tests.ops.conftest import AppWith

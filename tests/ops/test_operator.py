@@ -15,14 +15,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from service import operator
-from service.auth.service import authenticate
-from service.cli import export_contracts
-from service.demo import load_demo
-from service.kit.db import transaction
-from service.kit.errors import Unauthenticated
-from service.kit.ids import global_id
-from service.kit.settings import Settings
+from okr_service import operator
+from okr_service.auth.service import authenticate
+from okr_service.cli import export_contracts
+from okr_service.demo import load_demo
+from okr_service.kit.db import transaction
+from okr_service.kit.errors import Unauthenticated
+from okr_service.kit.ids import global_id
+from okr_service.kit.settings import Settings
 from tests.conftest import new_organization
 
 VIEWER = "{ viewer { organization { id } } }"
@@ -31,7 +31,7 @@ VIEWER = "{ viewer { organization { id } } }"
 def okr_service(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("OKR_")}
     return subprocess.run(
-        [sys.executable, "-m", "service", *args],
+        [sys.executable, "-m", "okr_service", *args],
         env={**environment, "OKR_DATABASE_URL": database_url},
         capture_output=True,
         text=True,

@@ -19,7 +19,7 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.kit.probe import is_ready
+from okr_service.kit.probe import is_ready
 from tests.conftest import new_organization
 
 REQUESTS = 24
@@ -81,7 +81,7 @@ def served(database_url: str, tmp_path: Path) -> Iterator[Server]:
             [
                 sys.executable,
                 "-m",
-                "service",
+                "okr_service",
                 "serve",
                 "--no-migrate",
                 "--workers",

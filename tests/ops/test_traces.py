@@ -11,9 +11,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from service.kit.settings import TracingSettings
-from service.kit.tracing import provider_from_environment, tracer_of
-from service.webhooks.worker import DeliveryWorker
+from okr_service.kit.settings import TracingSettings
+from okr_service.kit.tracing import provider_from_environment, tracer_of
+from okr_service.webhooks.worker import DeliveryWorker
 from tests.ops.conftest import AppWith
 from tests.webhooks.conftest import Receiver, create_endpoint, eventually, worker_settings
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.events.models import Event
+from okr_service.events.models import Event
 from tests import factories
 from tests.conftest import Api
 

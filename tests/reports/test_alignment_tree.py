@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from service.graphql.alignment import tree as alignment_tree
+from okr_service.graphql.alignment import tree as alignment_tree
 from tests import factories
 from tests.conftest import Api
 from tests.reports.support import approx, check_in, contributes, cycle

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.key_results.models import KeyResult
+from okr_service.key_results.models import KeyResult
 from tests import factories
 from tests.conftest import Api
 from tests.reports.support import (

@@ -24,14 +24,14 @@ from fastapi import FastAPI
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from service.app import create_app
-from service.auth.service import create_api_key
-from service.graphql.reads import caller_of
-from service.kit import metrics
-from service.kit.db import transaction
-from service.kit.migrate import upgrade_to_head
-from service.kit.principal import Scope
-from service.kit.replica import (
+from okr_service.app import create_app
+from okr_service.auth.service import create_api_key
+from okr_service.graphql.reads import caller_of
+from okr_service.kit import metrics
+from okr_service.kit.db import transaction
+from okr_service.kit.migrate import upgrade_to_head
+from okr_service.kit.principal import Scope
+from okr_service.kit.replica import (
     CONSISTENCY_HEADER,
     InvalidConsistencyToken,
     RecentWriters,
@@ -40,8 +40,8 @@ from service.kit.replica import (
     format_lsn,
     parse_lsn,
 )
-from service.kit.settings import Settings
-from service.organizations.service import create_organization
+from okr_service.kit.settings import Settings
+from okr_service.organizations.service import create_organization
 from tests.conftest import Api
 from tests.scale import servers, skip_or_fail
 from tests.scale.servers import Pair, Unavailable, postgres_binaries, unprivileged_user

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from service.app import create_app
-from service.kit.settings import Settings
+from okr_service.app import create_app
+from okr_service.kit.settings import Settings
 from tests.conftest import Api, new_organization
 
 AppWith = Callable[..., AbstractAsyncContextManager[Api]]

@@ -15,9 +15,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import event
 
-from service.app import create_app
-from service.kit.ratelimit import network_of
-from service.kit.settings import Settings
+from okr_service.app import create_app
+from okr_service.kit.ratelimit import network_of
+from okr_service.kit.settings import Settings
 from tests.conftest import new_organization
 
 QUERY = {"query": "{ teams(first: 1) { edges { node { id } } } }"}

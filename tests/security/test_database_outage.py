@@ -22,8 +22,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.app import create_app
-from service.kit.settings import Settings
+from okr_service.app import create_app
+from okr_service.kit.settings import Settings
 from tests.conftest import new_organization
 
 

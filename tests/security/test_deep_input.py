@@ -10,8 +10,8 @@ import httpx
 import pytest
 from graphql import parse
 
-from service.graphql.limits import input_error
-from service.kit.json_input import InputTooDeep, check_depth, holds_nul
+from okr_service.graphql.limits import input_error
+from okr_service.kit.json_input import InputTooDeep, check_depth, holds_nul
 from tests.conftest import Api
 
 VIEWER = "{ viewer { role } }"

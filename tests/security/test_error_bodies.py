@@ -14,9 +14,9 @@ from gql import Client, GraphQLRequest
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXAsyncTransport
 
-from service.app import create_app
-from service.kit.problems import GRAPHQL_RESPONSE_JSON, JSON
-from service.kit.settings import Settings
+from okr_service.app import create_app
+from okr_service.kit.problems import GRAPHQL_RESPONSE_JSON, JSON
+from okr_service.kit.settings import Settings
 from tests.conftest import Api
 from tests.security.conftest import AppWith
 

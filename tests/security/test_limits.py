@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.extensions.parser_cache import _get_parse_cache
 from strawberry.extensions.validation_cache import _get_validate_cache
 
-from service.kit.ratelimit import LeakyBucket
+from okr_service.kit.ratelimit import LeakyBucket
 from tests import factories
 from tests.conftest import Api
 from tests.graphql.support import db_state

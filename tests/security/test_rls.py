@@ -10,11 +10,11 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from service.kit.models import TenantMixin
-from service.kit.repository import Page, Window
-from service.objectives import repository as objectives_repository
-from service.objectives import service as objectives
-from service.objectives.models import Objective
+from okr_service.kit.models import TenantMixin
+from okr_service.kit.repository import Page, Window
+from okr_service.objectives import repository as objectives_repository
+from okr_service.objectives import service as objectives
+from okr_service.objectives.models import Objective
 from tests.conftest import Api, StatementCounter
 from tests.graphql.support import db_state, uuid_of, world
 
@@ -113,7 +113,7 @@ async def unfiltered_get_owned(
     db: AsyncSession, model: type[Any], organization_id: UUID, id_: UUID, **_: Any
 ) -> Any:
     """`get_owned` with its organization filter deliberately forgotten."""
-    from service.kit.errors import DomainError, ErrorCode
+    from okr_service.kit.errors import DomainError, ErrorCode
 
     found = (
         await db.execute(select(model).where(model.id == id_).with_for_update())
@@ -147,7 +147,7 @@ async def test_a_query_that_forgets_its_organization_filter_still_reads_one_tena
     async def no_switch(*_: Any) -> bool:
         return True
 
-    monkeypatch.setattr("service.app.enter_tenant", no_switch)
+    monkeypatch.setattr("okr_service.app.enter_tenant", no_switch)
     leaked = ids_of(await api.query(IN_CYCLE, {"c": theirs["cycle"]}))
     assert leaked == {theirs["objective"], theirs["objective2"]}
 

@@ -27,12 +27,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from service.app import create_app
-from service.kit.backpressure import MIN_UPLOAD_BYTES_PER_SECOND, read_body
-from service.kit.db import transaction
-from service.kit.outage import is_database_unavailable, is_query_timeout
-from service.kit.principal import Scope
-from service.kit.settings import Settings
+from okr_service.app import create_app
+from okr_service.kit.backpressure import MIN_UPLOAD_BYTES_PER_SECOND, read_body
+from okr_service.kit.db import transaction
+from okr_service.kit.outage import is_database_unavailable, is_query_timeout
+from okr_service.kit.principal import Scope
+from okr_service.kit.settings import Settings
 from tests.conftest import new_organization
 
 VIEWER = b'{"query": "{ viewer { role } }"}'

@@ -17,8 +17,8 @@ import pytest
 from fastapi import FastAPI
 from strawberry.relay import from_base64
 
-from service.kit.settings import Settings
-from service.webhooks.worker import DeliveryWorker
+from okr_service.kit.settings import Settings
+from okr_service.webhooks.worker import DeliveryWorker
 from tests.conftest import Api
 
 T = TypeVar("T")
@@ -202,7 +202,7 @@ async def start_worker(database_url: str) -> AsyncIterator[StartWorker]:
 
 @pytest.fixture
 async def worker_process(database_url: str) -> AsyncIterator[StartProcess]:
-    """Starts `python -m service worker` against the test database (more `OKR_*` variables
+    """Starts `python -m okr_service worker` against the test database (more `OKR_*` variables
     given as arguments); kills it afterwards."""
     started: list[subprocess.Popen[bytes]] = []
 
@@ -217,7 +217,9 @@ async def worker_process(database_url: str) -> AsyncIterator[StartProcess]:
             }
             | variables
         )
-        process = subprocess.Popen([sys.executable, "-m", "service", "worker"], cwd=ROOT, env=env)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "okr_service", "worker"], cwd=ROOT, env=env
+        )
         started.append(process)
         return process
 

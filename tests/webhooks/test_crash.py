@@ -6,7 +6,7 @@ import signal
 import subprocess
 from collections.abc import Callable
 
-from service.webhooks.repository import LOST_ATTEMPT
+from okr_service.webhooks.repository import LOST_ATTEMPT
 from tests.conftest import Api
 from tests.webhooks.conftest import (
     LEASE_SECONDS,

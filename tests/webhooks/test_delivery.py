@@ -8,11 +8,11 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 
-from service.auth.service import authenticate
-from service.objectives.service import update_objective
-from service.okr.enums import ObjectiveState
-from service.webhooks.models import WebhookDelivery
-from service.webhooks.worker import DeliveryWorker
+from okr_service.auth.service import authenticate
+from okr_service.objectives.service import update_objective
+from okr_service.okr.enums import ObjectiveState
+from okr_service.webhooks.models import WebhookDelivery
+from okr_service.webhooks.worker import DeliveryWorker
 from tests import factories
 from tests.conftest import Api
 from tests.webhooks.conftest import (

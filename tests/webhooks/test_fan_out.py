@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
-from service.kit.db import transaction
-from service.webhooks import repository
-from service.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from okr_service.kit.db import transaction
+from okr_service.webhooks import repository
+from okr_service.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from tests import factories
 from tests.conftest import Api, StatementCounter
 from tests.webhooks.conftest import (

@@ -16,9 +16,9 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks.webhooks import Webhook
 
-from service.events.metadata import model_of
-from service.events.service import snapshot
-from service.kit.db import transaction
+from okr_service.events.metadata import model_of
+from okr_service.events.service import snapshot
+from okr_service.kit.db import transaction
 from tests import factories
 from tests.conftest import Api
 from tests.graphql.support import close_cycle

@@ -7,9 +7,9 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from standardwebhooks.webhooks import Webhook
 
-from service.kit.principal import Scope
-from service.webhooks.ssrf import AddressPolicy, BlockedAddress, guarded_client
-from service.webhooks.worker import DeliveryWorker
+from okr_service.kit.principal import Scope
+from okr_service.webhooks.ssrf import AddressPolicy, BlockedAddress, guarded_client
+from okr_service.webhooks.worker import DeliveryWorker
 from tests import factories
 from tests.conftest import Api, new_organization
 from tests.webhooks.conftest import (

@@ -12,8 +12,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.app import create_app
-from service.kit.settings import Settings
+from okr_service.app import create_app
+from okr_service.kit.settings import Settings
 from tests.scale import skip_or_fail
 from tests.scale.servers import PgBouncer, Unavailable, pgbouncer_binary, running_pgbouncer
 

@@ -22,12 +22,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.app import create_app
-from service.cli import migrate
-from service.kit.db import create_engine
-from service.kit.outage import is_query_timeout
-from service.kit.settings import Settings, get_settings
-from service.webhooks.worker import DeliveryWorker
+from okr_service.app import create_app
+from okr_service.cli import migrate
+from okr_service.kit.db import create_engine
+from okr_service.kit.outage import is_query_timeout
+from okr_service.kit.settings import Settings, get_settings
+from okr_service.webhooks.worker import DeliveryWorker
 from tests import factories
 from tests.auth.test_revocation_push import Process, revoke, within, write_key
 from tests.conftest import Api, new_organization

@@ -1,6 +1,6 @@
 """The suite's own API tests, collected again here, where the app (and `engine`) go through
 PgBouncer in transaction mode (conftest.py): queries and mutations with their events, the
-compiled read path and its asyncpg reads (service/kit/rows.py), a statement cancelled at
+compiled read path and its asyncpg reads (okr_service/kit/rows.py), a statement cancelled at
 its time limit, a lost server connection, tenant isolation. (The generated-query tests of
 the compiled path, and the long parametrized cross-tenant probes, stay in tests/graphql:
 they take seconds each, and are not about the pooler.)"""

@@ -1,0 +1,3 @@
+from okr_service.cli import main
+
+main()

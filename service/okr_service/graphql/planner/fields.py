@@ -1,0 +1,347 @@
+"""The fields the compiled read path serves, each for a whole batch of parents at once.
+
+A batch resolver takes every parent object of one type met at one level of the response
+and returns one value per parent, with one SQL statement per relation (the same domain
+service reads the per-field resolvers' DataLoaders use) and the same figures (the same
+domain service functions). Plain attributes (scalars, enums, embedded objects) need no
+entry here; a field with neither is not served: the whole operation runs through
+Strawberry instead.
+"""
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okr_service.alignment import service as alignment
+from okr_service.cycles import service as cycles
+from okr_service.cycles.models import Cycle as CycleModel
+from okr_service.graphql.context import Context
+from okr_service.graphql.key_results.types import figures_key
+from okr_service.graphql.nodes import page_window, positions_connection, rows_connection
+from okr_service.initiatives.models import Initiative as InitiativeModel
+from okr_service.key_results import service as key_results
+from okr_service.key_results.models import KeyResult as KeyResultModel
+from okr_service.kit.models import TenantMixin
+from okr_service.kit.repository import ParentRows, rows_by_ids
+from okr_service.objectives import service as objectives
+from okr_service.objectives.models import Objective as ObjectiveModel
+from okr_service.okr.enums import AlignmentKind
+from okr_service.okr.figures import (
+    NOTHING_MEASURED,
+    CycleDates,
+    KeyResultFigures,
+    ObjectiveFigures,
+)
+from okr_service.okr.report import KeyResultLine
+from okr_service.teams import service as teams
+from okr_service.teams.models import Team as TeamModel
+
+
+@dataclass
+class Run:
+    """One compiled read: the request's context and what its levels share."""
+
+    context: Context
+    memo: dict[str, dict[Any, Any]] = field(default_factory=dict)
+
+    @property
+    def db(self) -> AsyncSession:
+        return self.context.db
+
+    @property
+    def organization_id(self) -> UUID:
+        return self.context.principal.organization_id
+
+    def remembered(self, name: str) -> dict[Any, Any]:
+        """A per-run cache of values by key (rows by ID, figures by ID)."""
+        return self.memo.setdefault(name, {})
+
+
+@dataclass(frozen=True, slots=True)
+class Typed:
+    """A row where the schema expects an interface or a union: its concrete type."""
+
+    type_name: str
+    row: Any
+
+
+BatchResolver = Callable[[Run, list[Any], dict[str, Any]], Awaitable[list[Any]]]
+Batch = Callable[[AsyncSession, UUID, list[UUID]], Awaitable[dict[UUID, Any]]]
+RESOLVERS: dict[tuple[str, str], BatchResolver] = {}
+
+
+def unique(ids: Iterable[UUID | None]) -> list[UUID]:
+    return [id_ for id_ in dict.fromkeys(ids) if id_ is not None]
+
+
+async def rows_of(
+    run: Run, model: type[TenantMixin], ids: Iterable[UUID | None]
+) -> dict[UUID, Row[Any]]:
+    """Rows of `model` by ID: one statement for those not read before in this run."""
+    known = run.remembered(model.__tablename__)  # type: ignore[attr-defined]
+    missing = [id_ for id_ in unique(ids) if id_ not in known]
+    if missing:
+        known.update(await rows_by_ids(run.db, model, run.organization_id, missing))
+    return known
+
+
+def one(model: type[TenantMixin], column: str) -> BatchResolver:
+    """The row each parent references by `column` (None where it references none)."""
+
+    async def resolve(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
+        rows = await rows_of(run, model, (getattr(p, column) for p in parents))
+        return [rows.get(getattr(p, column)) for p in parents]
+
+    return resolve
+
+
+def many(batch: Batch) -> BatchResolver:
+    """The rows a service read groups under each parent's ID."""
+
+    async def resolve(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
+        groups = await batch(run.db, run.organization_id, unique(p.id for p in parents))
+        return [groups.get(p.id) or [] for p in parents]
+
+    return resolve
+
+
+for key, resolver in {
+    ("Objective", "team"): one(TeamModel, "team_id"),
+    ("Objective", "cycle"): one(CycleModel, "cycle_id"),
+    ("Objective", "origin"): one(ObjectiveModel, "origin_id"),
+    ("KeyResult", "team"): one(TeamModel, "team_id"),
+    ("KeyResult", "objective"): one(ObjectiveModel, "objective_id"),
+    ("KeyResult", "initiativeLinks"): many(key_results.initiative_links_of),
+    ("CheckIn", "keyResult"): one(KeyResultModel, "key_result_id"),
+    ("InitiativeLink", "initiative"): one(InitiativeModel, "initiative_id"),
+    ("InitiativeLink", "keyResult"): one(KeyResultModel, "key_result_id"),
+    ("Initiative", "team"): one(TeamModel, "team_id"),
+    ("Team", "parent"): one(TeamModel, "parent_id"),
+    ("Cycle", "parent"): one(CycleModel, "parent_id"),
+    ("Objective", "initiatives"): many(objectives.initiatives_of),
+    ("Objective", "alignmentLinks"): many(alignment.links_from),
+    ("AlignmentLink", "source"): one(ObjectiveModel, "source_objective_id"),
+    ("AlignmentLink", "targetObjective"): one(ObjectiveModel, "target_objective_id"),
+    ("AlignmentLink", "targetKeyResult"): one(KeyResultModel, "target_key_result_id"),
+}.items():
+    RESOLVERS[key] = resolver
+
+
+async def key_result_rows(run: Run, objective_ids: Iterable[UUID]) -> dict[UUID, Any]:
+    """Each objective's key result rows, read once per run (its `keyResults` and its
+    figures both need them)."""
+    known = run.remembered("key_results_by_objective")
+    missing = [id_ for id_ in unique(objective_ids) if id_ not in known]
+    if missing:
+        known.update(
+            await objectives.key_results_by_objective(run.db, run.organization_id, missing)
+        )
+    return known
+
+
+async def objective_key_results(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
+    rows = await key_result_rows(run, (p.id for p in parents))
+    return [rows.get(p.id) or [] for p in parents]
+
+
+async def latest_check_in(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
+    found = await key_results.latest_check_ins(
+        run.db, run.organization_id, unique(p.id for p in parents)
+    )
+    return [found.get(p.id) for p in parents]
+
+
+async def contributes_to(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
+    """Objectives, then key results, each parent contributes to (as `Objective.contributesTo`)."""
+    links = await alignment.links_from(run.db, run.organization_id, unique(p.id for p in parents))
+    contributing = {
+        p.id: [link for link in links.get(p.id) or [] if link.kind is AlignmentKind.CONTRIBUTES_TO]
+        for p in parents
+    }
+    every = [link for group in contributing.values() for link in group]
+    objective_rows = await rows_of(
+        run, ObjectiveModel, (link.target_objective_id for link in every)
+    )
+    key_result_rows = await rows_of(
+        run, KeyResultModel, (link.target_key_result_id for link in every)
+    )
+    found = []
+    for parent in parents:
+        group = contributing[parent.id]
+        targets = unique(link.target_objective_id for link in group)
+        supported = unique(link.target_key_result_id for link in group)
+        found.append(
+            [Typed("Objective", objective_rows[id_]) for id_ in targets if id_ in objective_rows]
+            + [
+                Typed("KeyResult", key_result_rows[id_])
+                for id_ in supported
+                if id_ in key_result_rows
+            ]
+        )
+    return found
+
+
+async def key_result_initiatives(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
+    """The initiatives linked to each key result, in link order, each once."""
+    links = await key_results.initiative_links_of(
+        run.db, run.organization_id, unique(p.id for p in parents)
+    )
+    linked = {p.id: unique(link.initiative_id for link in links.get(p.id) or []) for p in parents}
+    rows = await rows_of(run, InitiativeModel, (i for ids in linked.values() for i in ids))
+    return [[rows[i] for i in linked[p.id] if i in rows] for p in parents]
+
+
+async def objective_figures(run: Run, parents: list[Any]) -> list[ObjectiveFigures]:
+    """Each objective's figures, from the rows this run has read (the objective's and its
+    cycle's) and its key results' rows (shared with `keyResults`)."""
+    known = run.remembered("objective_figures")
+    missing = {p.id: p for p in parents if p.id not in known}
+    if missing:
+        key_results = await key_result_rows(run, missing)
+        cycles = await rows_of(run, CycleModel, (row.cycle_id for row in missing.values()))
+        dated = [(row, CycleDates.of(cycles[row.cycle_id])) for row in missing.values()]
+        known.update(
+            await objectives.figures_of_read(
+                run.db, run.organization_id, dated, run.context.now, key_results=key_results
+            )
+        )
+    return [known.get(p.id, NOTHING_MEASURED) for p in parents]
+
+
+async def key_result_figures(run: Run, parents: list[Any]) -> list[KeyResultFigures]:
+    """Each key result's figures at the request's moment: those its reader computed already
+    (a report's lines), else from its cycle's dates read through its objective (two
+    statements, as the per-field resolvers' loaders read them)."""
+    memo = run.context.memo
+    known = {p.id: memo[key] for p in parents if (key := figures_key(p.id)) in memo}
+    missing = [p for p in parents if p.id not in known]
+    objective_rows = await rows_of(run, ObjectiveModel, (p.objective_id for p in missing))
+    cycle_rows = await rows_of(run, CycleModel, (row.cycle_id for row in objective_rows.values()))
+    now = run.context.now
+    for parent in missing:
+        dates = CycleDates.of(cycle_rows[objective_rows[parent.objective_id].cycle_id])
+        known[parent.id] = key_results.figures_of(parent, dates, now)
+    return [known[p.id] for p in parents]
+
+
+def figure(of: Callable[[Run, list[Any]], Awaitable[list[Any]]], attribute: str) -> BatchResolver:
+    async def resolve(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
+        return [getattr(found, attribute) for found in await of(run, parents)]
+
+    return resolve
+
+
+async def impact_coverage(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
+    bets = await key_results.bets_of(run.db, run.organization_id, unique(p.id for p in parents))
+    return [key_results.coverage_of(p, bets.get(p.id) or []) for p in parents]
+
+
+RESOLVERS[("Objective", "keyResults")] = objective_key_results
+RESOLVERS[("KeyResult", "latestCheckIn")] = latest_check_in
+RESOLVERS[("KeyResult", "initiatives")] = key_result_initiatives
+RESOLVERS[("KeyResult", "impactCoverage")] = impact_coverage
+RESOLVERS[("Objective", "contributesTo")] = contributes_to
+for graphql_name, attribute in (
+    ("progress", "progress"),
+    ("score", "score"),
+    ("expectedProgress", "expected_progress"),
+    ("health", "health"),
+    ("healthReason", "health_reason"),
+):
+    RESOLVERS[("Objective", graphql_name)] = figure(objective_figures, attribute)
+    RESOLVERS[("KeyResult", graphql_name)] = figure(key_result_figures, attribute)
+RESOLVERS[("KeyResult", "achieved")] = figure(key_result_figures, "achieved")
+
+
+@dataclass(frozen=True, slots=True)
+class ChildCount:
+    """The `totalCount` of one parent's page of `rows`: `total_count` counts those of a
+    whole level in one statement; called alone, it counts this parent's list."""
+
+    run: Run
+    rows: ParentRows
+    parent_id: UUID
+
+    async def __call__(self) -> int:
+        run = self.run
+        counted = await self.rows.counts(run.db, run.organization_id, [self.parent_id])
+        return counted[self.parent_id]
+
+
+def child_pages(rows: ParentRows) -> BatchResolver:
+    """A page of each parent's list, as the resolvers' `child_connection` reads it (one
+    statement for the whole level), with its cursors and page info; nodes stay rows. Bad
+    arguments raise the reference path's errors: Strawberry then answers the request."""
+
+    async def resolve(run: Run, parents: list[Any], args: dict[str, Any]) -> list[Any]:
+        after = args.get("after")
+        window = page_window(args.get("first"), after, limit=run.context.settings.max_page_size)
+        pages = await rows.pages(run.db, run.organization_id, unique(p.id for p in parents), window)
+        return [
+            rows_connection(pages[p.id], after, ChildCount(run, rows, p.id), as_is) for p in parents
+        ]
+
+    return resolve
+
+
+def as_is(row: Any) -> Any:
+    return row
+
+
+async def total_count(run: Run, connections: list[Any], _: dict[str, Any]) -> list[Any]:
+    """Each connection's `totalCount`: one COUNT per list for a level's child connections,
+    the root's own count (or a report list's length) otherwise."""
+    parents: dict[ParentRows, list[UUID]] = {}
+    for connection in connections:
+        if isinstance(counter := connection.counter, ChildCount):
+            parents.setdefault(counter.rows, []).append(counter.parent_id)
+    counted = {
+        rows: await rows.counts(run.db, run.organization_id, unique(ids))
+        for rows, ids in parents.items()
+    }
+    return [
+        counted[counter.rows][counter.parent_id]
+        if isinstance(counter := connection.counter, ChildCount)
+        else await counter()
+        for connection in connections
+    ]
+
+
+async def at_risk(run: Run, reports: list[Any], args: dict[str, Any]) -> list[Any]:
+    """A page of each report's key results at risk, as the resolver pages them; their
+    figures are the report's (kept for the key results' own fields, as `with_figures`)."""
+    memo = run.context.memo
+
+    def node_of(line: KeyResultLine) -> Any:
+        memo[figures_key(line.key_result.id)] = line.figures
+        return line.key_result
+
+    limit = run.context.settings.max_page_size
+    first, after = args.get("first"), args.get("after")
+    return [
+        positions_connection(report.at_risk_lines, node_of, first, after, limit=limit)
+        for report in reports
+    ]
+
+
+for key, resolver in {
+    ("Team", "children"): child_pages(teams.CHILDREN),
+    ("Team", "objectives"): child_pages(teams.OBJECTIVES),
+    ("Cycle", "children"): child_pages(cycles.CHILDREN),
+    ("Cycle", "objectives"): child_pages(cycles.OBJECTIVES),
+    ("KeyResult", "checkIns"): child_pages(key_results.CHECK_INS),
+    ("KeyResult", "history"): child_pages(key_results.HISTORY),
+    ("KeyResult", "contributors"): child_pages(alignment.KEY_RESULT_CONTRIBUTORS),
+    ("Objective", "contributors"): child_pages(alignment.CONTRIBUTORS),
+    ("Objective", "dependents"): child_pages(alignment.DEPENDENTS),
+    ("Objective", "incomingAlignmentLinks"): child_pages(alignment.INCOMING_LINKS),
+    ("CycleReport", "atRisk"): at_risk,
+}.items():
+    RESOLVERS[key] = resolver
+# Every connection of the types this path serves (Strawberry names them `<Node>Connection`).
+for node in ("Objective", "KeyResult", "CheckIn", "Team", "Cycle", "Initiative", "AlignmentLink"):
+    RESOLVERS[(f"{node}Connection", "totalCount")] = total_count

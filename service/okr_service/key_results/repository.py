@@ -1,0 +1,238 @@
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+from uuid import UUID
+
+from sqlalchemy import Row, Select, Table, func, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okr_service.cycles.models import Cycle
+from okr_service.events.models import Event
+from okr_service.initiatives.models import Initiative, InitiativeKeyResult
+from okr_service.key_results.models import CheckIn, KeyResult
+from okr_service.kit.errors import DomainError, ErrorCode
+from okr_service.kit.repository import (
+    ChildRows,
+    Keep,
+    Page,
+    Window,
+    equal_where_given,
+    page,
+    rows_grouped_by,
+)
+from okr_service.kit.rows import Record, columns, fetch
+from okr_service.objectives.models import Objective
+from okr_service.okr.enums import CycleState, InitiativeStatus
+from okr_service.okr.figures import CycleDates
+
+# A key result's check-ins, paged per key result: newest first, and oldest first (its trend).
+CHECK_INS = ChildRows(CheckIn, "key_result_id", order_by="checked_at", descending=True)
+HISTORY = ChildRows(CheckIn, "key_result_id", order_by="checked_at")
+
+SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
+
+
+def through_cycle(statement: SelectT) -> SelectT:
+    """`statement` over key results, joined to their objectives and those to their cycles."""
+    return statement.join(
+        Objective,
+        (Objective.organization_id == KeyResult.organization_id)
+        & (Objective.id == KeyResult.objective_id),
+    ).join(
+        Cycle,
+        (Cycle.organization_id == Objective.organization_id) & (Cycle.id == Objective.cycle_id),
+    )
+
+
+async def lock_with_cycle(
+    db: AsyncSession, organization_id: UUID, key_result_id: UUID, *, field: str
+) -> tuple[KeyResult, Objective, Cycle]:
+    """The key result, locked for update, with its objective and cycle: one statement,
+    read afresh (not as this session may have read them before the lock)."""
+    row = (
+        await db.execute(
+            through_cycle(select(KeyResult, Cycle, Objective))
+            .where(KeyResult.organization_id == organization_id, KeyResult.id == key_result_id)
+            .with_for_update(of=KeyResult)
+            .execution_options(populate_existing=True)
+        )
+    ).one_or_none()
+    if row is None:
+        raise DomainError.single(field, "Not found.", ErrorCode.NOT_FOUND)
+    return row[0], row[2], row[1]
+
+
+async def objective_with_cycle(
+    db: AsyncSession, organization_id: UUID, objective_id: UUID, *, field: str
+) -> tuple[Objective, Cycle]:
+    """The objective a key result is added to, with its cycle: one statement."""
+    row = (
+        await db.execute(
+            select(Objective, Cycle)
+            .join(
+                Cycle,
+                (Cycle.organization_id == Objective.organization_id)
+                & (Cycle.id == Objective.cycle_id),
+            )
+            .where(Objective.organization_id == organization_id, Objective.id == objective_id)
+            .execution_options(populate_existing=True)
+        )
+    ).one_or_none()
+    if row is None:
+        raise DomainError.single(field, "Not found.", ErrorCode.NOT_FOUND)
+    return row[0], row[1]
+
+
+async def latest_check_in_time(
+    db: AsyncSession, organization_id: UUID, key_result_id: UUID
+) -> datetime | None:
+    return (
+        await db.execute(
+            select(func.max(CheckIn.checked_at)).where(
+                CheckIn.organization_id == organization_id,
+                CheckIn.key_result_id == key_result_id,
+            )
+        )
+    ).scalar_one()
+
+
+_CHECK_INS: Table = CheckIn.__table__  # type: ignore[assignment]
+
+# One index probe per key result (a LATERAL ... LIMIT 1 walking the checked_at index
+# backwards): the cost does not grow with the length of the history.
+# S608: the SQL is built from the model's column names, at import; no input reaches it.
+_LATEST_CHECK_INS = (
+    f"SELECT {columns(_CHECK_INS, 'newest')}"  # noqa: S608
+    " FROM unnest($2::uuid[]) AS keys(id) CROSS JOIN LATERAL ("
+    "  SELECT * FROM check_ins WHERE organization_id = $1 AND key_result_id = keys.id"
+    "  ORDER BY checked_at DESC, id DESC LIMIT 1"
+    ") AS newest"
+)
+
+
+async def latest_check_ins(
+    db: AsyncSession, organization_id: UUID, key_result_ids: list[UUID]
+) -> dict[UUID, Record]:
+    """The newest check-in of each key result, in one statement."""
+    found = await fetch(db, _CHECK_INS, _LATEST_CHECK_INS, organization_id, key_result_ids)
+    return {row.key_result_id: row for row in found}
+
+
+async def initiative_links_of(
+    db: AsyncSession, organization_id: UUID, key_result_ids: list[UUID]
+) -> dict[UUID, list[Record]]:
+    return await rows_grouped_by(
+        db, InitiativeKeyResult, organization_id, "key_result_id", key_result_ids
+    )
+
+
+async def cycle_dates(
+    db: AsyncSession, organization_id: UUID, key_result_ids: list[UUID]
+) -> dict[UUID, CycleDates]:
+    """The dates of each key result's cycle (through its objective)."""
+    result = await db.execute(
+        through_cycle(select(KeyResult.id, Cycle.starts_on, Cycle.ends_on, Cycle.state)).where(
+            KeyResult.organization_id == organization_id, KeyResult.id.in_(key_result_ids)
+        )
+    )
+    return {row.id: CycleDates.of(row) for row in result}
+
+
+async def bets_of(
+    db: AsyncSession, organization_id: UUID, key_result_ids: list[UUID]
+) -> dict[UUID, list[tuple[Decimal | None, InitiativeStatus]]]:
+    """(expected impact, status) of each initiative linked to each key result."""
+    result = await db.execute(
+        select(
+            InitiativeKeyResult.key_result_id,
+            InitiativeKeyResult.expected_impact,
+            Initiative.status,
+        )
+        .join(
+            Initiative,
+            (Initiative.organization_id == InitiativeKeyResult.organization_id)
+            & (Initiative.id == InitiativeKeyResult.initiative_id),
+        )
+        .where(
+            InitiativeKeyResult.organization_id == organization_id,
+            InitiativeKeyResult.key_result_id.in_(key_result_ids),
+        )
+    )
+    groups: dict[UUID, list[tuple[Decimal | None, InitiativeStatus]]] = {}
+    for key_result_id, impact, status in result:
+        groups.setdefault(key_result_id, []).append((impact, status))
+    return groups
+
+
+async def unsettled_in_open_cycles(db: AsyncSession, organization_id: UUID) -> list[Row[Any]]:
+    """The organization's key results whose health is derived, in cycles not closed,
+    with their cycle's dates: what the health sweep looks at."""
+    table = KeyResult.__table__
+    result = await db.execute(
+        through_cycle(select(table, Cycle.starts_on, Cycle.ends_on))
+        .where(
+            table.c.organization_id == organization_id,
+            Cycle.state != CycleState.CLOSED,
+            table.c.health_manual.is_(False),
+        )
+        .order_by(table.c.id)
+    )
+    return list(result)
+
+
+async def list_key_results(
+    db: AsyncSession,
+    organization_id: UUID,
+    window: Window,
+    *,
+    objective_id: UUID | None = None,
+    team_id: UUID | None = None,
+    keep: Keep | None = None,
+) -> Page:
+    filters = equal_where_given(
+        (KeyResult.objective_id, objective_id), (KeyResult.team_id, team_id)
+    )
+    return await page(db, KeyResult, organization_id, window, filters, keep)
+
+
+async def awaiting_check_in(db: AsyncSession, organization_id: UUID) -> list[Any]:
+    """The organization's key results of active cycles, with their cycle's first and last
+    days and their latest check-in's time: what check-in reminders look at."""
+    latest = (
+        select(func.max(CheckIn.checked_at))
+        .where(
+            CheckIn.organization_id == KeyResult.organization_id,
+            CheckIn.key_result_id == KeyResult.id,
+        )
+        .correlate(KeyResult)
+        .scalar_subquery()
+    )
+    result = await db.execute(
+        through_cycle(
+            select(KeyResult.id, Cycle.starts_on, Cycle.ends_on, latest.label("last_check_in_at"))
+        )
+        .where(KeyResult.organization_id == organization_id, Cycle.state == CycleState.ACTIVE)
+        .order_by(KeyResult.id)
+    )
+    return list(result.all())
+
+
+async def latest_events_of_type(
+    db: AsyncSession, organization_id: UUID, event_type: str, subject_ids: list[UUID]
+) -> dict[UUID, dict[str, Any]]:
+    """The `data` of the latest event of `event_type` of each subject that has one."""
+    if not subject_ids:
+        return {}
+    of_type = (
+        Event.organization_id == organization_id,
+        Event.type == event_type,
+        Event.subject_id.in_(subject_ids),
+    )
+    latest = select(Event.subject_id, func.max(Event.sequence)).where(*of_type)
+    result = await db.execute(
+        select(Event.subject_id, Event.data).where(
+            *of_type,
+            tuple_(Event.subject_id, Event.sequence).in_(latest.group_by(Event.subject_id)),
+        )
+    )
+    return {row.subject_id: row.data for row in result}

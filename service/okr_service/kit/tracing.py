@@ -1,0 +1,104 @@
+"""OpenTelemetry traces, off unless the standard `OTEL_*` variables ask for them.
+
+Spans, at the edges only: the HTTP request (continuing a W3C `traceparent` it carries),
+the GraphQL operation (one span, never one per field), each SQL statement, and each webhook
+delivery (a child of the request that caused the event, its `traceparent` sent along, so
+the receiver can join the trace). Off, none of it runs: components hold `None`.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry import propagate
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from okr_service.kit.settings import TracingSettings
+
+INSTRUMENTATION = "okr-service"
+SQL_TEXT_LIMIT = 2000  # statements are long; their parameters are never recorded
+
+
+class UnknownExporter(ValueError):
+    pass
+
+
+def exporter_named(name: str) -> SpanExporter:
+    if name == "otlp":
+        # Imported only when chosen: the OTLP exporter pulls in protobuf.
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter()  # endpoint, headers, timeout: OTEL_EXPORTER_OTLP_*
+    if name == "console":
+        return ConsoleSpanExporter()
+    raise UnknownExporter(f"OTEL_TRACES_EXPORTER={name} is not supported (otlp, console, none)")
+
+
+def provider_from_environment(settings: TracingSettings | None = None) -> TracerProvider | None:
+    """The provider the `OTEL_*` variables ask for, or None (tracing off)."""
+    exporter = (settings or TracingSettings()).exporter
+    if exporter is None:
+        return None
+    # Resource.create() reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES.
+    provider = TracerProvider(resource=Resource.create({"service.name": INSTRUMENTATION}))
+    provider.add_span_processor(BatchSpanProcessor(exporter_named(exporter)))
+    return provider
+
+
+def tracer_of(provider: TracerProvider | None) -> Tracer | None:
+    return provider.get_tracer(INSTRUMENTATION) if provider is not None else None
+
+
+def extracted(headers: Mapping[str, str]) -> Context:
+    """The trace context a caller sent (`traceparent`, `tracestate`), if any."""
+    return propagate.extract(headers)
+
+
+def current_traceparent() -> dict[str, str]:
+    """The current span's W3C headers (empty when no span is being recorded)."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+def trace_sql(engine: AsyncEngine, tracer: Tracer) -> None:
+    """A client span per SQL statement of `engine`, child of whatever span is current."""
+    sync_engine = engine.sync_engine
+
+    def before(
+        _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: Any
+    ) -> None:
+        operation = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "SQL"
+        span = tracer.start_span(
+            operation,
+            kind=SpanKind.CLIENT,
+            attributes={
+                "db.system.name": "postgresql",
+                "db.operation.name": operation,
+                "db.query.text": statement[:SQL_TEXT_LIMIT],
+            },
+        )
+        context._okr_span = span
+
+    def after(
+        _conn: Any, _cursor: Any, _statement: str, _params: Any, context: Any, _many: Any
+    ) -> None:
+        span = getattr(context, "_okr_span", None)
+        if span is not None:
+            span.end()
+
+    def failed(exception_context: Any) -> None:
+        span = getattr(exception_context.execution_context, "_okr_span", None)
+        if span is not None:
+            span.record_exception(exception_context.original_exception)
+            span.set_status(Status(StatusCode.ERROR))
+            span.end()
+
+    event.listen(sync_engine, "before_cursor_execute", before)
+    event.listen(sync_engine, "after_cursor_execute", after)
+    event.listen(sync_engine, "handle_error", failed)

@@ -1,0 +1,158 @@
+"""The figures of a cycle review: counts, rates and averages over its key results' figures.
+
+Pure, like the rest of `okr_service/okr`: the reports service gathers the rows and the key
+results' figures (from their domain's service) and hands them here.
+"""
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from okr_service.okr.arithmetic import share
+from okr_service.okr.checks import STALE_AFTER
+from okr_service.okr.enums import Health, ObjectiveKind
+from okr_service.okr.figures import KeyResultFigures
+
+
+@dataclass(frozen=True)
+class HealthCounts:
+    on_track: int = 0
+    at_risk: int = 0
+    off_track: int = 0
+
+    @classmethod
+    def of(cls, healths: Sequence[Health]) -> "HealthCounts":
+        counts = Counter(healths)
+        return cls(counts[Health.ON_TRACK], counts[Health.AT_RISK], counts[Health.OFF_TRACK])
+
+
+@dataclass(frozen=True)
+class KeyResultLine:
+    """A key result and its figures at the report's moment (the GraphQL layer hands them
+    on to the key result's own fields: they are not computed twice)."""
+
+    key_result: Any
+    figures: KeyResultFigures
+
+    @property
+    def progress(self) -> float:
+        return self.figures.progress
+
+    @property
+    def score(self) -> float:
+        return self.figures.score
+
+    @property
+    def achieved(self) -> bool:
+        return self.figures.achieved
+
+    @property
+    def health(self) -> Health:
+        return self.figures.health
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Figures over a set of key results (the cycle's, or one team's)."""
+
+    key_result_count: int
+    achieved_count: int
+    hit_rate: float | None
+    average_score: float | None
+    average_progress: float | None
+    health: HealthCounts
+
+    @classmethod
+    def of(cls, lines: Sequence[KeyResultLine]) -> "Summary":
+        achieved = sum(line.achieved for line in lines)
+        return cls(
+            key_result_count=len(lines),
+            achieved_count=achieved,
+            hit_rate=share(achieved, len(lines)),
+            average_score=mean([line.score for line in lines]),
+            average_progress=mean([line.progress for line in lines]),
+            health=HealthCounts.of([line.health for line in lines]),
+        )
+
+
+@dataclass(frozen=True)
+class TeamSummary:
+    team: Any
+    objective_count: int
+    summary: Summary
+
+
+@dataclass(frozen=True)
+class CycleReport:
+    cycle: Any
+    objective_count: int
+    summary: Summary
+    check_in_freshness: float | None
+    alignment_score: float | None
+    committed_share: float | None
+    teams: list[TeamSummary] = field(default_factory=list)
+    at_risk: list[KeyResultLine] = field(default_factory=list)
+
+
+def mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def build(
+    *,
+    cycle: Any,
+    teams: Mapping[UUID, Any],
+    objectives: Sequence[Any],
+    lines: Sequence[KeyResultLine],
+    last_check_ins: Mapping[UUID, datetime],
+    contributions: Mapping[UUID, int],
+    now: datetime,
+) -> CycleReport:
+    """The review of a cycle from its objectives that count (not cancelled), the figures of
+    their key results (`lines`), each key result's last check-in time and how many things
+    each objective contributes to."""
+    last = [last_check_ins.get(line.key_result.id) for line in lines]
+    fresh = sum(1 for moment in last if moment and now - moment <= STALE_AFTER)
+    # Alignment is asked of teams that have a parent: the root's objectives lead.
+    non_root = [o for o in objectives if teams[o.team_id].parent_id is not None]
+    aligned = sum(1 for o in non_root if contributions.get(o.id, 0) > 0)
+    committed = sum(1 for o in objectives if o.kind is ObjectiveKind.COMMITTED)
+    severity = {Health.OFF_TRACK: 0, Health.AT_RISK: 1}
+    return CycleReport(
+        cycle=cycle,
+        objective_count=len(objectives),
+        summary=Summary.of(lines),
+        check_in_freshness=share(fresh, len(lines)),
+        alignment_score=share(aligned, len(non_root)),
+        committed_share=share(committed, len(objectives)),
+        teams=team_summaries(teams, objectives, lines),
+        at_risk=sorted(
+            (line for line in lines if line.health is not Health.ON_TRACK),
+            key=lambda line: (severity[line.health], line.progress),
+        ),
+    )
+
+
+def team_summaries(
+    teams: Mapping[UUID, Any], objectives: Sequence[Any], lines: Sequence[KeyResultLine]
+) -> list[TeamSummary]:
+    """One row per team owning objectives or key results; key results count for the team
+    that owns them, which for a shared OKR is not the objective's team."""
+    objective_counts = Counter(o.team_id for o in objectives)
+    lines_by_team: dict[UUID, list[KeyResultLine]] = defaultdict(list)
+    for line in lines:
+        lines_by_team[line.key_result.team_id].append(line)
+    team_ids = sorted(
+        set(objective_counts) | set(lines_by_team), key=lambda team_id: teams[team_id].name
+    )
+    return [
+        TeamSummary(
+            team=teams[team_id],
+            objective_count=objective_counts[team_id],
+            summary=Summary.of(lines_by_team[team_id]),
+        )
+        for team_id in team_ids
+    ]
