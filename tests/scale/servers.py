@@ -200,6 +200,16 @@ def pgbouncer_configuration(
     return ini
 
 
+def pgbouncer_user(server: URL) -> str:
+    """Who PgBouncer runs as when root starts it: the owner of the server's socket folder
+    when it is reached through a local socket (the embedded PostgreSQL's folder lets only
+    its owner in), else `nobody`."""
+    socket_folder = None if server.host else server.query.get("host")
+    if isinstance(socket_folder, str) and socket_folder.startswith("/"):
+        return pwd.getpwuid(os.stat(socket_folder).st_uid).pw_name
+    return "nobody"
+
+
 @contextmanager
 def running_pgbouncer(
     server_url: str, folder: Path, *, pool_size: int, max_client_conn: int = 500
@@ -211,8 +221,8 @@ def running_pgbouncer(
         make_url(server_url), port, folder, pool_size=pool_size, max_client_conn=max_client_conn
     )
     log = folder / "pgbouncer.log"
-    # PgBouncer refuses to run as root: it reads its files, then becomes `nobody`.
-    as_user = ["-u", "nobody"] if os.geteuid() == 0 else []
+    # PgBouncer refuses to run as root: it reads its files, then becomes another user.
+    as_user = ["-u", pgbouncer_user(make_url(server_url))] if os.geteuid() == 0 else []
     with log.open("wb") as output:
         process = subprocess.Popen([binary, *as_user, str(ini)], stderr=output)
     try:
