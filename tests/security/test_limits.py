@@ -256,4 +256,9 @@ async def test_nul_characters_are_refused_before_anything_runs(
         api, 'mutation { createTeam(input: {name: "a\\u0000b"}) { team { id } } }', "INVALID_VALUE"
     )
     await refused(api, '{ events(types: ["\\u0000"]) { edges { node { id } } } }', "INVALID_VALUE")
+    # The other two ways a literal holds it: the braced escape, and the character itself.
+    for name in ("a\\u{0}b", "a\x00b", '"""a\x00b"""'):
+        literal = name if name.startswith('"""') else f'"{name}"'
+        document = f"mutation {{ createTeam(input: {{name: {literal}}}) {{ team {{ id }} }} }}"
+        await refused(api, document, "INVALID_VALUE")
     assert await db_state(engine, api.organization_id) == before

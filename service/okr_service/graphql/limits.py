@@ -424,7 +424,13 @@ class _NulFinder(Visitor):
 
 
 def _document_holds_nul(document: DocumentNode) -> bool:
-    """Whether a string literal of the document holds U+0000 (written as `\\u0000`)."""
+    """Whether a string literal of the document holds U+0000 (written as `\\u0000`, or as
+    itself: the lexer takes both). A text with neither a NUL nor a `\\u` escape holds none:
+    a scan of the text in C, where walking the whole tree took a third of a millisecond on
+    every request."""
+    text = document.loc.source.body if document.loc is not None else None
+    if text is not None and "\x00" not in text and "\\u" not in text:
+        return False
     finder = _NulFinder()
     visit(document, finder)
     return finder.found
