@@ -24,8 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from okr_service.app import create_app
 from okr_service.cli import migrate
-from okr_service.kit.db import create_engine
+from okr_service.graphql.subscriptions.feed import Subscriber, SubscriptionFeeds, id_floor
+from okr_service.kit.db import create_engine, create_sessionmaker
 from okr_service.kit.outage import is_query_timeout
+from okr_service.kit.principal import Principal, Scope
 from okr_service.kit.settings import Settings, get_settings
 from okr_service.webhooks.worker import DeliveryWorker
 from tests import factories
@@ -226,6 +228,34 @@ async def test_webhook_workers_are_woken_through_the_direct_url(
     finally:
         await worker.stop(grace=0)
         await receiver.stop()
+
+
+async def test_subscription_feeds_are_woken_through_the_direct_url(
+    app: FastAPI, api: Api, pgbouncer: PgBouncer, database_url: str
+) -> None:
+    """A process behind the pooler, whose fallback read would take a minute, hands a new
+    event to its subscriber at once: the commit's NOTIFY reached the feeds' LISTEN, on
+    their direct connection."""
+    settings = pooled_settings(database_url, subscription_poll_interval_seconds=60)
+    pooled_url = pgbouncer.url_for(database_url)
+    engine = create_engine(pooled_url, settings)
+    feeds = SubscriptionFeeds(pooled_url, settings, create_sessionmaker(engine))
+    await feeds.start()
+    try:
+        async with asyncio.timeout(10):
+            await feeds.listening.wait()
+        principal = Principal(api.organization_id, frozenset(Scope), "feed-test", "feed test")
+        mine = Subscriber(
+            principal, start=id_floor(time.time()), types=(), subject_id=None, capacity=10
+        )
+        with feeds.joined(mine):
+            await factories.team(api, "Heard through the direct URL")
+            row = await mine.next(5.0)
+        assert row is not None
+        assert row.type == "team.created"
+    finally:
+        await feeds.stop()
+        await engine.dispose()
 
 
 async def test_migrations_go_to_the_direct_url(

@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from okr_service.events import service as events
 from okr_service.events.catalog import EventType
-from okr_service.kit.db import create_engine, enter_tenant
+from okr_service.kit.db import create_engine, direct_url, enter_tenant
 from okr_service.kit.listen import listen
 from okr_service.kit.principal import Principal
 from okr_service.kit.settings import Settings
@@ -218,8 +218,11 @@ class SubscriptionFeeds:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        # Its own engine: the listening connection is never one of the requests' pool.
-        self._engine = create_engine(self.database_url, self.settings)
+        # Its own engine: the listening connection is never one of the requests' pool, and
+        # goes to PostgreSQL itself (a transaction pooler cannot hold a LISTEN).
+        self._engine = create_engine(
+            direct_url(self.settings, self.database_url), self.settings, direct=True
+        )
         self._task = asyncio.create_task(
             listen(
                 self._engine,
