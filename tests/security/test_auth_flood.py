@@ -63,6 +63,11 @@ def service_with(database_url: str) -> ServiceWith:
         )
         app = create_app(settings, database_url=database_url, webhook_worker=False)
         async with app.router.lifespan_context(app):
+            revocations = app.state.revocations
+            if revocations is not None:
+                # LISTEN starting empties the key cache: never in the middle of a test.
+                async with asyncio.timeout(10):
+                    await revocations.listening.wait()
             _, key = await new_organization(app)
             lookups: list[str] = []
 
