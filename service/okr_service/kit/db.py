@@ -21,6 +21,7 @@ from okr_service.kit.outage import is_database_unavailable
 from okr_service.kit.settings import Settings
 
 T = TypeVar("T")
+APPLICATION_NAME = "okr-service"  # what PostgreSQL's pg_stat_activity shows
 # A round trip that reads nothing: it begins SQLAlchemy's transaction, or finds out whether a
 # pooled connection is still alive.
 EMPTY_STATEMENT = text("SELECT")
@@ -66,7 +67,7 @@ def server_settings(settings: Settings) -> dict[str, str]:
     releasing its locks, instead of pinning a pooled connection forever.
     """
     return {
-        "application_name": "okr-service",
+        "application_name": APPLICATION_NAME,
         "statement_timeout": _milliseconds(settings.database_statement_timeout_seconds),
         "idle_in_transaction_session_timeout": _milliseconds(
             settings.database_idle_in_transaction_timeout_seconds
@@ -94,7 +95,7 @@ def transaction_pooler_arguments(settings: Settings) -> dict[str, Any]:
     return {
         "statement_cache_size": 0,  # asyncpg's
         "prepared_statement_cache_size": 0,  # SQLAlchemy's (its asyncpg dialect)
-        "server_settings": {"application_name": "okr-service"},  # one PgBouncer passes on
+        "server_settings": {"application_name": APPLICATION_NAME},  # one PgBouncer passes on
         "connection_class": type(
             "TimeoutsOnEveryBegin",
             (FusingConnection,),
@@ -175,8 +176,8 @@ async def transaction(
 TENANT_ROLE = "okr_tenant"  # made by migration 0004, with the row-level security policies
 TENANT_SETTING = "okr.organization_id"
 _TENANT_SWITCH = (  # formatted with a UUID's own text only
-    "SELECT set_config('role', 'okr_tenant', true),"
-    " set_config('okr.organization_id', '{tenant}', true)"
+    f"SELECT set_config('role', '{TENANT_ROLE}', true),"  # noqa: S608 (constants only)
+    f" set_config('{TENANT_SETTING}', '{{tenant}}', true)"
     " FROM organizations WHERE id = '{tenant}'"
 )
 

@@ -8,7 +8,7 @@ from strawberry import relay
 
 from okr_service.alignment import service as alignment
 from okr_service.graphql.checks import OkrCheck
-from okr_service.graphql.context import Info
+from okr_service.graphql.context import Context, Info
 from okr_service.graphql.cycles.types import cycle_dates_of_objective, cycle_of_objective
 from okr_service.graphql.interfaces import AlignmentTarget
 from okr_service.graphql.mutations import EXPECTED_VERSION, Payload, changed
@@ -166,7 +166,7 @@ class KeyResult(ModelNode, AlignmentTarget):
     @classmethod
     def with_figures(cls, info: Info, row: Any, figures: KeyResultFigures) -> Self:
         """A key result whose figures its reader computed already (a report's lines)."""
-        info.context.memo[figures_key(row.id)] = figures
+        remember_figures(info.context, row.id, figures)
         return cls.from_row(row)
 
     @strawberry.field(description="Fraction 0..1 of the way from start to target.")
@@ -392,3 +392,14 @@ async def initiative_links_of(info: Info, key_result_id: UUID) -> list["Initiati
 def figures_key(key_result_id: UUID) -> tuple[str, UUID]:
     """Where a request keeps a key result's figures (`Context.memoized`)."""
     return ("key_result_figures", key_result_id)
+
+
+def remember_figures(context: Context, key_result_id: UUID, figures: KeyResultFigures) -> None:
+    """Keep figures a reader computed already (a report's lines) for the key result's own
+    fields, on either read path."""
+    context.memo[figures_key(key_result_id)] = figures
+
+
+def remembered_figures(context: Context, key_result_id: UUID) -> KeyResultFigures | None:
+    found: KeyResultFigures | None = context.memo.get(figures_key(key_result_id))
+    return found

@@ -20,7 +20,7 @@ from okr_service.alignment import service as alignment
 from okr_service.cycles import service as cycles
 from okr_service.cycles.models import Cycle as CycleModel
 from okr_service.graphql.context import Context
-from okr_service.graphql.key_results.types import figures_key
+from okr_service.graphql.key_results.types import remember_figures, remembered_figures
 from okr_service.graphql.nodes import page_window, positions_connection, rows_connection
 from okr_service.initiatives.models import Initiative as InitiativeModel
 from okr_service.key_results import service as key_results
@@ -216,8 +216,9 @@ async def key_result_figures(run: Run, parents: list[Any]) -> list[KeyResultFigu
     """Each key result's figures at the request's moment: those its reader computed already
     (a report's lines), else from its cycle's dates read through its objective (two
     statements, as the per-field resolvers' loaders read them)."""
-    memo = run.context.memo
-    known = {p.id: memo[key] for p in parents if (key := figures_key(p.id)) in memo}
+    known = {
+        p.id: found for p in parents if (found := remembered_figures(run.context, p.id)) is not None
+    }
     missing = [p for p in parents if p.id not in known]
     objective_rows = await rows_of(run, ObjectiveModel, (p.objective_id for p in missing))
     cycle_rows = await rows_of(run, CycleModel, (row.cycle_id for row in objective_rows.values()))
@@ -314,10 +315,9 @@ async def total_count(run: Run, connections: list[Any], _: dict[str, Any]) -> li
 async def at_risk(run: Run, reports: list[Any], args: dict[str, Any]) -> list[Any]:
     """A page of each report's key results at risk, as the resolver pages them; their
     figures are the report's (kept for the key results' own fields, as `with_figures`)."""
-    memo = run.context.memo
 
     def node_of(line: KeyResultLine) -> Any:
-        memo[figures_key(line.key_result.id)] = line.figures
+        remember_figures(run.context, line.key_result.id, line.figures)
         return line.key_result
 
     limit = run.context.settings.max_page_size
