@@ -157,7 +157,9 @@ class Copier:
         buffer = self.buffers.setdefault(table, (columns, []))[1]
         buffer.append(row)
         if len(buffer) >= CHUNK:
-            await self.flush(table)
+            # Every table, in the order they were first added (parents first): a chunk of
+            # check-ins must not reach the database before the key results they reference.
+            await self.flush()
 
     async def flush(self, table: str | None = None) -> None:
         for name in [table] if table else list(self.buffers):
