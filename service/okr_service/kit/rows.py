@@ -36,9 +36,10 @@ def _enum_at(index: int, members: Mapping[str, Enum], row: Record) -> Any:
 
 
 @cache
-def record_class(table: Table) -> type[Record]:
-    """Rows of `table`, selected with `columns(table)`: each column an attribute (read by
-    position, in C), enum columns as their Python enums."""
+def record_class(table: Table, extra: tuple[str, ...] = ()) -> type[Record]:
+    """Rows of `table`, selected with `columns(table)` then the `extra` values a read adds
+    (computed columns, as they come): each an attribute (read by position, in C), enum
+    columns as their Python enums."""
     attributes: dict[str, Any] = {"__slots__": ()}
     for index, column in enumerate(table.columns):
         enum = column.type.enum_class if isinstance(column.type, EnumType) else None
@@ -48,7 +49,10 @@ def record_class(table: Table) -> type[Record]:
             # SQLAlchemy stores a member's name (not its value).
             members = dict(enum.__members__)
             attributes[column.name] = property(partial(_enum_at, index, members))
-    return type(f"{table.name}_record", (Record,), attributes)
+    for index, name in enumerate(extra, start=len(table.columns)):
+        attributes[name] = property(itemgetter(index))
+    suffix = "".join(f"_{name}" for name in extra)
+    return type(f"{table.name}{suffix}_record", (Record,), attributes)
 
 
 @cache
@@ -64,16 +68,21 @@ def select_where(table: Table, where: str) -> str:
     return f'SELECT {columns(table)} FROM "{table.name}" {where}'  # noqa: S608 (no input)
 
 
-async def fetch(db: AsyncSession, table: Table, sql: str, *arguments: Any) -> list[Record]:
+async def fetch(
+    db: AsyncSession, table: Table, sql: str, *arguments: Any, extra: tuple[str, ...] = ()
+) -> list[Record]:
     """The rows `sql` (positional `$n` parameters) selects, each with every column of
-    `table` (see `columns`), on the session's connection inside its transaction."""
+    `table` (see `columns`) then the `extra` ones, on the session's connection inside its
+    transaction."""
     connection = await db.connection()
     await begin(connection)  # a read going first must not run outside the transaction
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
     async with driver_errors(connection, sql, arguments):
-        rows: list[Record] = await driver.fetch(sql, *arguments, record_class=record_class(table))
+        rows: list[Record] = await driver.fetch(
+            sql, *arguments, record_class=record_class(table, extra)
+        )
     return rows
 
 

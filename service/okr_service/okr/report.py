@@ -29,29 +29,15 @@ class HealthCounts:
         return cls(counts[Health.ON_TRACK], counts[Health.AT_RISK], counts[Health.OFF_TRACK])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KeyResultLine:
-    """A key result and its figures at the report's moment (the GraphQL layer hands them
-    on to the key result's own fields: they are not computed twice)."""
+    """A key result, its figures at the report's moment (the GraphQL layer hands them on to
+    the key result's own fields: they are not computed twice) and when it was last checked
+    in (None before its first check-in)."""
 
     key_result: Any
     figures: KeyResultFigures
-
-    @property
-    def progress(self) -> float:
-        return self.figures.progress
-
-    @property
-    def score(self) -> float:
-        return self.figures.score
-
-    @property
-    def achieved(self) -> bool:
-        return self.figures.achieved
-
-    @property
-    def health(self) -> Health:
-        return self.figures.health
+    last_check_in: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -67,14 +53,15 @@ class Summary:
 
     @classmethod
     def of(cls, lines: Sequence[KeyResultLine]) -> "Summary":
-        achieved = sum(line.achieved for line in lines)
+        found = [line.figures for line in lines]
+        achieved = sum([figures.achieved for figures in found])
         return cls(
-            key_result_count=len(lines),
+            key_result_count=len(found),
             achieved_count=achieved,
-            hit_rate=share(achieved, len(lines)),
-            average_score=mean([line.score for line in lines]),
-            average_progress=mean([line.progress for line in lines]),
-            health=HealthCounts.of([line.health for line in lines]),
+            hit_rate=share(achieved, len(found)),
+            average_score=mean([figures.score for figures in found]),
+            average_progress=mean([figures.progress for figures in found]),
+            health=HealthCounts.of([figures.health for figures in found]),
         )
 
 
@@ -107,20 +94,18 @@ def build(
     teams: Mapping[UUID, Any],
     objectives: Sequence[Any],
     lines: Sequence[KeyResultLine],
-    last_check_ins: Mapping[UUID, datetime],
     contributions: Mapping[UUID, int],
     now: datetime,
 ) -> CycleReport:
-    """The review of a cycle from its objectives that count (not cancelled), the figures of
-    their key results (`lines`), each key result's last check-in time and how many things
-    each objective contributes to."""
-    last = [last_check_ins.get(line.key_result.id) for line in lines]
-    fresh = sum(1 for moment in last if moment and now - moment <= STALE_AFTER)
+    """The review of a cycle from its objectives that count (not cancelled), the lines of
+    their key results and how many things each objective contributes to."""
+    fresh = sum(
+        1 for line in lines if line.last_check_in and now - line.last_check_in <= STALE_AFTER
+    )
     # Alignment is asked of teams that have a parent: the root's objectives lead.
     non_root = [o for o in objectives if teams[o.team_id].parent_id is not None]
     aligned = sum(1 for o in non_root if contributions.get(o.id, 0) > 0)
     committed = sum(1 for o in objectives if o.kind is ObjectiveKind.COMMITTED)
-    severity = {Health.OFF_TRACK: 0, Health.AT_RISK: 1}
     return CycleReport(
         cycle=cycle,
         objective_count=len(objectives),
@@ -130,10 +115,18 @@ def build(
         committed_share=share(committed, len(objectives)),
         teams=team_summaries(teams, objectives, lines),
         at_risk=sorted(
-            (line for line in lines if line.health is not Health.ON_TRACK),
-            key=lambda line: (severity[line.health], line.progress),
+            (line for line in lines if line.figures.health is not Health.ON_TRACK),
+            key=_severity_then_progress,
         ),
     )
+
+
+_SEVERITY = {Health.OFF_TRACK: 0, Health.AT_RISK: 1}
+
+
+def _severity_then_progress(line: KeyResultLine) -> tuple[int, float]:
+    """Off track first, then least progress first."""
+    return _SEVERITY[line.figures.health], line.figures.progress
 
 
 def team_summaries(
