@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from okr_service.okr.arithmetic import share
@@ -29,11 +29,10 @@ class HealthCounts:
         return cls(counts[Health.ON_TRACK], counts[Health.AT_RISK], counts[Health.OFF_TRACK])
 
 
-@dataclass(frozen=True, slots=True)
-class KeyResultLine:
+class KeyResultLine(NamedTuple):
     """A key result, its figures at the report's moment (the GraphQL layer hands them on to
     the key result's own fields: they are not computed twice) and when it was last checked
-    in (None before its first check-in)."""
+    in (None before its first check-in). A tuple: a report makes one per key result."""
 
     key_result: Any
     figures: KeyResultFigures

@@ -19,16 +19,34 @@ _TEAMS: Table = Team.__table__  # type: ignore[assignment]
 _OBJECTIVES: Table = Objective.__table__  # type: ignore[assignment]
 _KEY_RESULTS: Table = KeyResult.__table__  # type: ignore[assignment]
 _ALL_TEAMS = select_where(_TEAMS, "WHERE organization_id = $1")
-# One statement each for a cycle's objectives and key results, what the report counts of
-# them read alongside (subselects on the indexes that end in the counted columns).
-_OBJECTIVES_WITH_CONTRIBUTIONS = (
-    f"SELECT {columns(_OBJECTIVES, 'o')}, (SELECT count(*) FROM alignment_links a"  # noqa: S608
-    " WHERE a.organization_id = o.organization_id AND a.source_objective_id = o.id"
-    f" AND a.kind = '{AlignmentKind.CONTRIBUTES_TO.name}') FROM objectives o"
+# What the cycle review reads of objectives and key results (the rest of a key result is
+# read for the page of them it shows), numbers as floats: its figures compute with floats.
+REPORTED_OBJECTIVE = ("id", "team_id", "kind", "state")
+MEASURED_KEY_RESULT = (
+    "id",
+    "objective_id",
+    "team_id",
+    "metric",
+    "direction",
+    "start_value",
+    "target_value",
+    "current_value",
+    "health",
+    "health_manual",
+    "final_score",
 )
-_KEY_RESULTS_WITH_LAST_CHECK_IN = (
-    f"SELECT {columns(_KEY_RESULTS, 'k')}, (SELECT max(c.checked_at) FROM check_ins c"  # noqa: S608
+# What a report counts of them comes alongside, from subselects on the indexes that end in
+# the counted columns. S608: SQL built from the models' names at import; no input.
+_CONTRIBUTES_TO_COUNT = (
+    "(SELECT count(*) FROM alignment_links a"  # noqa: S608
+    " WHERE a.organization_id = o.organization_id AND a.source_objective_id = o.id"
+    f" AND a.kind = '{AlignmentKind.CONTRIBUTES_TO.name}')"
+)
+_LAST_CHECKED_AT = (
+    "(SELECT max(c.checked_at) FROM check_ins c"
     " WHERE c.organization_id = k.organization_id AND c.key_result_id = k.id)"
+)
+_OF_OBJECTIVES = (
     " FROM key_results k JOIN objectives o"
     " ON o.organization_id = k.organization_id AND o.id = k.objective_id"
 )
@@ -40,29 +58,57 @@ async def teams(db: AsyncSession, organization_id: UUID) -> list[Record]:
 
 
 async def objectives_of_cycle(
-    db: AsyncSession, organization_id: UUID, cycle_id: UUID, team_ids: Sequence[UUID] | None
+    db: AsyncSession,
+    organization_id: UUID,
+    cycle_id: UUID,
+    team_ids: Sequence[UUID] | None,
+    *,
+    only: tuple[str, ...] | None = None,
 ) -> list[Record]:
-    """The cycle's objectives in key order (of `team_ids` only, when given), each with how
-    many things it contributes to (`contributes_to_count`)."""
-    sql = _in_cycle(_OBJECTIVES_WITH_CONTRIBUTIONS, "o.id", subtree=team_ids is not None)
+    """The cycle's objectives in key order (of `team_ids` only, when given; their `only`
+    columns when given), each with how many things it contributes to
+    (`contributes_to_count`)."""
+    sql = _objectives_sql(only, subtree=team_ids is not None)
     arguments = _cycle_arguments(organization_id, cycle_id, team_ids)
-    return await fetch(db, _OBJECTIVES, sql, *arguments, extra=("contributes_to_count",))
+    return await fetch(db, _OBJECTIVES, sql, *arguments, extra=("contributes_to_count",), only=only)
 
 
 async def key_results_of_cycle(
-    db: AsyncSession, organization_id: UUID, cycle_id: UUID, team_ids: Sequence[UUID] | None
+    db: AsyncSession,
+    organization_id: UUID,
+    cycle_id: UUID,
+    team_ids: Sequence[UUID] | None,
+    *,
+    only: tuple[str, ...] | None = None,
 ) -> list[Record]:
     """The key results of the cycle's objectives in key order (of the objectives of
-    `team_ids` only, when given), each with the time of its last check-in
-    (`last_checked_at`, None before the first)."""
-    sql = _in_cycle(_KEY_RESULTS_WITH_LAST_CHECK_IN, "k.id", subtree=team_ids is not None)
+    `team_ids` only, when given; their `only` columns, numbers as floats, when given), each
+    with the time of its last check-in (`last_checked_at`, None before the first)."""
+    sql = _key_results_sql(only, subtree=team_ids is not None)
     arguments = _cycle_arguments(organization_id, cycle_id, team_ids)
-    return await fetch(db, _KEY_RESULTS, sql, *arguments, extra=("last_checked_at",))
+    return await fetch(db, _KEY_RESULTS, sql, *arguments, extra=("last_checked_at",), only=only)
 
 
 @cache
+def _objectives_sql(only: tuple[str, ...] | None, *, subtree: bool) -> str:
+    selected = columns(_OBJECTIVES, "o", only, numbers_as_floats=only is not None)
+    return _in_cycle(
+        f"SELECT {selected}, {_CONTRIBUTES_TO_COUNT} FROM objectives o",  # noqa: S608
+        "o.id",
+        subtree=subtree,
+    )
+
+
+@cache
+def _key_results_sql(only: tuple[str, ...] | None, *, subtree: bool) -> str:
+    selected = columns(_KEY_RESULTS, "k", only, numbers_as_floats=only is not None)
+    return _in_cycle(
+        f"SELECT {selected}, {_LAST_CHECKED_AT}{_OF_OBJECTIVES}", "k.id", subtree=subtree
+    )
+
+
 def _in_cycle(select_from: str, order_by: str, *, subtree: bool) -> str:
-    """`select_from` (objectives aliased `o`) for one cycle, of a set of teams when `subtree`."""
+    """`select_from` (objectives aliased `o`) of one cycle, of a set of teams when `subtree`."""
     where = "WHERE o.organization_id = $1 AND o.cycle_id = $2"
     if subtree:
         where += " AND o.team_id = ANY($3::uuid[])"

@@ -50,8 +50,10 @@ class CycleFacts:
 
 
 async def load_cycle_facts(
-    db: AsyncSession, actor: Principal, cycle_id: UUID, team_id: UUID | None
+    db: AsyncSession, actor: Principal, cycle_id: UUID, team_id: UUID | None, *, whole: bool
 ) -> CycleFacts:
+    """The facts of the cycle, with whole rows of its objectives and key results, or (not
+    `whole`) only what a report computes with, numbers as floats."""
     actor.require(Scope.READ)
     org = actor.organization_id
     cycle = await get_owned_row(db, Cycle, org, cycle_id, field="cycleId")
@@ -59,11 +61,17 @@ async def load_cycle_facts(
     if team_id is not None and team_id not in teams:
         await get_owned(db, Team, org, team_id, field="teamId")  # raises NOT_FOUND
     scope = subtree(teams, team_id) if team_id is not None else None
+    objective_columns = None if whole else repository.REPORTED_OBJECTIVE
+    key_result_columns = None if whole else repository.MEASURED_KEY_RESULT
     return CycleFacts(
         cycle=cycle,
         teams=teams,
-        objectives=await repository.objectives_of_cycle(db, org, cycle.id, scope),
-        key_results=await repository.key_results_of_cycle(db, org, cycle.id, scope),
+        objectives=await repository.objectives_of_cycle(
+            db, org, cycle.id, scope, only=objective_columns
+        ),
+        key_results=await repository.key_results_of_cycle(
+            db, org, cycle.id, scope, only=key_result_columns
+        ),
     )
 
 
@@ -92,7 +100,7 @@ def lines_of(facts: CycleFacts, now: datetime) -> list[KeyResultLine]:
 async def cycle_report(
     db: AsyncSession, actor: Principal, cycle_id: UUID, team_id: UUID | None, now: datetime
 ) -> CycleReport:
-    facts = await load_cycle_facts(db, actor, cycle_id, team_id)
+    facts = await load_cycle_facts(db, actor, cycle_id, team_id, whole=False)
     objectives = facts.live_objectives()
     lines = lines_of(facts, now)
     return report.build(
@@ -109,7 +117,7 @@ async def okr_checks(
     db: AsyncSession, actor: Principal, cycle_id: UUID, team_id: UUID | None, now: datetime
 ) -> list[checks.Check]:
     """Every quality warning for the cycle's OKRs (of one team's subtree when given)."""
-    facts = await load_cycle_facts(db, actor, cycle_id, team_id)
+    facts = await load_cycle_facts(db, actor, cycle_id, team_id, whole=True)
     objective_counts = Counter(o.team_id for o in facts.live_objectives())
     history = await repository.closed_cycle_results(
         db, actor.organization_id, list(objective_counts), SANDBAGGING_LOOKBACK
