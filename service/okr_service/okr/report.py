@@ -30,9 +30,10 @@ class HealthCounts:
 
 
 class KeyResultLine(NamedTuple):
-    """A key result, its figures at the report's moment (the GraphQL layer hands them on to
-    the key result's own fields: they are not computed twice) and when it was last checked
-    in (None before its first check-in). A tuple: a report makes one per key result."""
+    """A key result (what its figures read of it, its `id` and its `team_id`), its figures
+    at the report's moment (the GraphQL layer hands them on to the key result's own fields:
+    they are not computed twice) and when it was last checked in (None before its first
+    check-in). A tuple: a report makes one per key result."""
 
     key_result: Any
     figures: KeyResultFigures
@@ -51,8 +52,8 @@ class Summary:
     health: HealthCounts
 
     @classmethod
-    def of(cls, lines: Sequence[KeyResultLine]) -> "Summary":
-        found = [line.figures for line in lines]
+    def of(cls, found: Sequence[KeyResultFigures]) -> "Summary":
+        """The summary of key results with these figures."""
         achieved = sum([figures.achieved for figures in found])
         return cls(
             key_result_count=len(found),
@@ -98,9 +99,20 @@ def build(
 ) -> CycleReport:
     """The review of a cycle from its objectives that count (not cancelled), the lines of
     their key results and how many things each objective contributes to."""
-    fresh = sum(
-        1 for line in lines if line.last_check_in and now - line.last_check_in <= STALE_AFTER
-    )
+    # One pass over the lines: they are many (objectives and teams are few).
+    fresh = 0
+    fresh_since = now - STALE_AFTER
+    at_risk: list[KeyResultLine] = []
+    # Key results count for the team that owns them, which for a shared OKR is not the
+    # objective's team.
+    figures_by_team: dict[UUID, list[KeyResultFigures]] = defaultdict(list)
+    for line in lines:
+        figures = line.figures
+        figures_by_team[line.key_result.team_id].append(figures)
+        if line.last_check_in is not None and line.last_check_in >= fresh_since:
+            fresh += 1
+        if figures.health is not Health.ON_TRACK:
+            at_risk.append(line)
     # Alignment is asked of teams that have a parent: the root's objectives lead.
     non_root = [o for o in objectives if teams[o.team_id].parent_id is not None]
     aligned = sum(1 for o in non_root if contributions.get(o.id, 0) > 0)
@@ -108,15 +120,12 @@ def build(
     return CycleReport(
         cycle=cycle,
         objective_count=len(objectives),
-        summary=Summary.of(lines),
+        summary=Summary.of([line.figures for line in lines]),
         check_in_freshness=share(fresh, len(lines)),
         alignment_score=share(aligned, len(non_root)),
         committed_share=share(committed, len(objectives)),
-        teams=team_summaries(teams, objectives, lines),
-        at_risk=sorted(
-            (line for line in lines if line.figures.health is not Health.ON_TRACK),
-            key=_severity_then_progress,
-        ),
+        teams=team_summaries(teams, Counter(o.team_id for o in objectives), figures_by_team),
+        at_risk=sorted(at_risk, key=_severity_then_progress),
     )
 
 
@@ -129,22 +138,19 @@ def _severity_then_progress(line: KeyResultLine) -> tuple[int, float]:
 
 
 def team_summaries(
-    teams: Mapping[UUID, Any], objectives: Sequence[Any], lines: Sequence[KeyResultLine]
+    teams: Mapping[UUID, Any],
+    objective_counts: Mapping[UUID, int],
+    figures_by_team: Mapping[UUID, Sequence[KeyResultFigures]],
 ) -> list[TeamSummary]:
-    """One row per team owning objectives or key results; key results count for the team
-    that owns them, which for a shared OKR is not the objective's team."""
-    objective_counts = Counter(o.team_id for o in objectives)
-    lines_by_team: dict[UUID, list[KeyResultLine]] = defaultdict(list)
-    for line in lines:
-        lines_by_team[line.key_result.team_id].append(line)
+    """One row per team owning objectives or key results, by name."""
     team_ids = sorted(
-        set(objective_counts) | set(lines_by_team), key=lambda team_id: teams[team_id].name
+        set(objective_counts) | set(figures_by_team), key=lambda team_id: teams[team_id].name
     )
     return [
         TeamSummary(
             team=teams[team_id],
-            objective_count=objective_counts[team_id],
-            summary=Summary.of(lines_by_team[team_id]),
+            objective_count=objective_counts.get(team_id, 0),
+            summary=Summary.of(figures_by_team.get(team_id, ())),
         )
         for team_id in team_ids
     ]
