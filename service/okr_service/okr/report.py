@@ -37,7 +37,7 @@ class KeyResultLine(NamedTuple):
 
     key_result: Any
     figures: KeyResultFigures
-    last_check_in: datetime | None = None
+    last_check_in: datetime | None
 
 
 @dataclass(frozen=True)
