@@ -7,6 +7,8 @@ import asyncio
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Enum, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
@@ -14,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from okr_service.key_results.models import KeyResult
 from okr_service.kit.ids import decode_global_id
+from okr_service.kit.numbers import to_decimal
 from okr_service.kit.outage import is_database_unavailable, is_query_timeout
 from okr_service.kit.repository import rows_by_ids
-from okr_service.kit.rows import fetch, record_class, select_where
+from okr_service.kit.rows import columns, fetch, record_class, select_where
 from okr_service.models import Base
 from okr_service.okr.enums import Direction, Metric
 from tests import factories
@@ -43,6 +46,43 @@ async def test_rows_read_like_sqlalchemy_rows(api: Api, engine: AsyncEngine) -> 
     assert fast["id"] == fast.id == id_
     with pytest.raises(AttributeError):
         _ = fast.no_such_column
+
+
+async def test_a_read_of_some_columns_has_those_and_the_extra_ones(
+    api: Api, engine: AsyncEngine
+) -> None:
+    _, id_ = decode_global_id(await key_result_id(api), field="id")
+    only = ("id", "metric", "target_value", "current_value")
+    selected = columns(KEY_RESULTS, "k", only, numbers_as_floats=True)
+    sql = f"SELECT {selected}, 7 FROM key_results k WHERE k.id = $1"
+    async with AsyncSession(engine) as db, db.begin():
+        [some] = await fetch(db, KEY_RESULTS, sql, id_, extra=("seven",), only=only)
+        [whole] = (await rows_by_ids(db, KeyResult, api.organization_id, [id_])).values()
+    assert some.id == whole.id
+    assert some.metric is whole.metric
+    assert type(some.target_value) is float
+    assert some.target_value == float(whole.target_value)
+    assert some.seven == 7
+    with pytest.raises(AttributeError):
+        _ = some.title
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(number=st.floats(allow_nan=False, allow_infinity=False))
+async def test_a_number_read_as_a_float_is_the_float_of_its_decimal(
+    engine: AsyncEngine, number: float
+) -> None:
+    """Figures computed from a read of numbers as floats (a report's) are those computed
+    from whole rows: they only ever take the float of a stored NUMERIC (stored from the
+    API's floats)."""
+    stored = to_decimal(number)
+    async with engine.connect() as connection:
+        read = await connection.execute(
+            text("SELECT CAST(CAST(:stored AS numeric) AS float8)"), {"stored": stored}
+        )
+    assert read.scalar_one() == float(stored)
 
 
 async def test_a_read_going_first_runs_inside_the_transaction(engine: AsyncEngine) -> None:

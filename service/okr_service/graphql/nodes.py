@@ -288,7 +288,17 @@ def positions_connection(
 ) -> Connection[Any]:
     """`list_connection`, at most `limit` items."""
     chosen, page_info = positions_page(items, first, after, limit=limit)
-    total = len(items)
+    return page_connection(chosen, page_info, len(items), node_of)
+
+
+def page_connection(
+    chosen: list[tuple[str, ItemT]],
+    page_info: relay.PageInfo,
+    total: int,
+    node_of: Callable[[ItemT], Any],
+) -> Connection[Any]:
+    """A page `positions_page` chose of a list of `total` items, as a connection of the
+    nodes `node_of` makes."""
 
     async def counter() -> int:
         return total

@@ -342,6 +342,13 @@ def figures_of(key_result: KeyResultValues, cycle: CycleDates, now: datetime) ->
     return figures.key_result_figures(key_result, cycle, utc_date(now))
 
 
+def figures_of_each(
+    key_results: Iterable[KeyResultValues], cycle: CycleDates, now: datetime
+) -> list[KeyResultFigures]:
+    """`figures_of` each key result of one cycle, at `now`."""
+    return figures.key_results_figures(key_results, cycle, utc_date(now))
+
+
 def coverage_of(
     key_result: KeyResultValues, bets: Iterable[tuple[Decimal | None, InitiativeStatus]]
 ) -> float | None:

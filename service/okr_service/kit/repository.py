@@ -47,8 +47,22 @@ async def get_owned(
         statement = statement.with_for_update(read=for_share and not for_update)
     found = (await db.execute(statement)).scalar_one_or_none()
     if found is None:
-        raise DomainError.single(field, "Not found.", ErrorCode.NOT_FOUND)
+        raise not_found(field)
     return found
+
+
+async def get_owned_row(
+    db: AsyncSession, model: type[TenantMixin], organization_id: UUID, id_: UUID, *, field: str
+) -> Record:
+    """`get_owned` as a row, to read and not to change."""
+    found = (await rows_by_ids(db, model, organization_id, [id_])).get(id_)
+    if found is None:
+        raise not_found(field)
+    return found
+
+
+def not_found(field: str) -> DomainError:
+    return DomainError.single(field, "Not found.", ErrorCode.NOT_FOUND)
 
 
 async def lock_fresh(

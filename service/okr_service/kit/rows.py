@@ -15,8 +15,8 @@ from operator import itemgetter
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy import Column, Numeric, Table
 from sqlalchemy import Enum as EnumType
-from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okr_service.kit.db import begin, driver_errors
@@ -36,11 +36,15 @@ def _enum_at(index: int, members: Mapping[str, Enum], row: Record) -> Any:
 
 
 @cache
-def record_class(table: Table) -> type[Record]:
-    """Rows of `table`, selected with `columns(table)`: each column an attribute (read by
-    position, in C), enum columns as their Python enums."""
+def record_class(
+    table: Table, extra: tuple[str, ...] = (), only: tuple[str, ...] | None = None
+) -> type[Record]:
+    """Rows of `table`, selected with `columns(table, only=only)` then the `extra` values a
+    read adds (computed columns, as they come): each an attribute (read by position, in C),
+    enum columns as their Python enums."""
     attributes: dict[str, Any] = {"__slots__": ()}
-    for index, column in enumerate(table.columns):
+    chosen = _chosen(table, only)
+    for index, column in enumerate(chosen):
         enum = column.type.enum_class if isinstance(column.type, EnumType) else None
         if enum is None:
             attributes[column.name] = property(itemgetter(index))
@@ -48,14 +52,34 @@ def record_class(table: Table) -> type[Record]:
             # SQLAlchemy stores a member's name (not its value).
             members = dict(enum.__members__)
             attributes[column.name] = property(partial(_enum_at, index, members))
-    return type(f"{table.name}_record", (Record,), attributes)
+    for index, name in enumerate(extra, start=len(chosen)):
+        attributes[name] = property(itemgetter(index))
+    suffix = "".join(f"_{name}" for name in extra) + ("_some" if only is not None else "")
+    return type(f"{table.name}{suffix}_record", (Record,), attributes)
 
 
 @cache
-def columns(table: Table, alias: str | None = None) -> str:
-    """The table's column list, for a select whose rows `record_class(table)` reads."""
+def columns(
+    table: Table,
+    alias: str | None = None,
+    only: tuple[str, ...] | None = None,
+    *,
+    numbers_as_floats: bool = False,
+) -> str:
+    """The table's column list (the `only` ones when given), for a select whose rows
+    `record_class(table, only=only)` reads. `numbers_as_floats` reads NUMERIC columns as
+    float8, for reads that only compute with them: a float costs a fraction of a Decimal
+    to decode, and both round a NUMERIC to the same float."""
     prefix = f"{alias}." if alias else ""
-    return ", ".join(f'{prefix}"{column.name}"' for column in table.columns)
+    return ", ".join(
+        f'{prefix}"{column.name}"'
+        + ("::float8" if numbers_as_floats and isinstance(column.type, Numeric) else "")
+        for column in _chosen(table, only)
+    )
+
+
+def _chosen(table: Table, only: tuple[str, ...] | None) -> list[Column[Any]]:
+    return list(table.columns) if only is None else [table.c[name] for name in only]
 
 
 @cache
@@ -64,16 +88,26 @@ def select_where(table: Table, where: str) -> str:
     return f'SELECT {columns(table)} FROM "{table.name}" {where}'  # noqa: S608 (no input)
 
 
-async def fetch(db: AsyncSession, table: Table, sql: str, *arguments: Any) -> list[Record]:
+async def fetch(
+    db: AsyncSession,
+    table: Table,
+    sql: str,
+    *arguments: Any,
+    extra: tuple[str, ...] = (),
+    only: tuple[str, ...] | None = None,
+) -> list[Record]:
     """The rows `sql` (positional `$n` parameters) selects, each with every column of
-    `table` (see `columns`), on the session's connection inside its transaction."""
+    `table` (the `only` ones when given, see `columns`) then the `extra` ones, on the
+    session's connection inside its transaction."""
     connection = await db.connection()
     await begin(connection)  # a read going first must not run outside the transaction
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
     async with driver_errors(connection, sql, arguments):
-        rows: list[Record] = await driver.fetch(sql, *arguments, record_class=record_class(table))
+        rows: list[Record] = await driver.fetch(
+            sql, *arguments, record_class=record_class(table, extra, only)
+        )
     return rows
 
 

@@ -184,8 +184,22 @@ def assess(
 def key_result_figures(
     key_result: KeyResultValues, cycle: CycleDates, today: date
 ) -> KeyResultFigures:
-    found = progress(key_result)
+    return _key_result_figures(key_result, cycle, cycle.expected_progress(today))
+
+
+def key_results_figures(
+    key_results: Iterable[KeyResultValues], cycle: CycleDates, today: date
+) -> list[KeyResultFigures]:
+    """`key_result_figures` of each key result of one cycle (its expected progress, the
+    same for all, computed once)."""
     expected = cycle.expected_progress(today)
+    return [_key_result_figures(key_result, cycle, expected) for key_result in key_results]
+
+
+def _key_result_figures(
+    key_result: KeyResultValues, cycle: CycleDates, expected: float
+) -> KeyResultFigures:
+    found = progress(key_result)
     health = assess(
         manual=key_result.health_manual,
         stored=key_result.health,

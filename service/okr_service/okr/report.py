@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from okr_service.okr.arithmetic import share
@@ -29,29 +29,15 @@ class HealthCounts:
         return cls(counts[Health.ON_TRACK], counts[Health.AT_RISK], counts[Health.OFF_TRACK])
 
 
-@dataclass(frozen=True)
-class KeyResultLine:
-    """A key result and its figures at the report's moment (the GraphQL layer hands them
-    on to the key result's own fields: they are not computed twice)."""
+class KeyResultLine(NamedTuple):
+    """A key result (what its figures read of it, its `id` and its `team_id`), its figures
+    at the report's moment (the GraphQL layer hands them on to the key result's own fields:
+    they are not computed twice) and when it was last checked in (None before its first
+    check-in). A tuple: a report makes one per key result."""
 
     key_result: Any
     figures: KeyResultFigures
-
-    @property
-    def progress(self) -> float:
-        return self.figures.progress
-
-    @property
-    def score(self) -> float:
-        return self.figures.score
-
-    @property
-    def achieved(self) -> bool:
-        return self.figures.achieved
-
-    @property
-    def health(self) -> Health:
-        return self.figures.health
+    last_check_in: datetime | None
 
 
 @dataclass(frozen=True)
@@ -66,15 +52,16 @@ class Summary:
     health: HealthCounts
 
     @classmethod
-    def of(cls, lines: Sequence[KeyResultLine]) -> "Summary":
-        achieved = sum(line.achieved for line in lines)
+    def of(cls, found: Sequence[KeyResultFigures]) -> "Summary":
+        """The summary of key results with these figures."""
+        achieved = sum([figures.achieved for figures in found])
         return cls(
-            key_result_count=len(lines),
+            key_result_count=len(found),
             achieved_count=achieved,
-            hit_rate=share(achieved, len(lines)),
-            average_score=mean([line.score for line in lines]),
-            average_progress=mean([line.progress for line in lines]),
-            health=HealthCounts.of([line.health for line in lines]),
+            hit_rate=share(achieved, len(found)),
+            average_score=mean([figures.score for figures in found]),
+            average_progress=mean([figures.progress for figures in found]),
+            health=HealthCounts.of([figures.health for figures in found]),
         )
 
 
@@ -107,52 +94,63 @@ def build(
     teams: Mapping[UUID, Any],
     objectives: Sequence[Any],
     lines: Sequence[KeyResultLine],
-    last_check_ins: Mapping[UUID, datetime],
     contributions: Mapping[UUID, int],
     now: datetime,
 ) -> CycleReport:
-    """The review of a cycle from its objectives that count (not cancelled), the figures of
-    their key results (`lines`), each key result's last check-in time and how many things
-    each objective contributes to."""
-    last = [last_check_ins.get(line.key_result.id) for line in lines]
-    fresh = sum(1 for moment in last if moment and now - moment <= STALE_AFTER)
+    """The review of a cycle from its objectives that count (not cancelled), the lines of
+    their key results and how many things each objective contributes to."""
+    # One pass over the lines: they are many (objectives and teams are few).
+    fresh = 0
+    fresh_since = now - STALE_AFTER
+    at_risk: list[KeyResultLine] = []
+    # Key results count for the team that owns them, which for a shared OKR is not the
+    # objective's team.
+    figures_by_team: dict[UUID, list[KeyResultFigures]] = defaultdict(list)
+    for line in lines:
+        figures = line.figures
+        figures_by_team[line.key_result.team_id].append(figures)
+        if line.last_check_in is not None and line.last_check_in >= fresh_since:
+            fresh += 1
+        if figures.health is not Health.ON_TRACK:
+            at_risk.append(line)
     # Alignment is asked of teams that have a parent: the root's objectives lead.
     non_root = [o for o in objectives if teams[o.team_id].parent_id is not None]
     aligned = sum(1 for o in non_root if contributions.get(o.id, 0) > 0)
     committed = sum(1 for o in objectives if o.kind is ObjectiveKind.COMMITTED)
-    severity = {Health.OFF_TRACK: 0, Health.AT_RISK: 1}
     return CycleReport(
         cycle=cycle,
         objective_count=len(objectives),
-        summary=Summary.of(lines),
+        summary=Summary.of([line.figures for line in lines]),
         check_in_freshness=share(fresh, len(lines)),
         alignment_score=share(aligned, len(non_root)),
         committed_share=share(committed, len(objectives)),
-        teams=team_summaries(teams, objectives, lines),
-        at_risk=sorted(
-            (line for line in lines if line.health is not Health.ON_TRACK),
-            key=lambda line: (severity[line.health], line.progress),
-        ),
+        teams=team_summaries(teams, Counter(o.team_id for o in objectives), figures_by_team),
+        at_risk=sorted(at_risk, key=_severity_then_progress),
     )
 
 
+_SEVERITY = {Health.OFF_TRACK: 0, Health.AT_RISK: 1}
+
+
+def _severity_then_progress(line: KeyResultLine) -> tuple[int, float]:
+    """Off track first, then least progress first."""
+    return _SEVERITY[line.figures.health], line.figures.progress
+
+
 def team_summaries(
-    teams: Mapping[UUID, Any], objectives: Sequence[Any], lines: Sequence[KeyResultLine]
+    teams: Mapping[UUID, Any],
+    objective_counts: Mapping[UUID, int],
+    figures_by_team: Mapping[UUID, Sequence[KeyResultFigures]],
 ) -> list[TeamSummary]:
-    """One row per team owning objectives or key results; key results count for the team
-    that owns them, which for a shared OKR is not the objective's team."""
-    objective_counts = Counter(o.team_id for o in objectives)
-    lines_by_team: dict[UUID, list[KeyResultLine]] = defaultdict(list)
-    for line in lines:
-        lines_by_team[line.key_result.team_id].append(line)
+    """One row per team owning objectives or key results, by name."""
     team_ids = sorted(
-        set(objective_counts) | set(lines_by_team), key=lambda team_id: teams[team_id].name
+        set(objective_counts) | set(figures_by_team), key=lambda team_id: teams[team_id].name
     )
     return [
         TeamSummary(
             team=teams[team_id],
-            objective_count=objective_counts[team_id],
-            summary=Summary.of(lines_by_team[team_id]),
+            objective_count=objective_counts.get(team_id, 0),
+            summary=Summary.of(figures_by_team.get(team_id, ())),
         )
         for team_id in team_ids
     ]

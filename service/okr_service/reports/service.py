@@ -4,16 +4,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from operator import attrgetter
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from okr_service.cycles import service as cycles
 from okr_service.cycles.models import Cycle
 from okr_service.key_results import service as key_results
 from okr_service.kit.principal import Principal, Scope
-from okr_service.kit.repository import get_owned
+from okr_service.kit.repository import get_owned, get_owned_row
 from okr_service.kit.rows import Record
 from okr_service.objectives import service as objectives_service
 from okr_service.okr import checks, report
@@ -28,55 +26,56 @@ SANDBAGGING_LOOKBACK = 3  # closed cycles looked at per team
 
 @dataclass
 class CycleFacts:
-    """Everything a report or a check needs about one cycle (optionally one team's subtree)."""
+    """Everything a report or a check needs about one cycle (optionally one team's subtree):
+    its objectives, each with how many things it contributes to (`contributes_to_count`),
+    and their key results, each with its last check-in time (`last_checked_at`)."""
 
-    cycle: Cycle
-    teams: dict[UUID, Team]
+    cycle: Record
+    teams: dict[UUID, Record]
     objectives: Sequence[Record]
     key_results: Sequence[Record]
-    last_check_ins: dict[UUID, datetime]
-    contributions: dict[UUID, int]
 
     @property
     def dates(self) -> CycleDates:
         return CycleDates.of(self.cycle)
 
-    def live_objective_ids(self) -> set[UUID]:
-        return {o.id for o in self.objectives if o.state is not ObjectiveState.CANCELLED}
+    def live_objectives(self) -> list[Record]:
+        """The objectives that count: those not cancelled."""
+        return [o for o in self.objectives if o.state is not ObjectiveState.CANCELLED]
 
     def live_key_results(self) -> list[Record]:
         """Key results that count: those of objectives not cancelled."""
-        live = self.live_objective_ids()
+        live = {o.id for o in self.live_objectives()}
         return [kr for kr in self.key_results if kr.objective_id in live]
 
 
 async def load_cycle_facts(
-    db: AsyncSession, actor: Principal, cycle_id: UUID, team_id: UUID | None
+    db: AsyncSession, actor: Principal, cycle_id: UUID, team_id: UUID | None, *, whole: bool
 ) -> CycleFacts:
+    """The facts of the cycle, with whole rows of its objectives and key results, or (not
+    `whole`) only what a report computes with, numbers as floats."""
     actor.require(Scope.READ)
     org = actor.organization_id
-    cycle = await get_owned(db, Cycle, org, cycle_id, field="cycleId")
+    cycle = await get_owned_row(db, Cycle, org, cycle_id, field="cycleId")
     teams = {team.id: team for team in await repository.teams(db, org)}
     if team_id is not None and team_id not in teams:
         await get_owned(db, Team, org, team_id, field="teamId")  # raises NOT_FOUND
     scope = subtree(teams, team_id) if team_id is not None else None
-    objectives = await cycles.objective_rows_of(db, org, cycle.id, team_ids=scope)
-    objective_ids = [objective.id for objective in objectives]
-    by_objective = await objectives_service.key_results_by_objective(db, org, objective_ids)
-    key_results = sorted(
-        (row for rows in by_objective.values() for row in rows), key=attrgetter("id")
-    )
+    objective_columns = None if whole else repository.REPORTED_OBJECTIVE
+    key_result_columns = None if whole else repository.MEASURED_KEY_RESULT
     return CycleFacts(
         cycle=cycle,
         teams=teams,
-        objectives=objectives,
-        key_results=key_results,
-        last_check_ins=await repository.last_check_in_times(db, org, [kr.id for kr in key_results]),
-        contributions=await repository.contribution_counts(db, org, objective_ids),
+        objectives=await repository.objectives_of_cycle(
+            db, org, cycle.id, scope, only=objective_columns
+        ),
+        key_results=await repository.key_results_of_cycle(
+            db, org, cycle.id, scope, only=key_result_columns
+        ),
     )
 
 
-def subtree(teams: dict[UUID, Team], root: UUID) -> list[UUID]:
+def subtree(teams: dict[UUID, Record], root: UUID) -> list[UUID]:
     """`root` and every team below it."""
     children: dict[UUID | None, list[UUID]] = {}
     for team in teams.values():
@@ -90,23 +89,26 @@ def subtree(teams: dict[UUID, Team], root: UUID) -> list[UUID]:
 
 def lines_of(facts: CycleFacts, now: datetime) -> list[KeyResultLine]:
     """The figures of each key result that counts, from its domain's service."""
-    dates = facts.dates
+    live = facts.live_key_results()
+    found = key_results.figures_of_each(live, facts.dates, now)
     return [
-        KeyResultLine(kr, key_results.figures_of(kr, dates, now)) for kr in facts.live_key_results()
+        KeyResultLine(kr, figures, kr.last_checked_at)
+        for kr, figures in zip(live, found, strict=True)
     ]
 
 
 async def cycle_report(
     db: AsyncSession, actor: Principal, cycle_id: UUID, team_id: UUID | None, now: datetime
 ) -> CycleReport:
-    facts = await load_cycle_facts(db, actor, cycle_id, team_id)
+    facts = await load_cycle_facts(db, actor, cycle_id, team_id, whole=False)
+    objectives = facts.live_objectives()
+    lines = lines_of(facts, now)
     return report.build(
         cycle=facts.cycle,
         teams=facts.teams,
-        objectives=[o for o in facts.objectives if o.state is not ObjectiveState.CANCELLED],
-        lines=lines_of(facts, now),
-        last_check_ins=facts.last_check_ins,
-        contributions=facts.contributions,
+        objectives=objectives,
+        lines=lines,
+        contributions={o.id: o.contributes_to_count for o in objectives},
         now=now,
     )
 
@@ -115,10 +117,8 @@ async def okr_checks(
     db: AsyncSession, actor: Principal, cycle_id: UUID, team_id: UUID | None, now: datetime
 ) -> list[checks.Check]:
     """Every quality warning for the cycle's OKRs (of one team's subtree when given)."""
-    facts = await load_cycle_facts(db, actor, cycle_id, team_id)
-    objective_counts = Counter(
-        o.team_id for o in facts.objectives if o.state is not ObjectiveState.CANCELLED
-    )
+    facts = await load_cycle_facts(db, actor, cycle_id, team_id, whole=True)
+    objective_counts = Counter(o.team_id for o in facts.live_objectives())
     history = await repository.closed_cycle_results(
         db, actor.organization_id, list(objective_counts), SANDBAGGING_LOOKBACK
     )
@@ -134,8 +134,8 @@ async def okr_checks(
             objective,
             team_has_parent=facts.teams[objective.team_id].parent_id is not None,
             key_result_count=key_result_counts[objective.id],
-            contributes_to_count=facts.contributions.get(objective.id, 0),
+            contributes_to_count=objective.contributes_to_count,
         )
     for kr in facts.key_results:
-        found += key_results.checks_of(kr, facts.cycle, facts.last_check_ins.get(kr.id), now)
+        found += key_results.checks_of(kr, facts.cycle, kr.last_checked_at, now)
     return found

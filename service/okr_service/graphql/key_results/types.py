@@ -163,12 +163,6 @@ class KeyResult(ModelNode, AlignmentTarget):
 
         return await info.context.memoized(figures_key(self.id), compute)
 
-    @classmethod
-    def with_figures(cls, info: Info, row: Any, figures: KeyResultFigures) -> Self:
-        """A key result whose figures its reader computed already (a report's lines)."""
-        remember_figures(info.context, row.id, figures)
-        return cls.from_row(row)
-
     @strawberry.field(description="Fraction 0..1 of the way from start to target.")
     async def progress(self, info: Info) -> float:
         return (await self.figures(info)).progress

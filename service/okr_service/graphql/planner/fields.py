@@ -21,7 +21,12 @@ from okr_service.cycles import service as cycles
 from okr_service.cycles.models import Cycle as CycleModel
 from okr_service.graphql.context import Context
 from okr_service.graphql.key_results.types import remember_figures, remembered_figures
-from okr_service.graphql.nodes import page_window, positions_connection, rows_connection
+from okr_service.graphql.nodes import (
+    page_connection,
+    page_window,
+    positions_page,
+    rows_connection,
+)
 from okr_service.initiatives.models import Initiative as InitiativeModel
 from okr_service.key_results import service as key_results
 from okr_service.key_results.models import KeyResult as KeyResultModel
@@ -313,18 +318,29 @@ async def total_count(run: Run, connections: list[Any], _: dict[str, Any]) -> li
 
 
 async def at_risk(run: Run, reports: list[Any], args: dict[str, Any]) -> list[Any]:
-    """A page of each report's key results at risk, as the resolver pages them; their
-    figures are the report's (kept for the key results' own fields, as `with_figures`)."""
-
-    def node_of(line: KeyResultLine) -> Any:
-        remember_figures(run.context, line.key_result.id, line.figures)
-        return line.key_result
-
+    """A page of each report's key results at risk, as the resolver pages them: read whole
+    (the report read only what its figures need), their figures the report's."""
     limit = run.context.settings.max_page_size
     first, after = args.get("first"), args.get("after")
+    pages = [positions_page(report.at_risk_lines, first, after, limit=limit) for report in reports]
+    shown = [line for chosen, _ in pages for _, line in chosen]
+    for line in shown:
+        remember_figures(run.context, line.key_result.id, line.figures)
+    # Read even if this run has read some already: one statement, whatever came before.
+    ids = unique(line.key_result.id for line in shown)
+    rows = await rows_by_ids(run.db, KeyResultModel, run.organization_id, ids) if ids else {}
+
+    def row_of(line: KeyResultLine) -> Any:
+        return rows[line.key_result.id]
+
     return [
-        positions_connection(report.at_risk_lines, node_of, first, after, limit=limit)
-        for report in reports
+        page_connection(
+            [(cursor, line) for cursor, line in chosen if line.key_result.id in rows],
+            page_info,
+            len(report.at_risk_lines),
+            row_of,
+        )
+        for report, (chosen, page_info) in zip(reports, pages, strict=True)
     ]
 
 

@@ -4,8 +4,8 @@ import strawberry
 
 from okr_service.graphql.context import Info
 from okr_service.graphql.cycles.types import Cycle
-from okr_service.graphql.key_results.types import KeyResult
-from okr_service.graphql.nodes import After, Connection, First, list_connection
+from okr_service.graphql.key_results.types import KeyResult, remember_figures
+from okr_service.graphql.nodes import After, Connection, First, list_page, page_connection
 from okr_service.graphql.teams.types import Team
 from okr_service.okr.report import CycleReport as CycleReportData
 from okr_service.okr.report import HealthCounts as HealthCountsData
@@ -91,16 +91,20 @@ class CycleReport(KeyResultFigures):
         description="Key results at risk or off track, off track first, least progress "
         "first, a page at a time (a cursor is a place in this order, computed afresh)."
     )
-    def at_risk(
+    async def at_risk(
         self, info: Info, first: First = None, after: After = None
     ) -> Connection[KeyResult]:
-        return list_connection(
-            info,
-            self.at_risk_lines,
-            lambda line: KeyResult.with_figures(info, line.key_result, line.figures),
-            first=first,
-            after=after,
-        )
+        # The report read only what its figures need: the page's key results are read whole,
+        # their figures are the report's.
+        chosen, page_info = list_page(info, self.at_risk_lines, first, after)
+        for _, line in chosen:
+            remember_figures(info.context, line.key_result.id, line.figures)
+        ids = [line.key_result.id for _, line in chosen]
+        nodes = {node.id: node for node in await KeyResult.load_many(info, ids)}
+        # (One deleted since the report was read is left out.)
+        shown = [(cursor, line) for cursor, line in chosen if line.key_result.id in nodes]
+        total = len(self.at_risk_lines)
+        return page_connection(shown, page_info, total, lambda line: nodes[line.key_result.id])
 
     @strawberry.field(description="Key results ON_TRACK (as `healthCounts.onTrack`).")
     def on_track_count(self) -> int:
