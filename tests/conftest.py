@@ -106,9 +106,10 @@ def engine(app: FastAPI) -> AsyncEngine:
 class StatementCounter:
     """The SQL statements sent on the app's connections: those SQLAlchemy runs (its cursor
     events) and those sent through asyncpg directly (asyncpg's query log, which leaves out
-    SQLAlchemy's prepared statements). `statements` leaves out transaction control and the
-    pool's liveness ping but keeps a statement sent along with a BEGIN; `messages` keeps
-    every round trip, transaction control included, in order."""
+    SQLAlchemy's prepared statements). `statements` leaves out transaction control, the
+    pool's liveness ping, and a read's connection switching tenant (sent only when the
+    connection last served another organization: kit.db.enter_tenant_session), but keeps a
+    statement sent along with a BEGIN; `messages` keeps every round trip, in order."""
 
     def __init__(self) -> None:
         self.statements: list[str] = []
@@ -131,11 +132,17 @@ class StatementCounter:
         return len(self.statements)
 
 
-TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "RESET ROLE")
+
+
+def engines_of(app: FastAPI) -> list[AsyncEngine]:
+    """The app's engines: the primary's, and the tenant sessions' that reads use."""
+    tenant_sessions = app.state.tenant_sessions
+    return [app.state.engine] + ([tenant_sessions.engine] if tenant_sessions else [])
 
 
 @pytest.fixture
-def sql_statements(engine: AsyncEngine) -> Iterator[StatementCounter]:
+def sql_statements(app: FastAPI) -> Iterator[StatementCounter]:
     """Every SQL statement the app sends while the test runs."""
     counter = StatementCounter()
     logged: dict[int, Any] = {}
@@ -146,11 +153,14 @@ def sql_statements(engine: AsyncEngine) -> Iterator[StatementCounter]:
             logged[id(driver)] = driver
             driver.add_query_logger(counter.asyncpg)
 
-    event.listen(engine.sync_engine, "before_cursor_execute", counter.sqlalchemy)
-    event.listen(engine.sync_engine, "checkout", log_queries)
+    engines = engines_of(app)
+    for engine in engines:
+        event.listen(engine.sync_engine, "before_cursor_execute", counter.sqlalchemy)
+        event.listen(engine.sync_engine, "checkout", log_queries)
     yield counter
-    event.remove(engine.sync_engine, "checkout", log_queries)
-    event.remove(engine.sync_engine, "before_cursor_execute", counter.sqlalchemy)
+    for engine in engines:
+        event.remove(engine.sync_engine, "checkout", log_queries)
+        event.remove(engine.sync_engine, "before_cursor_execute", counter.sqlalchemy)
     for driver in logged.values():
         driver.remove_query_logger(counter.asyncpg)
 

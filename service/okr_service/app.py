@@ -43,6 +43,7 @@ from okr_service.kit.backpressure import BodyReadDeadline, InFlightLimit
 from okr_service.kit.clock import Clock
 from okr_service.kit.cors import CORSMiddleware, cors_options
 from okr_service.kit.db import (
+    TenantSessions,
     create_engine,
     create_sessionmaker,
     enter_tenant,
@@ -183,11 +184,37 @@ async def open_session(
             return db, principal
         await db.close()
         route = Route.FELL_BACK
+    if route is None and state.tenant_sessions is not None and await is_plain_read(request):
+        return await open_tenant_session(request, token, sessions)
     sessionmaker: async_sessionmaker[AsyncSession] = state.sessionmaker
     db = await sessions.enter_async_context(sessionmaker())
     principal = await on_a_live_connection(db, lambda: open_as_tenant(request, db, token))
     if route is not None:
         route.count_read()
+    return db, principal
+
+
+async def is_plain_read(request: Request) -> bool:
+    """A query without an `Idempotency-Key` (claiming one writes)."""
+    limits: Limits = request.app.state.limits
+    return "idempotency-key" not in request.headers and await is_read_only(
+        request, limits.max_tokens
+    )
+
+
+async def open_tenant_session(
+    request: Request, token: str, sessions: contextlib.AsyncExitStack
+) -> tuple[AsyncSession, Principal]:
+    """A read's session from the tenant sessions (kit.db.TenantSessions): no transaction
+    to begin and commit, and no switch on a connection already the caller's organization's.
+    The key is checked on the primary's own engine first (a cached key touches neither)."""
+    state = request.app.state
+    async with state.sessionmaker() as owner:
+        principal = await on_a_live_connection(owner, lambda: identify(request, owner, token))
+    tenant_sessions: TenantSessions = state.tenant_sessions
+    db = await sessions.enter_async_context(tenant_sessions.session(principal.organization_id))
+    if db is None:
+        raise Unauthorized("The token's organization does not exist.")
     return db, principal
 
 
@@ -394,6 +421,18 @@ def create_app(
         app.state.engine = engine
         app.state.settings = settings
         app.state.sessionmaker = create_sessionmaker(engine)
+        # Reads keep a tenant per connection instead of per transaction; not behind a
+        # transaction pooler, which must get every connection back as it lent it.
+        tenant_sessions = (
+            None
+            if settings.database_pooler == "transaction"
+            else TenantSessions(create_engine(url, settings, autocommit=True))
+        )
+        if tenant_sessions is not None:
+            metrics.instrument_pool(tenant_sessions.engine, "reads")
+            if tracer is not None:
+                trace_sql(tenant_sessions.engine, tracer)
+        app.state.tenant_sessions = tenant_sessions
         app.state.token_verifier = TokenVerifier.from_settings(settings)
         app.state.principal_cache = PrincipalCache(
             settings.auth_cache_seconds, settings.auth_refusal_cache_seconds
@@ -442,6 +481,8 @@ def create_app(
                 running.callback(tracer_provider.shutdown)  # sends the spans still batched
             running.callback(metrics.process_exited, os.getpid())
             running.push_async_callback(engine.dispose)
+            if tenant_sessions is not None:
+                running.push_async_callback(tenant_sessions.engine.dispose)
             if read_replica is not None:
                 running.push_async_callback(read_replica.engine.dispose)
                 await read_replica.monitor.start()
@@ -483,6 +524,7 @@ def create_app(
     app.state.subscription_slots = SubscriptionSlots(settings.max_subscriptions_per_key)
     app.state.rate_limit_store = None  # Redis' buckets, when configured, from start-up on
     app.state.read_replica = None  # the read replica, when configured, from start-up on
+    app.state.tenant_sessions = None  # reads' sessions, from start-up on (not with a pooler)
     for database_error in DATABASE_ERRORS:  # unreachable database: 503, not 500
         app.add_exception_handler(database_error, database_error_response)
     # Each middleware added wraps the ones before. From the outside in: a flood is refused

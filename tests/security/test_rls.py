@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -136,6 +137,7 @@ def ids_of(data: dict[str, Any]) -> set[str]:
 async def test_a_query_that_forgets_its_organization_filter_still_reads_one_tenant(
     two_worlds: tuple[dict[str, str], dict[str, str]],
     api: Api,
+    app: FastAPI,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     mine, theirs = two_worlds
@@ -143,11 +145,13 @@ async def test_a_query_that_forgets_its_organization_filter_still_reads_one_tena
     assert ids_of(await api.query(LIST)) == {mine["objective"], mine["objective2"]}
     assert ids_of(await api.query(IN_CYCLE, {"c": theirs["cycle"]})) == set()
 
-    # The control: without the role switch the same forgetful query leaks.
+    # The control: without the role switch (on a fresh connection, which no earlier read
+    # switched) the same forgetful query leaks.
     async def no_switch(*_: Any) -> bool:
         return True
 
-    monkeypatch.setattr("okr_service.app.enter_tenant", no_switch)
+    monkeypatch.setattr("okr_service.kit.db.enter_tenant_session", no_switch)
+    await app.state.tenant_sessions.engine.dispose()
     leaked = ids_of(await api.query(IN_CYCLE, {"c": theirs["cycle"]}))
     assert leaked == {theirs["objective"], theirs["objective2"]}
 
@@ -209,12 +213,13 @@ async def test_every_tenant_table_is_protected(engine: AsyncEngine) -> None:
         assert set(granted) == {*tables, "organizations"}
 
 
-async def test_each_request_switches_once_right_after_authentication(
+async def test_each_write_switches_once_right_after_authentication(
     api: Api, engine: AsyncEngine, sql_statements: StatementCounter
 ) -> None:
+    """Reads switch their connection instead (tests/kit/test_tenant_switch.py)."""
     await api.query("{ viewer { role } }")  # warm up
     start = sql_statements.count
-    await api.query("{ viewer { role organization { name } } teams { edges { node { id } } } }")
+    await api.ok("createTeam", {"name": "Switched"}, "team { id }")
     statements = sql_statements.statements[start:]
     switches = [i for i, s in enumerate(statements) if "set_config('role', 'okr_tenant'" in s]
     assert switches == [1], statements  # after the API key lookup (no key cache in tests)

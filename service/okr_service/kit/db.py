@@ -7,8 +7,8 @@ from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -33,10 +33,12 @@ def create_engine(
     *,
     connect_timeout: float | None = None,
     direct: bool = False,
+    autocommit: bool = False,
 ) -> AsyncEngine:
     """`connect_timeout`: seconds to give up connecting (asyncpg's default, 60, when None).
     `url` is the service's (a transaction pooler's when `database_pooler` says so) unless
-    `direct` (`direct_url`: PostgreSQL itself)."""
+    `direct` (`direct_url`: PostgreSQL itself). `autocommit`: no BEGIN, no COMMIT, each
+    statement its own transaction (the tenant sessions' engine: `enter_tenant_session`)."""
     behind_pooler = settings.database_pooler == "transaction" and not direct
     connect_args: dict[str, Any] = (
         transaction_pooler_arguments(settings)
@@ -45,7 +47,7 @@ def create_engine(
     )
     if connect_timeout is not None:
         connect_args["timeout"] = connect_timeout
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
@@ -56,7 +58,19 @@ def create_engine(
         # Error messages reach the logs: never with the values (secrets, users' text) bound.
         hide_parameters=True,
         connect_args=connect_args,
+        **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
     )
+    event.listen(engine.sync_engine, "checkout", _refuse_closed)
+    return engine
+
+
+def _refuse_closed(dbapi_connection: Any, *_: Any) -> None:
+    """A connection the server closed while it sat in the pool (a restart, a terminated
+    backend: asyncpg has read its goodbye) is refused at checkout, and the pool connects
+    afresh: found out without a round trip, before a request relies on it (a read on the
+    tenant sessions may send nothing else before its first statement)."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("closed by the server while pooled")
 
 
 def server_settings(settings: Settings) -> dict[str, str]:
@@ -126,6 +140,8 @@ class FusingConnection(asyncpg.Connection):  # type: ignore[misc]
       slow statement is still cancelled through PgBouncer).
     - `with_next_begin` goes with the next BEGIN only (the tenant switch, `enter_tenant`);
       `begin_status` is then the command tag of that statement, the last one sent.
+    - `tenant`: the organization this connection's PostgreSQL session belongs to, on the
+      tenant sessions' engine only (`enter_tenant_session`); None: not known to be any.
     """
 
     on_every_begin: ClassVar[str] = ""
@@ -134,6 +150,7 @@ class FusingConnection(asyncpg.Connection):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self.with_next_begin: str | None = None
         self.begin_status: str | None = None
+        self.tenant: UUID | None = None
 
     async def execute(
         self,
@@ -175,14 +192,15 @@ async def transaction(
 
 TENANT_ROLE = "okr_tenant"  # made by migration 0004, with the row-level security policies
 TENANT_SETTING = "okr.organization_id"
-_TENANT_SWITCH = (  # formatted with a UUID's own text only
-    f"SELECT set_config('role', '{TENANT_ROLE}', true),"  # noqa: S608 (constants only)
-    f" set_config('{TENANT_SETTING}', '{{tenant}}', true)"
+_TENANT_SWITCH = (  # formatted with a UUID's own text and a boolean only
+    f"SELECT set_config('role', '{TENANT_ROLE}', {{local}}),"  # noqa: S608 (constants only)
+    f" set_config('{TENANT_SETTING}', '{{tenant}}', {{local}})"
     " FROM organizations WHERE id = '{tenant}'"
 )
+SWITCHED = "SELECT 1"  # the switch's command tag when the organization exists
 
 
-def _tenant_switch(organization_id: UUID) -> str:
+def _tenant_switch(organization_id: UUID, *, local: bool = True) -> str:
     """The statement that makes the rest of a transaction the tenant's. Transaction-local: the
     role and the tenant end with the transaction, so a pooled connection never carries them
     into the next request. Planned (and row-level security applied) before the role changes,
@@ -190,7 +208,8 @@ def _tenant_switch(organization_id: UUID) -> str:
     finds: the command tag says `SELECT 1` when the organization exists, `SELECT 0` (and no
     switch) when it does not (a JWT may name one the database does not know). The ID is a
     UUID's own text, so it is safe to inline: BEGIN's simple protocol takes no parameters."""
-    return _TENANT_SWITCH.format(tenant=UUID(str(organization_id)))
+    tenant = UUID(str(organization_id))
+    return _TENANT_SWITCH.format(tenant=tenant, local="true" if local else "false")
 
 
 async def enter_tenant(db: AsyncSession, organization_id: UUID) -> bool:
@@ -206,9 +225,56 @@ async def enter_tenant(db: AsyncSession, organization_id: UUID) -> bool:
         driver.with_next_begin = switch
         driver.begin_status = None
         await begin(connection)
-        return driver.begin_status == "SELECT 1"
+        return driver.begin_status == SWITCHED
     result = await connection.exec_driver_sql(switch)
     return len(result.all()) == 1
+
+
+async def enter_tenant_session(db: AsyncSession, organization_id: UUID) -> bool:
+    """`enter_tenant` for a read on the tenant sessions' engine (autocommit, no pooler in
+    front: `create_engine(autocommit=True)`), whose connections keep the tenant role and
+    organization for their whole PostgreSQL session instead of one transaction. A read
+    then costs its own statements only: no BEGIN, no COMMIT, and no switch at all on a
+    connection already switched to this organization (a different one switches it, in
+    one round trip). Those connections serve nothing else: every checkout goes through
+    here, and a connection whose switch failed is trusted with no tenant. False, and no
+    switch, when the organization does not exist."""
+    connection = await db.connection()
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    if not isinstance(driver, FusingConnection) or not raw.dbapi_connection.autocommit:  # type: ignore[union-attr]
+        raise RuntimeError("enter_tenant_session needs the tenant sessions' engine")
+    if driver.tenant == organization_id:
+        return True
+    driver.tenant = None  # whatever happens next, not trusted until the switch says
+    # Back to the owner's role first: as another tenant, row-level security would hide
+    # the organization the switch looks for. One message, two statements, one round trip.
+    switch = f"RESET ROLE; {_tenant_switch(organization_id, local=False)}"
+    async with driver_errors(connection, switch, ()):
+        status = await driver.execute(switch)
+    if status != SWITCHED:
+        return False
+    driver.tenant = organization_id
+    return True
+
+
+class TenantSessions:
+    """Sessions for reads on the tenant sessions' engine, each handed out already switched
+    to its organization (`enter_tenant_session`): the only way to that engine's
+    connections, whose sessions hold a tenant (or, fresh, the owner's role)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessionmaker = create_sessionmaker(engine)
+
+    @asynccontextmanager
+    async def session(self, organization_id: UUID) -> AsyncIterator[AsyncSession | None]:
+        """A session reading as the tenant; None when the organization does not exist."""
+        async with self._sessionmaker() as db:
+            entered = await on_a_live_connection(
+                db, lambda: enter_tenant_session(db, organization_id)
+            )
+            yield db if entered else None
 
 
 def _in_transaction(adapted: Any) -> bool:

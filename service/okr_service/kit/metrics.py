@@ -219,7 +219,7 @@ class OperationNames:
 
 def instrument_pool(engine: AsyncEngine, pool: str) -> None:
     """Connections in use, checkouts waiting and timing out, and transaction durations of
-    `engine`, labelled `pool` (one word per engine: api, webhooks)."""
+    `engine`, labelled `pool` (one word per engine: api, reads, replica, webhooks)."""
     in_use, waiting = POOL_IN_USE.labels(pool), POOL_WAITING.labels(pool)
     timeouts = POOL_TIMEOUTS.labels(pool)
     committed = TRANSACTION_DURATION.labels(pool, "commit")

@@ -35,13 +35,12 @@ def _enum_at(index: int, members: Mapping[str, Enum], row: Record) -> Any:
     return None if value is None else members[value]
 
 
-@cache
-def record_class(
+def _column_attributes(
     table: Table, extra: tuple[str, ...] = (), only: tuple[str, ...] | None = None
-) -> type[Record]:
-    """Rows of `table`, selected with `columns(table, only=only)` then the `extra` values a
-    read adds (computed columns, as they come): each an attribute (read by position, in C),
-    enum columns as their Python enums."""
+) -> dict[str, Any]:
+    """Each column of `table` (the `only` ones when given), then each `extra` value, as a
+    property reading its position (in C), enum columns as their Python enums: what
+    `record_class` and `nested_row_class` rows share."""
     attributes: dict[str, Any] = {"__slots__": ()}
     chosen = _chosen(table, only)
     for index, column in enumerate(chosen):
@@ -54,8 +53,45 @@ def record_class(
             attributes[column.name] = property(partial(_enum_at, index, members))
     for index, name in enumerate(extra, start=len(chosen)):
         attributes[name] = property(itemgetter(index))
+    return attributes
+
+
+@cache
+def record_class(
+    table: Table, extra: tuple[str, ...] = (), only: tuple[str, ...] | None = None
+) -> type[Record]:
+    """Rows of `table`, selected with `columns(table, only=only)` then the `extra` values a
+    read adds (computed columns, as they come)."""
     suffix = "".join(f"_{name}" for name in extra) + ("_some" if only is not None else "")
+    attributes = _column_attributes(table, extra, only)
     return type(f"{table.name}{suffix}_record", (Record,), attributes)
+
+
+class NestedRow(tuple):  # type: ignore[type-arg]
+    """A row of one table read inside another's, as `nested_row(table)` selects it: the
+    same attributes as `record_class(table)`'s rows (by name only: `row["id"]` is not)."""
+
+    __slots__ = ()
+
+
+@cache
+def nested_row_class(table: Table) -> type[NestedRow]:
+    return type(f"{table.name}_nested_row", (NestedRow,), _column_attributes(table))
+
+
+@cache
+def nested_row(table: Table, alias: str) -> str:
+    """`ROW(<every column of alias>)`: one row of `table` as a single value (of an array,
+    say), decoded by `nested_rows`. An anonymous record keeps `columns(table)`'s order,
+    which the table's own row type (its columns in the order migrations added them) need
+    not."""
+    return f"ROW({columns(table, alias)})"
+
+
+def nested_rows(table: Table, values: Sequence[tuple[Any, ...]] | None) -> list[NestedRow]:
+    """The rows of an array of `nested_row(table, ...)` values."""
+    row = nested_row_class(table)
+    return [row(value) for value in values or ()]
 
 
 @cache

@@ -49,7 +49,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(
         default=Path(".okr-data"), description="Folder of the embedded PostgreSQL's data."
     )
-    database_pool_size: int = Field(default=10, ge=1, description="Connections kept per process.")
+    database_pool_size: int = Field(
+        default=10,
+        ge=1,
+        description="Connections kept per process, in each of its pools (writes; queries).",
+    )
     database_max_overflow: int = Field(
         default=10, ge=0, description="Extra connections allowed under bursts."
     )

@@ -338,4 +338,5 @@ def checks_of(
 # Reads the GraphQL layer batches through its loaders (one statement per batch of keys).
 initiatives_of = repository.initiatives_of
 key_results_by_objective = repository.key_results_of
+with_figure_inputs = repository.with_figure_inputs
 ids_in_open_cycles = repository.ids_in_open_cycles

@@ -48,7 +48,14 @@ from okr_service.graphql.initiatives.types import Initiative
 from okr_service.graphql.key_results.types import CheckIn, KeyResult
 from okr_service.graphql.objectives.types import Objective
 from okr_service.graphql.planner.collect import Collected, collect
-from okr_service.graphql.planner.fields import RESOLVERS, Run, Typed, rows_of
+from okr_service.graphql.planner.fields import (
+    READS_FIGURE_INPUTS,
+    RESOLVERS,
+    Run,
+    Typed,
+    objectives_with_figure_inputs,
+    rows_of,
+)
 from okr_service.graphql.teams.types import Team
 from okr_service.kit.ids import decode_global_id, global_id
 
@@ -132,8 +139,19 @@ class Operation:
         if type_name not in NODE_TYPES:
             raise Fallback(type_name)  # admin-only nodes and the rarer types
         node_type = NODE_TYPES[type_name]
-        rows = await rows_of(self.run, node_type.model, [id_])
+        if node_type is Objective and self.reads_figure_inputs(node):
+            rows = await objectives_with_figure_inputs(self.run, [id_])
+        else:
+            rows = await rows_of(self.run, node_type.model, [id_])
         return None if (row := rows.get(id_)) is None else Typed(type_name, row)
+
+    def reads_figure_inputs(self, node: FieldNode) -> bool:
+        """Whether an objective's selection asks for its figures or key results."""
+        objective = self.schema.get_type(Objective.__name__)
+        assert isinstance(objective, GraphQLObjectType)
+        assert node.selection_set is not None
+        asked = self.collect(objective, [node.selection_set]).values()
+        return any(nodes[0].name.value in READS_FIGURE_INPUTS for nodes in asked)
 
     async def complete(
         self, type_: GraphQLOutputType, values: list[Any], nodes: list[FieldNode]

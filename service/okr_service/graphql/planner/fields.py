@@ -200,14 +200,32 @@ async def key_result_initiatives(run: Run, parents: list[Any], _: dict[str, Any]
     return [[rows[i] for i in linked[p.id] if i in rows] for p in parents]
 
 
+async def objectives_with_figure_inputs(run: Run, ids: Iterable[UUID]) -> dict[UUID, Any]:
+    """Objectives' rows, their key results and cycles read with them in one statement and
+    kept for what asks next (their figures, their `keyResults`)."""
+    found = await objectives.with_figure_inputs(run.db, run.organization_id, unique(ids))
+    rows = run.remembered(ObjectiveModel.__tablename__)
+    key_results = run.remembered("key_results_by_objective")
+    cycles = run.remembered(CycleModel.__tablename__)
+    for id_, inputs in found.items():
+        rows.setdefault(id_, inputs.objective)
+        key_results.setdefault(id_, inputs.key_results)
+        cycles.setdefault(inputs.cycle.id, inputs.cycle)
+    return {id_: rows[id_] for id_ in found}
+
+
 async def objective_figures(run: Run, parents: list[Any]) -> list[ObjectiveFigures]:
-    """Each objective's figures, from the rows this run has read (the objective's and its
-    cycle's) and its key results' rows (shared with `keyResults`)."""
+    """Each objective's figures, from its row, its cycle's and its key results' (read
+    together when this run has not read them yet)."""
     known = run.remembered("objective_figures")
     missing = {p.id: p for p in parents if p.id not in known}
     if missing:
-        key_results = await key_result_rows(run, missing)
-        cycles = await rows_of(run, CycleModel, (row.cycle_id for row in missing.values()))
+        key_results = run.remembered("key_results_by_objective")
+        cycles = run.remembered(CycleModel.__tablename__)
+        if any(
+            id_ not in key_results or row.cycle_id not in cycles for id_, row in missing.items()
+        ):
+            await objectives_with_figure_inputs(run, missing)
         dated = [(row, CycleDates.of(cycles[row.cycle_id])) for row in missing.values()]
         known.update(
             await objectives.figures_of_read(
@@ -251,13 +269,16 @@ RESOLVERS[("KeyResult", "latestCheckIn")] = latest_check_in
 RESOLVERS[("KeyResult", "initiatives")] = key_result_initiatives
 RESOLVERS[("KeyResult", "impactCoverage")] = impact_coverage
 RESOLVERS[("Objective", "contributesTo")] = contributes_to
-for graphql_name, attribute in (
-    ("progress", "progress"),
-    ("score", "score"),
-    ("expectedProgress", "expected_progress"),
-    ("health", "health"),
-    ("healthReason", "health_reason"),
-):
+FIGURES = {
+    "progress": "progress",
+    "score": "score",
+    "expectedProgress": "expected_progress",
+    "health": "health",
+    "healthReason": "health_reason",
+}
+# An objective's fields that read its key results and its cycle.
+READS_FIGURE_INPUTS = frozenset({*FIGURES, "keyResults"})
+for graphql_name, attribute in FIGURES.items():
     RESOLVERS[("Objective", graphql_name)] = figure(objective_figures, attribute)
     RESOLVERS[("KeyResult", graphql_name)] = figure(key_result_figures, attribute)
 RESOLVERS[("KeyResult", "achieved")] = figure(key_result_figures, "achieved")
