@@ -271,6 +271,32 @@ async def run_cell(
     return json.loads(out.decode().strip().splitlines()[-1])
 
 
+async def queries_by_path(port: int) -> dict[str, float]:
+    """okr-service's count of queries per read path (`okr_graphql_queries_total`)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(b"GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+        text = (await reader.read()).decode(errors="replace")
+    finally:
+        writer.close()
+    counts: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith('okr_graphql_queries_total{path="'):
+            labels, _, value = line.rpartition(" ")
+            counts[labels.split('"')[1]] = counts.get(labels.split('"')[1], 0.0) + float(value)
+    return counts
+
+
+def served_by(before: dict[str, float], after: dict[str, float]) -> str:
+    """Which read path answered a cell's queries: `compiled`, `resolvers`, or the share."""
+    done = {path: after.get(path, 0.0) - before.get(path, 0.0) for path in after}
+    total = sum(done.values())
+    if not total:
+        return "-"
+    compiled = done.get("compiled", 0.0) / total
+    return "compiled" if compiled == 1 else "resolvers" if compiled == 0 else f"{compiled:.0%} compiled"
+
+
 def count_rows(payload: bytes) -> dict[str, int]:
     """Objectives, key results, latest check-ins, initiative links in a W1 answer."""
     data = orjson.loads(payload).get("data") or {}
@@ -390,7 +416,7 @@ def print_table(result: dict[str, Any]) -> str:
     lines = []
     head = (
         f"{'workload':<12} {'c':>3} {'target':<15} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'err':>4} "
-        f"{'KB/resp':>8} {'RSS MB/worker':>14}"
+        f"{'KB/resp':>8} {'RSS MB/worker':>14}  read path"
     )
     lines += [
         f"== okr-service bench, size {result['size']} ({result['timestamp']})",
@@ -402,7 +428,7 @@ def print_table(result: dict[str, Any]) -> str:
         lines.append(
             f"{c['workload']:<12} {c['concurrency']:>3} {c['target']:<15} {fmt(c['rps'], 0):>8} "
             f"{fmt(c['p50_ms'], 2):>8} {fmt(c['p99_ms'], 2):>8} {c['errors']:>4} "
-            f"{c['bytes_per_response'] / 1024:>8.1f} {rss:>14}"
+            f"{c['bytes_per_response'] / 1024:>8.1f} {rss:>14}  {c.get('read_path', '')}"
         )
     lines += ["", "Ratios (okr-service / other; latency >1 = slower, throughput <1 = slower)"]
     head2 = f"{'workload':<12} {'c':>3} {'target':<15} {'p50/floor':>9} {'rps/floor':>9} {'p50/PG':>8} {'rps/PG':>8}"
@@ -583,9 +609,12 @@ async def run(
                     w1_rows.setdefault(w.key, {})[t.name] = count_rows(payload)
                 for conc in w.concurrencies:
                     load_before = os.getloadavg()[0]
+                    paths_before = await queries_by_path(t.port) if t.kind == "svc" else {}
                     with RssSampler(server) as sampler:
                         r = await run_cell(t, bodies, headers, conc, measure, warm, w.write)
                     r["loadavg_1m_before"] = load_before
+                    if t.kind == "svc":
+                        r["read_path"] = served_by(paths_before, await queries_by_path(t.port))
                     rss = [v / 2**20 for v in sampler.peaks.values()]
                     cell = {
                         "target": t.name,

@@ -30,6 +30,7 @@ FAMILIES = {
     "okr_graphql_operation_duration_seconds": "histogram",
     "okr_errors": "counter",
     "okr_graphql_query_cost": "histogram",
+    "okr_graphql_queries": "counter",
     "okr_rate_limited_requests": "counter",
     "okr_rate_limit_store_errors": "counter",
     "okr_idempotency_replays": "counter",
@@ -93,6 +94,7 @@ async def test_a_scrape_after_requests_and_deliveries_shows_every_family(
     await factories.team(api, "Observed")  # a mutation; its event fails once, then arrives
     assert (await api.post("query MetricsProbe " + TEAMS)).json()["data"]["teams"]
     assert (await api.post(TEAMS)).json()["data"]["teams"]  # anonymous
+    assert (await api.post("{ viewer { role } }")).json()["data"]  # not compiled
     invalid = (await api.post("query Broken { nothingHere }")).json()
     assert invalid["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
     refused = await api.client.post("/graphql", json={"query": TEAMS})  # no key
@@ -135,7 +137,13 @@ async def test_a_scrape_after_requests_and_deliveries_shows_every_family(
     assert cost_count >= 4
     # MetricsProbe and the anonymous query cost 1 + 5 edges x (1 node): 11 each.
     assert delta("okr_graphql_query_cost_sum") >= 22
+    # Queries by the path that answered: teams compiled (and, in verify mode, compared).
+    assert delta("okr_graphql_queries_total", path="compiled") >= 2
+    assert delta("okr_graphql_queries_total", path="resolvers") >= 1
     # Pool: every connection the requests took is back; none waiting, none timed out.
+    for pool in ("api", "reads"):
+        in_use = "okr_db_pool_connections_in_use"
+        assert after.value(in_use, pool=pool) == before.value(in_use, pool=pool), pool
     assert after.value("okr_db_pool_connections_in_use", pool="api") == before.value(
         "okr_db_pool_connections_in_use", pool="api"
     )

@@ -59,6 +59,12 @@ QUERY_COST = Histogram(
     "Requested cost of executed GraphQL operations (objects the answer can hold at most).",
     buckets=COST_BUCKETS,
 )
+QUERIES_BY_PATH = Counter(
+    "okr_graphql_queries_total",
+    "GraphQL queries executed, by the path that answered: `compiled` (level by level, "
+    "graphql/planner) or `resolvers` (Strawberry's, field by field).",
+    ["path"],
+)
 RATE_LIMITED = Counter(
     "okr_rate_limited_requests_total",
     "Requests refused 429 by a rate or concurrency limit, by code.",

@@ -17,6 +17,7 @@ from graphql import ExecutionResult, OperationType, get_operation_ast
 from graphql.execution.values import get_variable_values
 from sqlalchemy.exc import DBAPIError
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from okr_service.graphql.context import Context
 from okr_service.graphql.planner.execute import (
@@ -27,6 +28,7 @@ from okr_service.graphql.planner.execute import (
     unserved_field,
 )
 from okr_service.graphql.planner.fields import Run
+from okr_service.kit import metrics
 
 logger = logging.getLogger(__name__)
 VERDICT_MEMORY = 4096  # documents whose verdict (served or why not) is remembered
@@ -48,6 +50,8 @@ class CompiledReads(SchemaExtension):
         planned = await self.planned(context) if isinstance(context, Context) else None
         if planned is not None:
             CompiledReads.answered += 1
+        if is_query(execution):
+            metrics.QUERIES_BY_PATH.labels("compiled" if planned is not None else "resolvers").inc()
         verify = planned is not None and context.settings.query_planner_verify
         if planned is not None and not verify:
             execution.result = ExecutionResult(data=planned)
@@ -85,6 +89,13 @@ class CompiledReads(SchemaExtension):
             # An error the reference path reports in its own words (bad IDs, page sizes...).
             logger.debug("compiled read fell back to Strawberry", exc_info=True)
         return None
+
+
+def is_query(execution: Any) -> bool:
+    try:
+        return bool(execution.operation_type is StrawberryOperationType.QUERY)
+    except RuntimeError:  # no operation of that name: nothing runs
+        return False
 
 
 def verdict_on(schema: Any, document: Any, operation: Any) -> str | None:
