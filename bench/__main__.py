@@ -10,6 +10,7 @@ Subcommands:
   rig           3 API processes, 2 webhook workers, PgBouncer, a replica, Redis: checks
                 writes, read-your-writes, deliveries, the global rate limit (bench/rig.py)
   scaling       W1 page 25 and W2 throughput through 1, 2 and 3 API processes
+  explain       each read workload's SQL statements with their plans and timings
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def main() -> None:
     sub.add_parser("cpu", add_help=False)
     sub.add_parser("rig", add_help=False)
     sub.add_parser("scaling", add_help=False)
+    sub.add_parser("explain", add_help=False)
     ch = sub.add_parser("chart", help="redraw the PNG of a results JSON")
     ch.add_argument("json")
     c = sub.add_parser("client-check")
@@ -77,6 +79,10 @@ def main() -> None:
         from bench import scaling
 
         scaling.main(rest)
+    elif args.command == "explain":
+        from bench import explain
+
+        explain.main(rest)
     elif args.command == "chart":
         import json
         from pathlib import Path

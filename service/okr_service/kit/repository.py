@@ -167,11 +167,18 @@ async def page(
 ) -> Page:
     """A keyset page in creation order (UUIDv7 keys) and whether more rows follow.
 
+    The page's keys are found first and its rows read by them, in one statement: an
+    index on (organization_id, <a filter's columns>, id) then finds the keys alone, in
+    order, without the table. Asked for whole rows in key order, PostgreSQL may instead
+    walk the primary key and filter every row on the way (a page of one cycle's objectives
+    at the bench's xl passed over 100,000 others' rows: 40 ms against 0.1 ms).
+
     With `keep`, rows are read in batches and filtered by it until the page is full, the
     rows run out, or `MAX_SCANNED` rows were read (then the page may be short, and says
     where to resume)."""
     table = model.__table__  # type: ignore[attr-defined]
     statement = select(table).where(table.c.organization_id == organization_id, *filters)
+    keys = select(table.c.id).where(table.c.organization_id == organization_id, *filters)
 
     async def count(db: AsyncSession) -> int:
         return int(await db.scalar(select(func.count()).select_from(statement.subquery())) or 0)
@@ -182,8 +189,10 @@ async def page(
     found: list[Row[Any]] = []
     scanned = 0
     while True:
-        batch_statement = statement if after is None else statement.where(table.c.id > after)
-        batch = list(await db.execute(batch_statement.order_by(table.c.id).limit(batch_size)))
+        batch_keys = (keys if after is None else keys.where(table.c.id > after)).order_by(
+            table.c.id
+        )
+        batch = list(await db.execute(rows_of_keys(table, batch_keys.limit(batch_size))))
         found += batch if keep is None else await keep(batch)
         scanned += len(batch)
         if len(found) > first or len(batch) < batch_size:
@@ -191,6 +200,12 @@ async def page(
         after = batch[-1].id
         if scanned >= max_scanned:
             return Page(found, True, resume_after=after, total=counted)
+
+
+def rows_of_keys(table: Any, keys: Select[Any]) -> Select[Any]:
+    """The rows of `table` whose ids `keys` selects, in id order."""
+    found = keys.subquery()
+    return select(table).join(found, found.c.id == table.c.id).order_by(table.c.id)
 
 
 async def pages_grouped_by(
