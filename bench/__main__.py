@@ -33,6 +33,7 @@ def main() -> None:
     run.add_argument("--only", nargs="*", help="targets by name or kind (svc, floor, pg)")
     run.add_argument("--duration", type=float, help="seconds measured per cell")
     run.add_argument("--warmup", type=float, help="seconds of warm-up per cell")
+    run.add_argument("--workload", action="append", help='only these, e.g. --workload "W4 node"')
     g = sub.add_parser("generate")
     g.add_argument("size", choices=["small", "mid", "large", "xl"])
     g.add_argument("--reuse", action="store_true")
@@ -57,6 +58,7 @@ def main() -> None:
                 only=args.only,
                 duration=args.duration,
                 warmup=args.warmup,
+                workload_keys=args.workload,
             )
         )
     elif args.command == "generate":

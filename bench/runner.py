@@ -531,6 +531,7 @@ async def run(
     only: list[str] | None = None,
     duration: float | None = None,
     warmup: float | None = None,
+    workload_keys: list[str] | None = None,
 ) -> dict[str, Any]:
     meta = await gen.generate(size, reuse=reuse)
     busy = psutil.cpu_percent(interval=2.0)
@@ -572,7 +573,7 @@ async def run(
             alias = await pg_node_alias(pg_target.port)
         finally:
             server.stop()
-    loads = workloads.build(meta, alias)
+    loads = [w for w in workloads.build(meta, alias) if not workload_keys or w.key in workload_keys]
 
     # Untimed pass: statements per request through the counting proxy.
     proxy = PgProxy(PROXY_PORT, "127.0.0.1", PG_PORT)
