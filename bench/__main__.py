@@ -10,6 +10,7 @@ Subcommands:
   rig           3 API processes, 2 webhook workers, PgBouncer, a replica, Redis: checks
                 writes, read-your-writes, deliveries, the global rate limit (bench/rig.py)
   scaling       W1 page 25 and W2 throughput through 1, 2 and 3 API processes
+  memory        RSS by imported package, and peak RSS per worker under load
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def main() -> None:
     sub.add_parser("cpu", add_help=False)
     sub.add_parser("rig", add_help=False)
     sub.add_parser("scaling", add_help=False)
+    sub.add_parser("memory", add_help=False)
     ch = sub.add_parser("chart", help="redraw the PNG of a results JSON")
     ch.add_argument("json")
     c = sub.add_parser("client-check")
@@ -77,6 +79,10 @@ def main() -> None:
         from bench import scaling
 
         scaling.main(rest)
+    elif args.command == "memory":
+        from bench import memory
+
+        memory.main(rest)
     elif args.command == "chart":
         import json
         from pathlib import Path
