@@ -39,6 +39,7 @@ from okr_service.graphql.subscriptions.feed import SubscriptionFeeds
 from okr_service.idempotency import service as idempotency
 from okr_service.inbound import install as install_integration_route
 from okr_service.kit import metrics
+from okr_service.kit.backends import redis_buckets
 from okr_service.kit.backpressure import BodyReadDeadline, InFlightLimit
 from okr_service.kit.clock import Clock
 from okr_service.kit.cors import CORSMiddleware, cors_options
@@ -61,7 +62,6 @@ from okr_service.kit.outage import (
 from okr_service.kit.principal import Principal
 from okr_service.kit.problems import graphql_error_response
 from okr_service.kit.ratelimit import BodySizeLimit, RateLimit, mark_authenticated
-from okr_service.kit.redis_buckets import RedisBuckets
 from okr_service.kit.replica import CONNECT_TIMEOUT_SECONDS as REPLICA_CONNECT_TIMEOUT_SECONDS
 from okr_service.kit.replica import (
     CONSISTENCY_HEADER,
@@ -409,15 +409,7 @@ def create_app(
         subscription_feeds = SubscriptionFeeds(url, settings, app.state.sessionmaker)
         app.state.subscription_feeds = subscription_feeds
         # With Redis the rate limits hold across replicas; without, per process.
-        rate_limit_store = (
-            RedisBuckets.connect(
-                settings.redis_url.get_secret_value(),
-                settings.redis_key_prefix,
-                settings.redis_timeout_seconds,
-            )
-            if settings.redis_url is not None
-            else None
-        )
+        rate_limit_store = redis_buckets(settings)
         app.state.rate_limit_store = rate_limit_store
         read_replica = replica_of(engine, settings)
         if read_replica is not None:
