@@ -8,7 +8,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 from fastapi import FastAPI, Request, WebSocket
@@ -21,9 +21,10 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+from okr_service.auth.bearer import InvalidToken, looks_like_jwt
 from okr_service.auth.revocations import RevocationListener
 from okr_service.auth.service import PrincipalCache, authenticate
-from okr_service.auth.tokens import InvalidToken, TokenVerifier, looks_like_jwt
+from okr_service.backends import redis_buckets, token_verifier
 from okr_service.cycles.sweep import HealthSweeper
 from okr_service.graphql.context import Context
 from okr_service.graphql.extensions import mask_escaped_errors
@@ -39,7 +40,6 @@ from okr_service.graphql.subscriptions.feed import SubscriptionFeeds
 from okr_service.idempotency import service as idempotency
 from okr_service.inbound import install as install_integration_route
 from okr_service.kit import metrics
-from okr_service.kit.backends import redis_buckets
 from okr_service.kit.backpressure import BodyReadDeadline, InFlightLimit
 from okr_service.kit.clock import Clock
 from okr_service.kit.cors import CORSMiddleware, cors_options
@@ -75,6 +75,9 @@ from okr_service.kit.startup import resolve_database_url
 from okr_service.kit.tracing import provider_from_environment, trace_sql, tracer_of
 from okr_service.webhooks.openapi import document_webhooks
 from okr_service.webhooks.worker import DeliveryWorker
+
+if TYPE_CHECKING:  # loaded only with user tokens configured (okr_service/backends.py)
+    from okr_service.auth.tokens import TokenVerifier
 
 logger = logging.getLogger(__name__)
 
@@ -394,7 +397,7 @@ def create_app(
         app.state.engine = engine
         app.state.settings = settings
         app.state.sessionmaker = create_sessionmaker(engine)
-        app.state.token_verifier = TokenVerifier.from_settings(settings)
+        app.state.token_verifier = token_verifier(settings)
         app.state.principal_cache = PrincipalCache(
             settings.auth_cache_seconds, settings.auth_refusal_cache_seconds
         )

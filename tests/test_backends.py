@@ -1,24 +1,29 @@
 """Optional backends load only when configured: a worker without OKR_REDIS_URL never
-imports Redis' client (each worker keeps what it imports); with it, the buckets are
-Redis'."""
+imports Redis' client, one without JWT keys never imports the JWT library and
+`cryptography` (each worker keeps what it imports); configured, they are there."""
 
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 from pydantic import SecretStr
 
-from okr_service.kit.backends import redis_buckets
+from okr_service.auth.tokens import TokenVerifier
+from okr_service.backends import redis_buckets, token_verifier
 from okr_service.kit.redis_buckets import RedisBuckets
 from okr_service.kit.settings import Settings
+from tests.auth.conftest import AUDIENCE, ISSUER, pem, rsa_key
 
+OPTIONAL = ("redis", "jwt", "cryptography")
 # A fresh interpreter: this one has imported everything the tests use.
-APP_WITHOUT_REDIS = """
+APP_WITHOUT_BACKENDS = f"""
 import sys
 from okr_service.app import create_app
 from okr_service.kit.settings import Settings
 create_app(Settings(database_url=None))
-print(sorted(name for name in sys.modules if name == "redis" or name.startswith("redis.")))
+print(sorted({{name.split(".")[0] for name in sys.modules}} & set({OPTIONAL!r})))
 """
 
 
@@ -39,10 +44,28 @@ async def test_with_a_redis_url_the_buckets_are_redis() -> None:
     await buckets.close()  # it never connected: nothing listens on port 1
 
 
-def test_an_app_without_redis_never_imports_its_client() -> None:
+def test_without_jwt_keys_there_is_no_verifier() -> None:
+    assert token_verifier(Settings(database_url=None)) is None
+
+
+def test_with_jwt_keys_user_tokens_are_verified() -> None:
+    settings = Settings(
+        database_url=None, jwt_public_keys=pem(rsa_key()), jwt_issuer=ISSUER, jwt_audience=AUDIENCE
+    )
+    verifier = token_verifier(settings)
+    assert isinstance(verifier, TokenVerifier)
+    assert (verifier.issuer, verifier.audience, len(verifier.pem_keys)) == (ISSUER, AUDIENCE, 1)
+
+
+def test_jwt_keys_without_issuer_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="OKR_JWT_ISSUER"):
+        token_verifier(Settings(database_url=None, jwt_public_keys=pem(rsa_key())))
+
+
+def test_an_app_without_them_never_imports_the_optional_libraries() -> None:
     environment = {key: value for key, value in os.environ.items() if not key.startswith("OKR_")}
     done = subprocess.run(
-        [sys.executable, "-c", APP_WITHOUT_REDIS],
+        [sys.executable, "-c", APP_WITHOUT_BACKENDS],
         env=environment,
         capture_output=True,
         text=True,
