@@ -5,7 +5,7 @@ import functools
 import gc
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -364,6 +364,20 @@ class FastJSONGraphQLRouter(SpecGraphQLRouter):
         return await super().process_result(request, result)
 
 
+def with_webhooks(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """`app.openapi`, documenting the webhooks (OpenAPI `webhooks`: every event type and
+    its body) when it makes the document: their models would otherwise stay in every
+    worker (about 2 MB) for a document few ever ask for."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None and not app.webhooks.routes:
+            document_webhooks(app.webhooks)
+        return generate()
+
+    return openapi
+
+
 def create_app(
     settings: Settings | None = None,
     database_url: str | None = None,
@@ -470,8 +484,7 @@ def create_app(
     app.add_exception_handler(BadIdempotencyKey, bad_idempotency_key_response)
     app.add_exception_handler(InputTooDeep, input_too_deep_response)
     app.add_exception_handler(InvalidConsistencyToken, invalid_consistency_token_response)
-    document_webhooks(app.webhooks)  # OpenAPI `webhooks`: every event type and its body
-    app.openapi = documented(app.openapi)  # type: ignore[method-assign]  # security, servers
+    app.openapi = documented(with_webhooks(app))  # type: ignore[method-assign]  # security, servers
     app.state.clock = clock
     app.state.tracer = tracer  # read by the schema's ObserveOperation
     app.state.limits = Limits.from_settings(settings)  # read by the schema's QueryLimits
