@@ -1,29 +1,34 @@
 """Optional backends load only when configured: a worker without OKR_REDIS_URL never
 imports Redis' client, one without JWT keys never imports the JWT library and
-`cryptography` (each worker keeps what it imports); configured, they are there."""
+`cryptography`, one without tracing never imports OpenTelemetry's SDK (each worker keeps
+what it imports); configured, they are there."""
 
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
 from pydantic import SecretStr
 
 from okr_service.auth.tokens import TokenVerifier
-from okr_service.backends import redis_buckets, token_verifier
+from okr_service.backends import redis_buckets, token_verifier, tracer_provider
 from okr_service.kit.redis_buckets import RedisBuckets
-from okr_service.kit.settings import Settings
+from okr_service.kit.settings import Settings, TracingSettings
 from tests.auth.conftest import AUDIENCE, ISSUER, pem, rsa_key
 
-OPTIONAL = ("redis", "jwt", "cryptography")
+OPTIONAL = ("redis", "jwt", "cryptography", "opentelemetry.sdk")
 # A fresh interpreter: this one has imported everything the tests use.
 APP_WITHOUT_BACKENDS = f"""
 import sys
 from okr_service.app import create_app
 from okr_service.kit.settings import Settings
 create_app(Settings(database_url=None))
-print(sorted({{name.split(".")[0] for name in sys.modules}} & set({OPTIONAL!r})))
+print(sorted(
+    package
+    for package in {OPTIONAL!r}
+    if any(name == package or name.startswith(package + ".") for name in sys.modules)
+))
 """
 
 
@@ -57,13 +62,25 @@ def test_with_jwt_keys_user_tokens_are_verified() -> None:
     assert (verifier.issuer, verifier.audience, len(verifier.pem_keys)) == (ISSUER, AUDIENCE, 1)
 
 
-def test_jwt_keys_without_issuer_are_refused(tmp_path: Path) -> None:
+def test_jwt_keys_without_issuer_are_refused() -> None:
     with pytest.raises(ValueError, match="OKR_JWT_ISSUER"):
         token_verifier(Settings(database_url=None, jwt_public_keys=pem(rsa_key())))
 
 
+def test_without_otel_variables_there_is_no_tracing() -> None:
+    assert tracer_provider(TracingSettings()) is None
+
+
+def test_with_an_exporter_chosen_spans_go_to_a_provider() -> None:
+    provider = tracer_provider(TracingSettings(traces_exporter="console"))
+    assert isinstance(provider, TracerProvider)
+    provider.shutdown()
+
+
 def test_an_app_without_them_never_imports_the_optional_libraries() -> None:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("OKR_")}
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith(("OKR_", "OTEL_"))
+    }
     done = subprocess.run(
         [sys.executable, "-c", APP_WITHOUT_BACKENDS],
         env=environment,

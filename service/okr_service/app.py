@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, cast
 import orjson
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
-from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
@@ -21,10 +20,10 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+from okr_service import backends
 from okr_service.auth.bearer import InvalidToken, looks_like_jwt
 from okr_service.auth.revocations import RevocationListener
 from okr_service.auth.service import PrincipalCache, authenticate
-from okr_service.backends import redis_buckets, token_verifier
 from okr_service.cycles.sweep import HealthSweeper
 from okr_service.graphql.context import Context
 from okr_service.graphql.extensions import mask_escaped_errors
@@ -72,11 +71,13 @@ from okr_service.kit.replica import (
 )
 from okr_service.kit.settings import Settings, get_settings
 from okr_service.kit.startup import resolve_database_url
-from okr_service.kit.tracing import provider_from_environment, trace_sql, tracer_of
+from okr_service.kit.tracing import trace_sql, tracer_of
 from okr_service.webhooks.openapi import document_webhooks
 from okr_service.webhooks.worker import DeliveryWorker
 
-if TYPE_CHECKING:  # loaded only with user tokens configured (okr_service/backends.py)
+if TYPE_CHECKING:  # loaded only when configured (okr_service/backends.py)
+    from opentelemetry.sdk.trace import TracerProvider
+
     from okr_service.auth.tokens import TokenVerifier
 
 logger = logging.getLogger(__name__)
@@ -384,7 +385,7 @@ def create_app(
     *,
     webhook_worker: bool | None = None,
     clock: Clock | None = None,
-    tracer_provider: TracerProvider | None = None,
+    tracer_provider: "TracerProvider | None" = None,
 ) -> FastAPI:
     """The application; the engine is made at start-up (lifespan), never at import.
 
@@ -396,7 +397,7 @@ def create_app(
     settings = settings or get_settings()
     clock = clock or Clock()
     owns_provider = tracer_provider is None
-    tracer_provider = tracer_provider or provider_from_environment()
+    tracer_provider = tracer_provider or backends.tracer_provider()
     tracer = tracer_of(tracer_provider)
     if webhook_worker is None:
         webhook_worker = settings.webhook_worker_in_process
@@ -411,7 +412,7 @@ def create_app(
         app.state.engine = engine
         app.state.settings = settings
         app.state.sessionmaker = create_sessionmaker(engine)
-        app.state.token_verifier = token_verifier(settings)
+        app.state.token_verifier = backends.token_verifier(settings)
         app.state.principal_cache = PrincipalCache(
             settings.auth_cache_seconds, settings.auth_refusal_cache_seconds
         )
@@ -426,7 +427,7 @@ def create_app(
         subscription_feeds = SubscriptionFeeds(url, settings, app.state.sessionmaker)
         app.state.subscription_feeds = subscription_feeds
         # With Redis the rate limits hold across replicas; without, per process.
-        rate_limit_store = redis_buckets(settings)
+        rate_limit_store = backends.redis_buckets(settings)
         app.state.rate_limit_store = rate_limit_store
         read_replica = replica_of(engine, settings)
         if read_replica is not None:

@@ -323,15 +323,16 @@ def run_webhook_worker(metrics_port: int | None = None) -> None:
 
     from prometheus_client import start_http_server
 
+    from okr_service import backends
     from okr_service.cycles.sweep import HealthSweeper
     from okr_service.kit.clock import Clock
     from okr_service.kit.db import create_engine, create_sessionmaker
-    from okr_service.kit.tracing import provider_from_environment, tracer_of
+    from okr_service.kit.tracing import tracer_of
     from okr_service.webhooks.worker import run_until_stopped
 
     if metrics_port is not None:
         start_http_server(metrics_port)
-    tracer_provider = provider_from_environment()
+    tracer_provider = backends.tracer_provider()
 
     async def run() -> None:
         stop = asyncio.Event()
