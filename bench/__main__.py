@@ -11,6 +11,7 @@ Subcommands:
                 writes, read-your-writes, deliveries, the global rate limit (bench/rig.py)
   scaling       W1 page 25 and W2 throughput through 1, 2 and 3 API processes
   explain       each read workload's SQL statements with their plans and timings
+  memory        RSS by imported package, and peak RSS per worker under load
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def main() -> None:
     sub.add_parser("rig", add_help=False)
     sub.add_parser("scaling", add_help=False)
     sub.add_parser("explain", add_help=False)
+    sub.add_parser("memory", add_help=False)
     ch = sub.add_parser("chart", help="redraw the PNG of a results JSON")
     ch.add_argument("json")
     c = sub.add_parser("client-check")
@@ -85,6 +87,10 @@ def main() -> None:
         from bench import explain
 
         explain.main(rest)
+    elif args.command == "memory":
+        from bench import memory
+
+        memory.main(rest)
     elif args.command == "chart":
         import json
         from pathlib import Path

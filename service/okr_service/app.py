@@ -5,15 +5,14 @@ import functools
 import gc
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
-from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
@@ -21,9 +20,10 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+from okr_service import backends
+from okr_service.auth.bearer import InvalidToken, looks_like_jwt
 from okr_service.auth.revocations import RevocationListener
 from okr_service.auth.service import PrincipalCache, authenticate
-from okr_service.auth.tokens import InvalidToken, TokenVerifier, looks_like_jwt
 from okr_service.cycles.sweep import HealthSweeper
 from okr_service.graphql.context import Context
 from okr_service.graphql.extensions import mask_escaped_errors
@@ -62,7 +62,6 @@ from okr_service.kit.outage import (
 from okr_service.kit.principal import Principal
 from okr_service.kit.problems import graphql_error_response
 from okr_service.kit.ratelimit import BodySizeLimit, RateLimit, mark_authenticated
-from okr_service.kit.redis_buckets import RedisBuckets
 from okr_service.kit.replica import CONNECT_TIMEOUT_SECONDS as REPLICA_CONNECT_TIMEOUT_SECONDS
 from okr_service.kit.replica import (
     CONSISTENCY_HEADER,
@@ -73,9 +72,14 @@ from okr_service.kit.replica import (
 )
 from okr_service.kit.settings import Settings, get_settings
 from okr_service.kit.startup import resolve_database_url
-from okr_service.kit.tracing import provider_from_environment, trace_sql, tracer_of
+from okr_service.kit.tracing import trace_sql, tracer_of
 from okr_service.webhooks.openapi import document_webhooks
 from okr_service.webhooks.worker import DeliveryWorker
+
+if TYPE_CHECKING:  # loaded only when configured (okr_service/backends.py)
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from okr_service.auth.tokens import TokenVerifier
 
 logger = logging.getLogger(__name__)
 
@@ -388,13 +392,27 @@ class FastJSONGraphQLRouter(SpecGraphQLRouter):
         return await super().process_result(request, result)
 
 
+def with_webhooks(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """`app.openapi`, documenting the webhooks (OpenAPI `webhooks`: every event type and
+    its body) when it makes the document: their models would otherwise stay in every
+    worker (about 2 MB) for a document few ever ask for."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None and not app.webhooks.routes:
+            document_webhooks(app.webhooks)
+        return generate()
+
+    return openapi
+
+
 def create_app(
     settings: Settings | None = None,
     database_url: str | None = None,
     *,
     webhook_worker: bool | None = None,
     clock: Clock | None = None,
-    tracer_provider: TracerProvider | None = None,
+    tracer_provider: "TracerProvider | None" = None,
 ) -> FastAPI:
     """The application; the engine is made at start-up (lifespan), never at import.
 
@@ -406,7 +424,7 @@ def create_app(
     settings = settings or get_settings()
     clock = clock or Clock()
     owns_provider = tracer_provider is None
-    tracer_provider = tracer_provider or provider_from_environment()
+    tracer_provider = tracer_provider or backends.tracer_provider()
     tracer = tracer_of(tracer_provider)
     if webhook_worker is None:
         webhook_worker = settings.webhook_worker_in_process
@@ -433,7 +451,7 @@ def create_app(
             if tracer is not None:
                 trace_sql(tenant_sessions.engine, tracer)
         app.state.tenant_sessions = tenant_sessions
-        app.state.token_verifier = TokenVerifier.from_settings(settings)
+        app.state.token_verifier = backends.token_verifier(settings)
         app.state.principal_cache = PrincipalCache(
             settings.auth_cache_seconds, settings.auth_refusal_cache_seconds
         )
@@ -448,15 +466,7 @@ def create_app(
         subscription_feeds = SubscriptionFeeds(url, settings, app.state.sessionmaker)
         app.state.subscription_feeds = subscription_feeds
         # With Redis the rate limits hold across replicas; without, per process.
-        rate_limit_store = (
-            RedisBuckets.connect(
-                settings.redis_url.get_secret_value(),
-                settings.redis_key_prefix,
-                settings.redis_timeout_seconds,
-            )
-            if settings.redis_url is not None
-            else None
-        )
+        rate_limit_store = backends.redis_buckets(settings)
         app.state.rate_limit_store = rate_limit_store
         read_replica = replica_of(engine, settings)
         if read_replica is not None:
@@ -516,8 +526,7 @@ def create_app(
     app.add_exception_handler(BadIdempotencyKey, bad_idempotency_key_response)
     app.add_exception_handler(InputTooDeep, input_too_deep_response)
     app.add_exception_handler(InvalidConsistencyToken, invalid_consistency_token_response)
-    document_webhooks(app.webhooks)  # OpenAPI `webhooks`: every event type and its body
-    app.openapi = documented(app.openapi)  # type: ignore[method-assign]  # security, servers
+    app.openapi = documented(with_webhooks(app))  # type: ignore[method-assign]  # security, servers
     app.state.clock = clock
     app.state.tracer = tracer  # read by the schema's ObserveOperation
     app.state.limits = Limits.from_settings(settings)  # read by the schema's QueryLimits

@@ -3,6 +3,8 @@
 import argparse
 import asyncio
 import json
+import os
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -247,15 +249,13 @@ def print_dev_token(role: str, teams: list[str], name: str, minutes: int) -> Non
 def serve_api(
     host: str, port: int | None, *, demo: bool, workers: int, migrate_first: bool = True
 ) -> None:
-    import os
-
     import uvicorn
 
     settings = get_settings()
     port = port or settings.port
     url = resolve_database_url(settings)
     if migrate_first:
-        asyncio.run(migrate(url))
+        migrate_in_its_own_process(url)
     if demo:
         key, organization_id = asyncio.run(load_demo_data(url))
         os.environ.update(demo_environment(organization_id))
@@ -287,11 +287,24 @@ def serve_api(
     )
 
 
+def migrate_in_its_own_process(url: str) -> None:
+    """`okr-service migrate` in a child process: Alembic and the migrations (about 10 MB)
+    never load into the process that serves, which with one worker is this one. The child
+    says why it failed, if it does, on stderr; its "up to date" line is dropped."""
+    done = subprocess.run(
+        [sys.executable, "-m", "okr_service", "migrate"],
+        env={**os.environ, "OKR_DATABASE_URL": url},
+        stdout=subprocess.DEVNULL,
+        check=False,
+    )
+    if done.returncode != 0:
+        sys.exit(done.returncode)
+
+
 def share_metrics_between_workers() -> None:
     """Worker processes write their metrics to files in one folder, so /metrics answered by
     any of them counts all (prometheus_client's multiprocess mode). An operator's own
     PROMETHEUS_MULTIPROC_DIR is emptied first: values of an earlier run must not count."""
-    import os
     import tempfile
 
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
@@ -310,15 +323,16 @@ def run_webhook_worker(metrics_port: int | None = None) -> None:
 
     from prometheus_client import start_http_server
 
+    from okr_service import backends
     from okr_service.cycles.sweep import HealthSweeper
     from okr_service.kit.clock import Clock
     from okr_service.kit.db import create_engine, create_sessionmaker
-    from okr_service.kit.tracing import provider_from_environment, tracer_of
+    from okr_service.kit.tracing import tracer_of
     from okr_service.webhooks.worker import run_until_stopped
 
     if metrics_port is not None:
         start_http_server(metrics_port)
-    tracer_provider = provider_from_environment()
+    tracer_provider = backends.tracer_provider()
 
     async def run() -> None:
         stop = asyncio.Event()

@@ -63,3 +63,15 @@ def test_a_missing_copy_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     loaded = OfflineGraphiQL.load.__wrapped__(OfflineGraphiQL)  # type: ignore[attr-defined]
     assert loaded.problem is not None
     assert "is not vendored" in loaded.problem
+
+
+def test_a_truncated_copy_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    copy = tmp_path / "assets"
+    shutil.copytree(ide.ASSETS_DIR, copy)
+    script = copy / "graphiql@3.8.3" / "graphiql.min.js.gz"
+    script.write_bytes(script.read_bytes()[:100_000])
+    monkeypatch.setattr(ide, "ASSETS_DIR", copy)
+    loaded = OfflineGraphiQL.load.__wrapped__(OfflineGraphiQL)  # type: ignore[attr-defined]
+    assert loaded.problem is not None
+    assert "graphiql@3.8.3/graphiql.min.js is not vendored" in loaded.problem
+    assert loaded.assets == {}

@@ -67,14 +67,17 @@ def refused_port() -> Iterator[int]:
         yield bound.getsockname()[1]
 
 
-async def migrate(database_url: str, **environment: str) -> tuple[int, list[str], float]:
-    """`python -m okr_service migrate`: its status, the lines of its stderr, its duration."""
+async def migrate(
+    database_url: str, *command: str, **environment: str
+) -> tuple[int, list[str], float]:
+    """`python -m okr_service migrate` (or `command`): its status, the lines of its stderr,
+    its duration."""
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "okr_service",
-        "migrate",
+        *(command or ["migrate"]),
         cwd=ROOT,
         env={**os.environ, "OKR_DATABASE_URL": database_url, **environment},
         stdout=asyncio.subprocess.PIPE,
@@ -110,3 +113,19 @@ async def test_a_database_refusing_the_connection_is_not_waited_for(database_url
         in (stderr[0])
     )
     assert seconds < 10
+
+
+async def test_serve_says_in_one_line_why_it_could_not_migrate(
+    database_url: str, refused_port: int
+) -> None:
+    """`serve` migrates first (in a process of its own); failing, it stops with that
+    process's one line and never listens."""
+    missing = make_url(database_url).set(database="okr_no_such_database")
+    status, stderr, _ = await migrate(
+        missing.render_as_string(hide_password=False),
+        *("serve", "--port", str(refused_port)),
+        OKR_DATABASE_CONNECT_TIMEOUT_SECONDS="30",
+    )
+    assert status == 1
+    assert len(stderr) == 1, stderr
+    assert 'InvalidCatalogNameError: database "okr_no_such_database"' in stderr[0]

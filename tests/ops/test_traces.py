@@ -12,7 +12,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from okr_service.kit.settings import TracingSettings
-from okr_service.kit.tracing import provider_from_environment, tracer_of
+from okr_service.kit.trace_export import provider_from_environment
+from okr_service.kit.tracing import tracer_of
 from okr_service.webhooks.worker import DeliveryWorker
 from tests.ops.conftest import AppWith
 from tests.webhooks.conftest import Receiver, create_endpoint, eventually, worker_settings

@@ -19,6 +19,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from okr_service.auth.bearer import InvalidToken, accepts_user_tokens
 from okr_service.kit.principal import Principal, Role
 from okr_service.kit.settings import Settings
 
@@ -30,19 +31,6 @@ REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
 USER = "user"
 MAX_NAME = 200
 _PEM_BLOCK = "-----END PUBLIC KEY-----"
-
-
-class InvalidToken(Exception):
-    """A token that is malformed, badly signed, expired or not meant for this service."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-def looks_like_jwt(token: str) -> bool:
-    """Three dot-separated parts is a JWT; an API key (`okr_...`) has no dot."""
-    return token.count(".") == 2
 
 
 def fits(key: PublicKey, algorithm: str) -> bool:
@@ -103,7 +91,7 @@ class TokenVerifier:
     @classmethod
     def from_settings(cls, settings: Settings) -> "TokenVerifier | None":
         """The verifier, or None when no key is configured (then only API keys work)."""
-        if settings.jwt_jwks_file is None and not settings.jwt_public_keys:
+        if not accepts_user_tokens(settings):
             return None
         if not settings.jwt_issuer or not settings.jwt_audience:
             raise ValueError("JWT keys are configured: set OKR_JWT_ISSUER and OKR_JWT_AUDIENCE.")

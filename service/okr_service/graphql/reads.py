@@ -4,13 +4,12 @@ whether it only reads, and who is asking (okr_service/kit/replica.py decides whe
 import hashlib
 from collections.abc import Mapping
 
-import jwt
 import orjson
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from starlette.requests import Request
 
+from okr_service.auth.bearer import unverified_claims
 from okr_service.auth.service import hash_key
-from okr_service.auth.tokens import looks_like_jwt
 
 VERDICT_MEMORY = 1024  # documents whose kind is remembered (keyed by digest: bounded memory)
 _read_only: dict[tuple[bytes, str | None], bool] = {}
@@ -67,12 +66,8 @@ def caller_of(token: str) -> str:
     """Who is asking, read without the database, for the read-your-writes window: a user
     token's organization and subject (unverified: this only steers where a read goes, and
     is noted only after a write, once the token was verified), else the API key's digest."""
-    if looks_like_jwt(token):
-        try:
-            claims = jwt.decode(token, options={"verify_signature": False})
-        except jwt.PyJWTError:
-            claims = {}
-        if isinstance(claims, dict) and isinstance(claims.get("sub"), str):
-            subject = f"{claims.get('org')}:{claims['sub']}".encode(errors="surrogatepass")
-            return f"user:{hashlib.sha256(subject).hexdigest()}"  # fixed size, however long
+    claims = unverified_claims(token)
+    if isinstance(claims.get("sub"), str):
+        subject = f"{claims.get('org')}:{claims['sub']}".encode(errors="surrogatepass")
+        return f"user:{hashlib.sha256(subject).hexdigest()}"  # fixed size, however long
     return f"key:{hash_key(token)}"

@@ -3,7 +3,8 @@
 Spans, at the edges only: the HTTP request (continuing a W3C `traceparent` it carries),
 the GraphQL operation (one span, never one per field), each SQL statement, and each webhook
 delivery (a child of the request that caused the event, its `traceparent` sent along, so
-the receiver can join the trace). Off, none of it runs: components hold `None`.
+the receiver can join the trace). Off, none of it runs: components hold `None`. Here the
+API only; the SDK, which exports, is okr_service/kit/trace_export.py.
 """
 
 from collections.abc import Mapping
@@ -11,43 +12,12 @@ from typing import Any
 
 from opentelemetry import propagate
 from opentelemetry.context import Context
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
-from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, TracerProvider
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from okr_service.kit.settings import TracingSettings
-
 INSTRUMENTATION = "okr-service"
 SQL_TEXT_LIMIT = 2000  # statements are long; their parameters are never recorded
-
-
-class UnknownExporter(ValueError):
-    pass
-
-
-def exporter_named(name: str) -> SpanExporter:
-    if name == "otlp":
-        # Imported only when chosen: the OTLP exporter pulls in protobuf.
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        return OTLPSpanExporter()  # endpoint, headers, timeout: OTEL_EXPORTER_OTLP_*
-    if name == "console":
-        return ConsoleSpanExporter()
-    raise UnknownExporter(f"OTEL_TRACES_EXPORTER={name} is not supported (otlp, console, none)")
-
-
-def provider_from_environment(settings: TracingSettings | None = None) -> TracerProvider | None:
-    """The provider the `OTEL_*` variables ask for, or None (tracing off)."""
-    exporter = (settings or TracingSettings()).exporter
-    if exporter is None:
-        return None
-    # Resource.create() reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES.
-    provider = TracerProvider(resource=Resource.create({"service.name": INSTRUMENTATION}))
-    provider.add_span_processor(BatchSpanProcessor(exporter_named(exporter)))
-    return provider
 
 
 def tracer_of(provider: TracerProvider | None) -> Tracer | None:

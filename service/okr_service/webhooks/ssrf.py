@@ -157,10 +157,12 @@ class GuardedNetworkBackend(AsyncNetworkBackend):
 
 class GuardedTransport(httpx.AsyncHTTPTransport):
     def __init__(self, policy: AddressPolicy, limits: httpx.Limits) -> None:
-        super().__init__(trust_env=False, limits=limits)
+        # One TLS context (its CA bundle costs about 0.7 MB), for httpx's pool and ours.
+        ssl_context = httpx.create_ssl_context(trust_env=False)
+        super().__init__(verify=ssl_context, trust_env=False, limits=limits)
         # httpx offers no public hook for the network backend: rebuild its pool around ours.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
