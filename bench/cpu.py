@@ -19,61 +19,42 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import time
 
-import httpx
 from sqlalchemy.engine import make_url
 
 from bench import generate as gen
-from bench import workloads
+from bench import inprocess
 
 READS = ("W1 page 25", "W1 page 100", "W1 subtree", "W4 node", "W3 report", "W5 team page")
 
 
 async def measure(size: str, requests: int, only: list[str], pooler: str, pooler_port: int | None) -> None:
-    meta = await gen.generate(size, reuse=True)
-    database = gen.database_name(size)
-    direct = gen.sqlalchemy_url(database)
+    direct = gen.sqlalchemy_url(gen.database_name(size))
     through = direct
     if pooler_port is not None:
         through = make_url(direct).set(host="127.0.0.1", port=pooler_port).render_as_string(hide_password=False)
-    os.environ.update(
-        OKR_DATABASE_URL=through,
-        OKR_DATABASE_POOLER=pooler,
-        OKR_DATABASE_DIRECT_URL=direct,
-        OKR_RATE_LIMIT_PER_SECOND="0",
-        OKR_MAX_CONCURRENT_REQUESTS_PER_KEY="0",
-        OKR_HEALTH_SWEEP_INTERVAL_SECONDS="86400",
-        OKR_LOG_LEVEL="WARNING",
-    )
-    from okr_service.app import create_app  # after the environment that configures it
-    from okr_service.kit.settings import Settings
-
-    app = create_app(Settings(), webhook_worker=False)
-    headers = {"Authorization": f"Bearer {meta['api_key']}", "Content-Type": "application/json"}
-    loads = {w.key: w for w in workloads.build(meta, None)}
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            print(f"{'workload':14} {'cpu ms/req':>10} {'stdev':>6} {'wall ms/req':>11}")
-            for key in only or READS:
-                if key not in loads:
-                    continue
-                bodies = loads[key].bodies["svc"]
-                cpu: list[float] = []
-                started = time.perf_counter()
-                for index in range(requests + requests // 5):
-                    before = time.process_time()
-                    response = await client.post("/graphql", content=bodies[index % len(bodies)], headers=headers)
-                    spent = time.process_time() - before
-                    assert response.status_code == 200, response.text
-                    assert b'"errors"' not in response.content, response.text
-                    if index >= requests // 5:  # the first fifth warms up
-                        cpu.append(spent * 1000)
-                wall = (time.perf_counter() - started) * 1000 / len(cpu)
-                print(f"{key:14} {statistics.median(cpu):10.2f} {statistics.stdev(cpu):6.2f} {wall:11.2f}")
+    pooled = {"OKR_DATABASE_URL": through, "OKR_DATABASE_POOLER": pooler, "OKR_DATABASE_DIRECT_URL": direct}
+    async with inprocess.service(size, **pooled) as running:
+        client, headers, loads = running.client, running.headers, running.loads
+        print(f"{'workload':14} {'cpu ms/req':>10} {'stdev':>6} {'wall ms/req':>11}")
+        for key in only or READS:
+            if key not in loads:
+                continue
+            bodies = loads[key].bodies["svc"]
+            cpu: list[float] = []
+            started = time.perf_counter()
+            for index in range(requests + requests // 5):
+                before = time.process_time()
+                response = await client.post("/graphql", content=bodies[index % len(bodies)], headers=headers)
+                spent = time.process_time() - before
+                assert response.status_code == 200, response.text
+                assert b'"errors"' not in response.content, response.text
+                if index >= requests // 5:  # the first fifth warms up
+                    cpu.append(spent * 1000)
+            wall = (time.perf_counter() - started) * 1000 / len(cpu)
+            print(f"{key:14} {statistics.median(cpu):10.2f} {statistics.stdev(cpu):6.2f} {wall:11.2f}")
 
 
 def main(argv: list[str]) -> None:

@@ -8,8 +8,8 @@ second are captured with their arguments: those SQLAlchemy runs (its cursor even
 those sent through asyncpg directly (its query log). Each is then run again under
 `EXPLAIN (ANALYZE, BUFFERS)`, as the request's tenant, and summarised: the plan's scans
 (a sequential scan of a large table is what grows with the data), rows, buffers and time.
-Run it on `mid` and on `xl` to see what grows between them; the summary is also written to
-bench/results/explain-<size>.txt.
+Run it on `mid` and on `xl` to see what grows between them; the summary of them all is also
+written to bench/results/explain-<size>.txt.
 """
 
 from __future__ import annotations
@@ -17,17 +17,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 from sqlalchemy import event
 
 from bench import generate as gen
-from bench import workloads
+from bench import inprocess
 
 READS = ("W1 page 25", "W1 page 100", "W1 subtree", "W4 node", "W5 team page", "W3 report")
 TENANT = "SELECT set_config('role', 'okr_tenant', false), set_config('okr.organization_id', $1, false)"
@@ -75,26 +73,12 @@ async def explain(dsn: str, organization: str, statement: str, args: tuple[Any, 
 
 
 async def measure(size: str, only: list[str]) -> None:
-    meta = await gen.generate(size, reuse=True)
-    database = gen.database_name(size)
-    os.environ.update(
-        OKR_DATABASE_URL=gen.sqlalchemy_url(database),
-        OKR_RATE_LIMIT_PER_SECOND="0",
-        OKR_MAX_CONCURRENT_REQUESTS_PER_KEY="0",
-        OKR_HEALTH_SWEEP_INTERVAL_SECONDS="86400",
-        OKR_LOG_LEVEL="WARNING",
-    )
-    from okr_service.app import create_app  # after the environment that configures it
-    from okr_service.kit.settings import Settings
-
-    app = create_app(Settings(), webhook_worker=False)
-    headers = {"Authorization": f"Bearer {meta['api_key']}", "Content-Type": "application/json"}
-    loads = {w.key: w for w in workloads.build(meta, None)}
     captured = Captured()
     lines: list[str] = []
-    async with app.router.lifespan_context(app):
-        engines = [app.state.engine] + ([app.state.tenant_sessions.engine] if app.state.tenant_sessions else [])
-        for engine in engines:
+    async with inprocess.service(size) as running:
+        app, client, headers, meta = running.app, running.client, running.headers, running.meta
+        tenant_sessions = app.state.tenant_sessions
+        for engine in [app.state.engine] + ([tenant_sessions.engine] if tenant_sessions else []):
             event.listen(engine.sync_engine, "before_cursor_execute", captured.sqlalchemy)
 
             @event.listens_for(engine.sync_engine, "connect")
@@ -102,20 +86,19 @@ async def measure(size: str, only: list[str]) -> None:
                 dbapi_connection.driver_connection.add_query_logger(captured.asyncpg)
 
             await engine.dispose()  # connections made from here on log their queries
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            for key in only or READS:
-                body = loads[key].bodies["svc"][0]
-                await client.post("/graphql", content=body, headers=headers)  # warm up
-                captured.statements.clear()
-                captured.on = True
-                response = await client.post("/graphql", content=body, headers=headers)
-                captured.on = False
-                assert response.status_code == 200, response.text
-                lines += await report(key, meta, captured.statements)
+        for key in only or READS:
+            body = running.loads[key].bodies["svc"][0]
+            await client.post("/graphql", content=body, headers=headers)  # warm up
+            captured.statements.clear()
+            captured.on = True
+            response = await client.post("/graphql", content=body, headers=headers)
+            captured.on = False
+            assert response.status_code == 200, response.text
+            lines += await report(key, meta, captured.statements)
     text = "\n".join(lines)
     print(text)
-    (RESULTS / f"explain-{size}.txt").write_text(text + "\n")
+    if not only:  # the whole set: the file the README quotes
+        (RESULTS / f"explain-{size}.txt").write_text(text + "\n")
 
 
 async def report(key: str, meta: dict[str, Any], statements: list[tuple[str, tuple[Any, ...]]]) -> list[str]:
