@@ -1,6 +1,6 @@
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
 from sqlalchemy import Row, Select, Table, func, select, tuple_
@@ -20,7 +20,7 @@ from okr_service.kit.repository import (
     page,
     rows_grouped_by,
 )
-from okr_service.kit.rows import Record, columns, fetch
+from okr_service.kit.rows import Record, columns, fetch, fetch_rows, instance_of
 from okr_service.objectives.models import Objective
 from okr_service.okr.enums import CycleState, InitiativeStatus
 from okr_service.okr.figures import CycleDates
@@ -60,6 +60,115 @@ async def lock_with_cycle(
     if row is None:
         raise DomainError.single(field, "Not found.", ErrorCode.NOT_FOUND)
     return row[0], row[2], row[1]
+
+
+_KEY_RESULTS: Table = KeyResult.__table__  # type: ignore[assignment]
+_OBJECTIVES: Table = Objective.__table__  # type: ignore[assignment]
+_CYCLES: Table = Cycle.__table__  # type: ignore[assignment]
+
+
+class LockedForCheckIn(NamedTuple):
+    key_result: KeyResult
+    objective: Objective
+    cycle: Cycle
+    # PostgreSQL's now(): the transaction's start, what its writes stamp `updated_at` with.
+    written_at: datetime
+
+
+# S608: the SQL is built from the models' column names, at import; no input reaches it.
+_LOCK_FOR_CHECK_IN = (
+    f"SELECT {columns(_KEY_RESULTS, 'k')}, {columns(_OBJECTIVES, 'o')},"  # noqa: S608
+    f" {columns(_CYCLES, 'c')}, now()"
+    " FROM key_results AS k"
+    " JOIN objectives AS o ON o.organization_id = k.organization_id AND o.id = k.objective_id"
+    " JOIN cycles AS c ON c.organization_id = o.organization_id AND c.id = o.cycle_id"
+    " WHERE k.organization_id = $1 AND k.id = $2"
+    " FOR UPDATE OF k"
+)
+
+
+async def lock_for_check_in(
+    db: AsyncSession, organization_id: UUID, key_result_id: UUID, *, field: str
+) -> LockedForCheckIn:
+    """`lock_with_cycle` for a check-in, which writes with its own SQL: the rows as models
+    no session holds, and the transaction's now()."""
+    found = await fetch_rows(db, _LOCK_FOR_CHECK_IN, organization_id, key_result_id)
+    if not found:
+        raise DomainError.single(field, "Not found.", ErrorCode.NOT_FOUND)
+    row = found[0]
+    objective_at = len(_KEY_RESULTS.columns)
+    cycle_at = objective_at + len(_OBJECTIVES.columns)
+    return LockedForCheckIn(
+        instance_of(KeyResult, row),
+        instance_of(Objective, row, objective_at),
+        instance_of(Cycle, row, cycle_at),
+        row[-1],
+    )
+
+
+_CHECK_IN_COLUMNS = (
+    "id",
+    "organization_id",
+    "key_result_id",
+    "value",
+    "health",
+    "confidence",
+    "note",
+    "blockers",
+    "support_needed",
+    "author",
+    "checked_at",
+)
+_INSERT_CHECK_IN = (
+    f"INSERT INTO check_ins ({', '.join(_CHECK_IN_COLUMNS)})"  # noqa: S608 (constants only)
+    f" VALUES ({', '.join(f'${n}' for n in range(1, len(_CHECK_IN_COLUMNS) + 1))})"
+)
+_MOVED = len(_CHECK_IN_COLUMNS)  # the key result's new values follow the check-in's
+# The check-in and the key result moved to it written, then its objective locked and read
+# afresh (as `announce_health` locks it, after the key result's write: every writer locks
+# a key result before its objective): one round trip.
+_RECORD_LATEST_CHECK_IN = (
+    f"WITH recorded AS ({_INSERT_CHECK_IN}),"  # noqa: S608 (constants only)
+    " moved AS (UPDATE key_results SET"
+    f" current_value = ${_MOVED + 1}, health = ${_MOVED + 2}, health_manual = ${_MOVED + 3},"
+    f" confidence = ${_MOVED + 4}, version = ${_MOVED + 5}, updated_at = now()"
+    " WHERE organization_id = $2 AND id = $3)"
+    f" SELECT {columns(_OBJECTIVES)} FROM objectives"
+    f" WHERE organization_id = $2 AND id = ${_MOVED + 6} FOR UPDATE"
+)
+
+
+def _check_in_values(check_in: CheckIn) -> list[Any]:
+    return [
+        check_in.health.name
+        if column == "health" and check_in.health
+        else getattr(check_in, column)
+        for column in _CHECK_IN_COLUMNS
+    ]
+
+
+async def add_check_in(db: AsyncSession, check_in: CheckIn) -> None:
+    """Append a check-in (history: the key result keeps its newer value)."""
+    await fetch_rows(db, _INSERT_CHECK_IN, *_check_in_values(check_in))
+
+
+async def add_latest_check_in(
+    db: AsyncSession, check_in: CheckIn, key_result: KeyResult
+) -> Objective:
+    """Append a check-in and write the key result it moved (`key_result`, as the caller
+    moved it); its objective, locked for update and read afresh (one statement)."""
+    [objective] = await fetch_rows(
+        db,
+        _RECORD_LATEST_CHECK_IN,
+        *_check_in_values(check_in),
+        key_result.current_value,
+        key_result.health.name,
+        key_result.health_manual,
+        key_result.confidence,
+        key_result.version,
+        key_result.objective_id,
+    )
+    return instance_of(Objective, objective)
 
 
 async def objective_with_cycle(

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from enum import Enum
 from functools import cache, partial
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import Enum as EnumType
@@ -20,6 +20,7 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okr_service.kit.db import begin, driver_errors
+from okr_service.kit.models import Base
 
 
 class Record(asyncpg.Record):  # type: ignore[misc]
@@ -67,14 +68,41 @@ def select_where(table: Table, where: str) -> str:
 async def fetch(db: AsyncSession, table: Table, sql: str, *arguments: Any) -> list[Record]:
     """The rows `sql` (positional `$n` parameters) selects, each with every column of
     `table` (see `columns`), on the session's connection inside its transaction."""
+    return await _fetch(db, sql, arguments, record_class(table))
+
+
+async def fetch_rows(db: AsyncSession, sql: str, *arguments: Any) -> list[asyncpg.Record]:
+    """`fetch` for rows of no one table (a join, a write's RETURNING): asyncpg's records,
+    read by position or by column name, enum columns as the names stored."""
+    return await _fetch(db, sql, arguments, asyncpg.Record)
+
+
+async def _fetch(
+    db: AsyncSession, sql: str, arguments: Sequence[Any], record: type[asyncpg.Record]
+) -> list[Any]:
     connection = await db.connection()
-    await begin(connection)  # a read going first must not run outside the transaction
+    await begin(connection)  # a statement going first must not run outside the transaction
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
     async with driver_errors(connection, sql, arguments):
-        rows: list[Record] = await driver.fetch(sql, *arguments, record_class=record_class(table))
+        rows: list[Any] = await driver.fetch(sql, *arguments, record_class=record)
     return rows
+
+
+ModelT = TypeVar("ModelT", bound=Base)
+
+
+def instance_of(model: type[ModelT], row: asyncpg.Record, start: int = 0) -> ModelT:
+    """An instance of `model` (not in any session) holding the row's values of its columns,
+    selected with `columns(table)` from position `start` on: for a write that runs its own
+    SQL yet hands its rows on as models (payloads, events' snapshots)."""
+    values = {}
+    for index, column in enumerate(model.__table__.columns, start):
+        value = row[index]
+        enum = column.type.enum_class if isinstance(column.type, EnumType) else None
+        values[column.key] = value if enum is None or value is None else enum[value]
+    return model(**values)
 
 
 def as_list(values: Sequence[Any]) -> list[Any]:

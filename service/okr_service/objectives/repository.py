@@ -18,7 +18,7 @@ from okr_service.kit.repository import (
     rows_grouped_by,
     subtree_ids,
 )
-from okr_service.kit.rows import Record
+from okr_service.kit.rows import Record, fetch_rows
 from okr_service.objectives.models import Objective
 from okr_service.okr.enums import CycleState, Health, ObjectiveKind, ObjectiveState, ProgressMode
 from okr_service.teams.models import Team
@@ -43,6 +43,19 @@ async def lock_with_cycle(
         )
     ).one_or_none()
     return None if row is None else (row[0], row[1])
+
+
+async def set_health(
+    db: AsyncSession, organization_id: UUID, objective_id: UUID, health: Health
+) -> None:
+    """Write an objective's stored health (for a caller holding it locked, and as a model
+    no session holds)."""
+    await fetch_rows(db, _SET_HEALTH, organization_id, objective_id, health.name)
+
+
+_SET_HEALTH = (
+    "UPDATE objectives SET health = $3, updated_at = now() WHERE organization_id = $1 AND id = $2"
+)
 
 
 async def key_results_of(

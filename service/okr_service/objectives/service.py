@@ -228,6 +228,23 @@ async def announce_health(
     )
 
 
+async def health_announcement(
+    db: AsyncSession, objective: Objective, cycle: CycleDates, now: datetime, written_at: datetime
+) -> events.Draft | None:
+    """`announce_health` for an objective the caller has locked and read afresh, as a model
+    no session holds: its new health written, the event returned for the caller to record
+    with its own (`written_at`: the transaction's now(), the row's new `updated_at`)."""
+    if objective.health_manual:
+        return None
+    found = await figures_of_read(db, objective.organization_id, [(objective, cycle)], now)
+    before, derived = objective.health, found[objective.id].health
+    if derived == before:
+        return None
+    await repository.set_health(db, objective.organization_id, objective.id, derived)
+    objective.health, objective.updated_at = derived, written_at
+    return events.status_changed(HEALTH_CHANGED, objective, "health", before)
+
+
 async def announce_healths(
     db: AsyncSession, actor: Principal, objectives: Sequence[Objective], now: datetime
 ) -> None:
