@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from okr_service.kit.db import begin, driver_errors
 from okr_service.kit.models import Base
+from okr_service.kit.tracing import traced_driver_sql
 
 
 class Record(asyncpg.Record):  # type: ignore[misc]
@@ -85,8 +86,9 @@ async def _fetch(
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
-    async with driver_errors(connection, sql, arguments):
-        rows: list[Any] = await driver.fetch(sql, *arguments, record_class=record)
+    with traced_driver_sql(connection, sql):
+        async with driver_errors(connection, sql, arguments):
+            rows: list[Any] = await driver.fetch(sql, *arguments, record_class=record)
     return rows
 
 
