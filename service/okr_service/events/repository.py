@@ -13,7 +13,7 @@ from sqlalchemy.types import Uuid
 from okr_service.events.models import Event
 from okr_service.kit.models import Base
 from okr_service.kit.repository import Page, Window, page
-from okr_service.kit.rows import fetch_rows
+from okr_service.kit.rows import Statement, execute
 
 # Each committed transaction that wrote events of an organization notifies this channel
 # with the organization's id (live subscriptions LISTEN to it: graphql/subscriptions).
@@ -41,18 +41,21 @@ _APPEND = (
 )
 
 
-async def append(
-    db: AsyncSession,
+def appending(
     organization_id: UUID,
     actor: str,
     trace_parent: str | None,
     rows: Sequence[tuple[UUID, str, str, str, UUID, datetime, UUID | None, str]],
-) -> None:
-    """Append events of one actor in one statement; `rows`: (id, type, audience, subject
+) -> Statement:
+    """The statement appending events of one actor; `rows`: (id, type, audience, subject
     type, subject id, occurred at, team id, data), JSON as text. The database writes each
     event's webhook deliveries in the same statement (migrations 0006, 0008)."""
     columns = [list(column) for column in zip(*rows, strict=True)]
-    await fetch_rows(db, _APPEND, organization_id, actor, trace_parent, *columns)
+    return Statement(_APPEND, [organization_id, actor, trace_parent, *columns])
+
+
+async def append(db: AsyncSession, statement: Statement) -> None:
+    await execute(db, statement)
 
 
 async def list_events(

@@ -24,6 +24,7 @@ from okr_service.kit.ids import global_id
 from okr_service.kit.models import Base
 from okr_service.kit.principal import Principal, Scope
 from okr_service.kit.repository import Page, Window
+from okr_service.kit.rows import Statement
 from okr_service.kit.tracing import current_traceparent
 
 NOTIFY_CHANNEL = repository.NOTIFY_CHANNEL  # live subscriptions LISTEN to it
@@ -148,8 +149,13 @@ async def record(
 
 async def record_all(db: AsyncSession, actor: Principal, events: Sequence[Draft]) -> None:
     """Append drafted events in their order, in one statement (as `record` does each)."""
-    if not events:
-        return
+    if events:
+        await repository.append(db, appending(actor, events))
+
+
+def appending(actor: Principal, events: Sequence[Draft]) -> Statement:
+    """`record_all`'s statement, for a writer to run inside its own (a CTE), its events
+    appended in the round trip of its write. The subjects must be locked already."""
     rows = [
         (
             event.id,
@@ -163,8 +169,7 @@ async def record_all(db: AsyncSession, actor: Principal, events: Sequence[Draft]
         )
         for event in events
     ]
-    await repository.append(
-        db,
+    return repository.appending(
         actor.organization_id,
         orjson.dumps(actor_of(actor)).decode(),
         current_traceparent().get("traceparent"),

@@ -1,5 +1,6 @@
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
@@ -20,7 +21,15 @@ from okr_service.kit.repository import (
     page,
     rows_grouped_by,
 )
-from okr_service.kit.rows import Record, columns, fetch, fetch_rows, instance_of
+from okr_service.kit.rows import (
+    Record,
+    Statement,
+    columns,
+    execute,
+    fetch,
+    fetch_rows,
+    instance_of,
+)
 from okr_service.objectives.models import Objective
 from okr_service.okr.enums import CycleState, InitiativeStatus
 from okr_service.okr.figures import CycleDates
@@ -119,23 +128,44 @@ _CHECK_IN_COLUMNS = (
     "author",
     "checked_at",
 )
-_INSERT_CHECK_IN = (
-    f"INSERT INTO check_ins ({', '.join(_CHECK_IN_COLUMNS)})"  # noqa: S608 (constants only)
-    f" VALUES ({', '.join(f'${n}' for n in range(1, len(_CHECK_IN_COLUMNS) + 1))})"
-)
-_MOVED = len(_CHECK_IN_COLUMNS)  # the key result's new values follow the check-in's
-# The check-in and the key result moved to it written, then its objective locked and read
-# afresh (as `announce_health` locks it, after the key result's write: every writer locks
-# a key result before its objective): one round trip.
-_RECORD_LATEST_CHECK_IN = (
-    f"WITH recorded AS ({_INSERT_CHECK_IN}),"  # noqa: S608 (constants only)
-    " moved AS (UPDATE key_results SET"
-    f" current_value = ${_MOVED + 1}, health = ${_MOVED + 2}, health_manual = ${_MOVED + 3},"
-    f" confidence = ${_MOVED + 4}, version = ${_MOVED + 5}, updated_at = now()"
-    " WHERE organization_id = $2 AND id = $3)"
-    f" SELECT {columns(_OBJECTIVES)} FROM objectives"
-    f" WHERE organization_id = $2 AND id = ${_MOVED + 6} FOR UPDATE"
-)
+
+
+def _numbered(first: int, count: int) -> list[str]:
+    return [f"${number}" for number in range(first, first + count)]
+
+
+@cache
+def _insert_check_in(told: str, told_arguments: int) -> str:
+    """The check-in's INSERT carrying `told` (its events' statement, whose arguments
+    come first)."""
+    values = _numbered(told_arguments + 1, len(_CHECK_IN_COLUMNS))
+    return (
+        f"WITH told AS ({told})"  # noqa: S608 (constants only)
+        f" INSERT INTO check_ins ({', '.join(_CHECK_IN_COLUMNS)}) VALUES ({', '.join(values)})"
+    )
+
+
+@cache
+def _record_latest_check_in(told: str, told_arguments: int) -> str:
+    """The check-in and its events, the key result moved to it, then its objective locked
+    and read afresh (as `announce_health` locks it: after the key result's write, as every
+    writer locks a key result before its objective)."""
+    values = _numbered(told_arguments + 1, len(_CHECK_IN_COLUMNS))
+    organization_id, key_result_id = values[1], values[2]
+    value, health, manual, confidence, version, objective_id = _numbered(
+        told_arguments + len(_CHECK_IN_COLUMNS) + 1, 6
+    )
+    return (
+        f"WITH told AS ({told}),"  # noqa: S608 (constants only)
+        f" recorded AS (INSERT INTO check_ins ({', '.join(_CHECK_IN_COLUMNS)})"
+        f"  VALUES ({', '.join(values)})),"
+        f" moved AS (UPDATE key_results SET current_value = {value}, health = {health},"
+        f"  health_manual = {manual}, confidence = {confidence}, version = {version},"
+        "  updated_at = now()"
+        f"  WHERE organization_id = {organization_id} AND id = {key_result_id})"
+        f" SELECT {columns(_OBJECTIVES)} FROM objectives"
+        f" WHERE organization_id = {organization_id} AND id = {objective_id} FOR UPDATE"
+    )
 
 
 def _check_in_values(check_in: CheckIn) -> list[Any]:
@@ -147,26 +177,33 @@ def _check_in_values(check_in: CheckIn) -> list[Any]:
     ]
 
 
-async def add_check_in(db: AsyncSession, check_in: CheckIn) -> None:
-    """Append a check-in (history: the key result keeps its newer value)."""
-    await fetch_rows(db, _INSERT_CHECK_IN, *_check_in_values(check_in))
+async def add_check_in(db: AsyncSession, check_in: CheckIn, told: Statement) -> None:
+    """Append a check-in (history: the key result keeps its newer value), and run `told`
+    (its events) in the same statement."""
+    sql = _insert_check_in(told.sql, len(told.arguments))
+    await execute(db, Statement(sql, [*told.arguments, *_check_in_values(check_in)]))
 
 
 async def add_latest_check_in(
-    db: AsyncSession, check_in: CheckIn, key_result: KeyResult
+    db: AsyncSession, check_in: CheckIn, key_result: KeyResult, told: Statement
 ) -> Objective:
-    """Append a check-in and write the key result it moved (`key_result`, as the caller
-    moved it); its objective, locked for update and read afresh (one statement)."""
-    [objective] = await fetch_rows(
-        db,
-        _RECORD_LATEST_CHECK_IN,
-        *_check_in_values(check_in),
+    """Append a check-in, write the key result it moved (`key_result`, as the caller moved
+    it), and run `told` (their events): one statement; the objective, then locked for
+    update and read afresh."""
+    moved = [
         key_result.current_value,
         key_result.health.name,
         key_result.health_manual,
         key_result.confidence,
         key_result.version,
         key_result.objective_id,
+    ]
+    [objective] = await fetch_rows(
+        db,
+        _record_latest_check_in(told.sql, len(told.arguments)),
+        *told.arguments,
+        *_check_in_values(check_in),
+        *moved,
     )
     return instance_of(Objective, objective)
 

@@ -256,13 +256,12 @@ async def record_check_in(
         updated_at=locked.written_at,
     )
     if is_latest:
-        objective, told = await apply_check_in(db, key_result, check_in, locked, now)
+        objective = await apply_check_in(db, actor, key_result, check_in, locked, now)
     else:
         # History only: the key result keeps its newer value, but consumers still learn of
         # the check-in (a BI tool pulling history needs it).
-        await repository.add_check_in(db, check_in)
-        told = [checked_in(key_result, check_in)]
-    await events.record_all(db, actor, told)
+        told = events.appending(actor, [checked_in(key_result, check_in)])
+        await repository.add_check_in(db, check_in, told)
     return RecordedCheckIn(check_in, key_result, objective, cycle)
 
 
@@ -312,13 +311,15 @@ async def is_latest_check_in(db: AsyncSession, key_result: KeyResult, checked_at
 
 async def apply_check_in(
     db: AsyncSession,
+    actor: Principal,
     key_result: KeyResult,
     check_in: CheckIn,
     locked: repository.LockedForCheckIn,
     now: datetime,
-) -> tuple[Objective, list[events.Draft]]:
-    """Move the key result to the check-in's value, write both, announce the objective's
-    health; the objective (locked, as it is now) and the events telling what changed.
+) -> Objective:
+    """Move the key result to the check-in's value, write both with the events telling
+    what that changed, and announce the objective's health; the objective (locked, as it
+    is now).
 
     A check-in naming a health sets it; one that does not hands health back to the
     derivation from progress against expected progress (at `now`, like every reader).
@@ -333,7 +334,6 @@ async def apply_check_in(
         key_result.confidence = check_in.confidence
     key_result.version += 1
     key_result.updated_at = locked.written_at
-    objective = await repository.add_latest_check_in(db, check_in, key_result)
     after = events.snapshot(key_result, TYPE_NAME)
     changes = events.diff(before, after)
     changes.pop("version", None)
@@ -341,10 +341,13 @@ async def apply_check_in(
     told += events.status_changes(key_result, changes, after, STATUS_EVENTS)
     if not was_achieved and figures.achieved(key_result):
         told.append(events.draft(EventType.KEY_RESULT_ACHIEVED, key_result))
+    objective = await repository.add_latest_check_in(
+        db, check_in, key_result, events.appending(actor, told)
+    )
     # Its key results read now, the objective locked: concurrent check-ins under one
     # objective announce its health one after the other, each from the other's result.
-    announced = await objectives.health_announcement(db, objective, cycle, now, locked.written_at)
-    return objective, told if announced is None else [*told, announced]
+    await objectives.announce_locked_health(db, actor, objective, cycle, now, locked.written_at)
+    return objective
 
 
 async def record_if_newly_achieved(

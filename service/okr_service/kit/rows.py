@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from enum import Enum
 from functools import cache, partial
 from operator import itemgetter
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import Enum as EnumType
@@ -90,6 +90,18 @@ async def _fetch(
         async with driver_errors(connection, sql, arguments):
             rows: list[Any] = await driver.fetch(sql, *arguments, record_class=record)
     return rows
+
+
+class Statement(NamedTuple):
+    """SQL with its positional arguments (`$1`...), for another statement to carry along
+    (a data-modifying CTE: two writes of different domains in one round trip)."""
+
+    sql: str
+    arguments: list[Any]
+
+
+async def execute(db: AsyncSession, statement: Statement) -> None:
+    await _fetch(db, statement.sql, statement.arguments, asyncpg.Record)
 
 
 ModelT = TypeVar("ModelT", bound=Base)

@@ -228,21 +228,28 @@ async def announce_health(
     )
 
 
-async def health_announcement(
-    db: AsyncSession, objective: Objective, cycle: CycleDates, now: datetime, written_at: datetime
-) -> events.Draft | None:
+async def announce_locked_health(
+    db: AsyncSession,
+    actor: Principal,
+    objective: Objective,
+    cycle: CycleDates,
+    now: datetime,
+    written_at: datetime,
+) -> bool:
     """`announce_health` for an objective the caller has locked and read afresh, as a model
-    no session holds: its new health written, the event returned for the caller to record
-    with its own (`written_at`: the transaction's now(), the row's new `updated_at`)."""
+    no session holds (`written_at`: the transaction's now(), its new `updated_at`)."""
     if objective.health_manual:
-        return None
+        return False
     found = await figures_of_read(db, objective.organization_id, [(objective, cycle)], now)
     before, derived = objective.health, found[objective.id].health
     if derived == before:
-        return None
+        return False
     await repository.set_health(db, objective.organization_id, objective.id, derived)
     objective.health, objective.updated_at = derived, written_at
-    return events.status_changed(HEALTH_CHANGED, objective, "health", before)
+    await events.record_all(
+        db, actor, [events.status_changed(HEALTH_CHANGED, objective, "health", before)]
+    )
+    return True
 
 
 async def announce_healths(
