@@ -268,7 +268,7 @@ async def record_check_in(
 async def lock_for_check_in(
     db: AsyncSession, organization_id: UUID, key_result_id: UUID, field: str
 ) -> repository.LockedForCheckIn:
-    """`lock_in_open_cycle` for a check-in: its objective locked too (see
+    """`lock_in_open_cycle` for a check-in, which writes with its own SQL (see
     `repository.lock_for_check_in`)."""
     turn = await take_turn_in_key_result(db, organization_id, key_result_id, field)
     locked = await repository.lock_for_check_in(db, organization_id, key_result_id, field=field)
@@ -280,6 +280,7 @@ async def lock_for_check_in(
 def checked_in(
     key_result: KeyResult, check_in: CheckIn, changes: dict[str, dict[str, Any]] | None = None
 ) -> events.Draft:
+    """`key_result.checked_in`: the key result as the check-in left it, the check-in with it."""
     return events.draft(
         EventType.KEY_RESULT_CHECKED_IN,
         key_result,
@@ -339,8 +340,7 @@ async def apply_check_in(
     changes.pop("version", None)
     told = [checked_in(key_result, check_in, changes)]
     told += events.status_changes(key_result, changes, after, STATUS_EVENTS)
-    if not was_achieved and figures.achieved(key_result):
-        told.append(events.draft(EventType.KEY_RESULT_ACHIEVED, key_result))
+    told += newly_achieved(key_result, was_achieved)
     objective = await repository.add_latest_check_in(
         db, check_in, key_result, events.appending(actor, told)
     )
@@ -353,8 +353,14 @@ async def apply_check_in(
 async def record_if_newly_achieved(
     db: AsyncSession, actor: Principal, key_result: KeyResult, was_achieved: bool
 ) -> None:
-    if not was_achieved and figures.achieved(key_result):
-        await events.record(db, actor, EventType.KEY_RESULT_ACHIEVED, key_result)
+    await events.record_all(db, actor, newly_achieved(key_result, was_achieved))
+
+
+def newly_achieved(key_result: KeyResult, was_achieved: bool) -> list[events.Draft]:
+    """`key_result.achieved`, when the key result has just met its target."""
+    if was_achieved or not figures.achieved(key_result):
+        return []
+    return [events.draft(EventType.KEY_RESULT_ACHIEVED, key_result)]
 
 
 def figures_of(key_result: KeyResultValues, cycle: CycleDates, now: datetime) -> KeyResultFigures:

@@ -1,4 +1,5 @@
 from collections.abc import Collection, Sequence
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -18,7 +19,7 @@ from okr_service.kit.repository import (
     rows_grouped_by,
     subtree_ids,
 )
-from okr_service.kit.rows import Record, fetch_rows
+from okr_service.kit.rows import Record, Statement, execute
 from okr_service.objectives.models import Objective
 from okr_service.okr.enums import CycleState, Health, ObjectiveKind, ObjectiveState, ProgressMode
 from okr_service.teams.models import Team
@@ -46,16 +47,23 @@ async def lock_with_cycle(
 
 
 async def set_health(
-    db: AsyncSession, organization_id: UUID, objective_id: UUID, health: Health
+    db: AsyncSession, organization_id: UUID, objective_id: UUID, health: Health, told: Statement
 ) -> None:
     """Write an objective's stored health (for a caller holding it locked, and as a model
-    no session holds)."""
-    await fetch_rows(db, _SET_HEALTH, organization_id, objective_id, health.name)
+    no session holds), and run `told` (its event) in the same statement."""
+    sql = _set_health(told.sql, len(told.arguments))
+    arguments = [*told.arguments, organization_id, objective_id, health.name]
+    await execute(db, Statement(sql, arguments))
 
 
-_SET_HEALTH = (
-    "UPDATE objectives SET health = $3, updated_at = now() WHERE organization_id = $1 AND id = $2"
-)
+@cache
+def _set_health(told: str, told_arguments: int) -> str:
+    organization_id, objective_id, health = (f"${told_arguments + n}" for n in (1, 2, 3))
+    return (
+        f"WITH told AS ({told})"  # noqa: S608 (constants only)
+        f" UPDATE objectives SET health = {health}, updated_at = now()"
+        f" WHERE organization_id = {organization_id} AND id = {objective_id}"
+    )
 
 
 async def key_results_of(

@@ -244,11 +244,11 @@ async def announce_locked_health(
     before, derived = objective.health, found[objective.id].health
     if derived == before:
         return False
-    await repository.set_health(db, objective.organization_id, objective.id, derived)
     objective.health, objective.updated_at = derived, written_at
-    await events.record_all(
-        db, actor, [events.status_changed(HEALTH_CHANGED, objective, "health", before)]
+    told = events.appending(
+        actor, [events.status_changed(HEALTH_CHANGED, objective, "health", before)]
     )
+    await repository.set_health(db, objective.organization_id, objective.id, derived, told)
     return True
 
 
