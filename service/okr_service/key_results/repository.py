@@ -54,15 +54,23 @@ def through_cycle(statement: SelectT) -> SelectT:
 
 
 async def lock_with_cycle(
-    db: AsyncSession, organization_id: UUID, key_result_id: UUID, *, field: str
+    db: AsyncSession,
+    organization_id: UUID,
+    key_result_id: UUID,
+    *,
+    field: str,
+    deleting: bool = False,
 ) -> tuple[KeyResult, Objective, Cycle]:
     """The key result, locked for update, with its objective and cycle: one statement,
-    read afresh (not as this session may have read them before the lock)."""
+    read afresh (not as this session may have read them before the lock). Unless it is
+    being deleted, locked as its UPDATE locks it (FOR NO KEY UPDATE): a row inserted
+    meanwhile referencing it (an initiative's link, holding its objective) need not wait,
+    and so cannot deadlock with this write's turn at the objective."""
     row = (
         await db.execute(
             through_cycle(select(KeyResult, Cycle, Objective))
             .where(KeyResult.organization_id == organization_id, KeyResult.id == key_result_id)
-            .with_for_update(of=KeyResult)
+            .with_for_update(of=KeyResult, key_share=not deleting)
             .execution_options(populate_existing=True)
         )
     ).one_or_none()
@@ -84,6 +92,10 @@ class LockedForCheckIn(NamedTuple):
     written_at: datetime
 
 
+# The key result locked as `lock_with_cycle` locks it for an update, then its objective,
+# as every writer locks a key result before its objective: the objective's health is then
+# announced from its key results as the check-in's write reads them, so check-ins under one
+# objective announce it one after the other, each from the other's result.
 # S608: the SQL is built from the models' column names, at import; no input reaches it.
 _LOCK_FOR_CHECK_IN = (
     f"SELECT {columns(_KEY_RESULTS, 'k')}, {columns(_OBJECTIVES, 'o')},"  # noqa: S608
@@ -92,15 +104,16 @@ _LOCK_FOR_CHECK_IN = (
     " JOIN objectives AS o ON o.organization_id = k.organization_id AND o.id = k.objective_id"
     " JOIN cycles AS c ON c.organization_id = o.organization_id AND c.id = o.cycle_id"
     " WHERE k.organization_id = $1 AND k.id = $2"
-    " FOR UPDATE OF k"
+    " FOR NO KEY UPDATE OF k FOR UPDATE OF o"
 )
 
 
 async def lock_for_check_in(
     db: AsyncSession, organization_id: UUID, key_result_id: UUID, *, field: str
 ) -> LockedForCheckIn:
-    """`lock_with_cycle` for a check-in, which writes with its own SQL: the rows as models
-    no session holds, and the transaction's now()."""
+    """`lock_with_cycle` for a check-in, its objective locked too, and read afresh: the rows
+    as models no session holds (a check-in writes with its own SQL), and the transaction's
+    now()."""
     found = await fetch_rows(db, _LOCK_FOR_CHECK_IN, organization_id, key_result_id)
     if not found:
         raise DomainError.single(field, "Not found.", ErrorCode.NOT_FOUND)
@@ -147,9 +160,9 @@ def _insert_check_in(told: str, told_arguments: int) -> str:
 
 @cache
 def _record_latest_check_in(told: str, told_arguments: int) -> str:
-    """The check-in and its events, the key result moved to it, then its objective locked
-    and read afresh (as `announce_health` locks it: after the key result's write, as every
-    writer locks a key result before its objective)."""
+    """The check-in and its events, the key result moved to it; the key results of its
+    objective as they were before the statement (the moved one's new values are the
+    caller's)."""
     values = _numbered(told_arguments + 1, len(_CHECK_IN_COLUMNS))
     organization_id, key_result_id = values[1], values[2]
     value, health, manual, confidence, version, objective_id = _numbered(
@@ -163,8 +176,9 @@ def _record_latest_check_in(told: str, told_arguments: int) -> str:
         f"  health_manual = {manual}, confidence = {confidence}, version = {version},"
         "  updated_at = now()"
         f"  WHERE organization_id = {organization_id} AND id = {key_result_id})"
-        f" SELECT {columns(_OBJECTIVES)} FROM objectives"
-        f" WHERE organization_id = {organization_id} AND id = {objective_id} FOR UPDATE"
+        f" SELECT {columns(_KEY_RESULTS)} FROM key_results"
+        f" WHERE organization_id = {organization_id} AND objective_id = {objective_id}"
+        " ORDER BY id"
     )
 
 
@@ -186,10 +200,10 @@ async def add_check_in(db: AsyncSession, check_in: CheckIn, told: Statement) -> 
 
 async def add_latest_check_in(
     db: AsyncSession, check_in: CheckIn, key_result: KeyResult, told: Statement
-) -> Objective:
+) -> list[Any]:
     """Append a check-in, write the key result it moved (`key_result`, as the caller moved
-    it), and run `told` (their events): one statement; the objective, then locked for
-    update and read afresh."""
+    it), and run `told` (their events): one statement; the key results of its objective
+    (`key_result` itself among them)."""
     moved = [
         key_result.current_value,
         key_result.health.name,
@@ -198,14 +212,15 @@ async def add_latest_check_in(
         key_result.version,
         key_result.objective_id,
     ]
-    [objective] = await fetch_rows(
+    siblings = await fetch(
         db,
+        _KEY_RESULTS,
         _record_latest_check_in(told.sql, len(told.arguments)),
         *told.arguments,
         *_check_in_values(check_in),
         *moved,
     )
-    return instance_of(Objective, objective)
+    return [key_result if row.id == key_result.id else row for row in siblings]
 
 
 async def objective_with_cycle(

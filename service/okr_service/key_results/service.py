@@ -199,7 +199,7 @@ async def delete_key_result(
 ) -> KeyResult:
     actor.require(Scope.WRITE)
     key_result, objective, cycle = await lock_in_open_cycle(
-        db, actor.organization_id, key_result_id, "id"
+        db, actor.organization_id, key_result_id, "id", deleting=True
     )
     await authorize_key_result(db, actor, key_result.team_id, objective.team_id)
     await events.delete(db, actor, key_result)
@@ -256,7 +256,7 @@ async def record_check_in(
         updated_at=locked.written_at,
     )
     if is_latest:
-        objective = await apply_check_in(db, actor, key_result, check_in, locked, now)
+        await apply_check_in(db, actor, key_result, check_in, locked, now)
     else:
         # History only: the key result keeps its newer value, but consumers still learn of
         # the check-in (a BI tool pulling history needs it).
@@ -268,7 +268,7 @@ async def record_check_in(
 async def lock_for_check_in(
     db: AsyncSession, organization_id: UUID, key_result_id: UUID, field: str
 ) -> repository.LockedForCheckIn:
-    """`lock_in_open_cycle` for a check-in, which writes with its own SQL (see
+    """`lock_in_open_cycle` for a check-in, its objective locked too (see
     `repository.lock_for_check_in`)."""
     turn = await take_turn_in_key_result(db, organization_id, key_result_id, field)
     locked = await repository.lock_for_check_in(db, organization_id, key_result_id, field=field)
@@ -291,14 +291,19 @@ def checked_in(
 
 
 async def lock_in_open_cycle(
-    db: AsyncSession, organization_id: UUID, key_result_id: UUID, field: str
+    db: AsyncSession,
+    organization_id: UUID,
+    key_result_id: UUID,
+    field: str,
+    *,
+    deleting: bool = False,
 ) -> tuple[KeyResult, Objective, Cycle]:
     """The key result locked for a write, with its objective and its open cycle: two
     statements, the turn to write into the cycle first (see `okr_service.cycles.service`), so
     a write queued behind closeCycle reads the cycle closed instead of landing in it."""
     turn = await take_turn_in_key_result(db, organization_id, key_result_id, field)
     key_result, objective, cycle = await repository.lock_with_cycle(
-        db, organization_id, key_result_id, field=field
+        db, organization_id, key_result_id, field=field, deleting=deleting
     )
     ensure_still_in(turn, cycle, field)
     ensure_open(cycle, field)
@@ -317,10 +322,9 @@ async def apply_check_in(
     check_in: CheckIn,
     locked: repository.LockedForCheckIn,
     now: datetime,
-) -> Objective:
+) -> None:
     """Move the key result to the check-in's value, write both with the events telling
-    what that changed, and announce the objective's health; the objective (locked, as it
-    is now).
+    what that changed, and announce the objective's health.
 
     A check-in naming a health sets it; one that does not hands health back to the
     derivation from progress against expected progress (at `now`, like every reader).
@@ -341,13 +345,12 @@ async def apply_check_in(
     told = [checked_in(key_result, check_in, changes)]
     told += events.status_changes(key_result, changes, after, STATUS_EVENTS)
     told += newly_achieved(key_result, was_achieved)
-    objective = await repository.add_latest_check_in(
+    key_results = await repository.add_latest_check_in(
         db, check_in, key_result, events.appending(actor, told)
     )
-    # Its key results read now, the objective locked: concurrent check-ins under one
-    # objective announce its health one after the other, each from the other's result.
-    await objectives.announce_locked_health(db, actor, objective, cycle, now, locked.written_at)
-    return objective
+    await objectives.announce_locked_health(
+        db, actor, locked.objective, cycle, now, key_results, locked.written_at
+    )
 
 
 async def record_if_newly_achieved(
