@@ -178,6 +178,45 @@ async def test_concurrent_check_ins_all_land_with_unique_event_sequences(
     assert [row["type"] for row in rows].count("key_result.checked_in") == 10
 
 
+async def test_concurrent_check_ins_under_one_objective_announce_its_health_in_turn(
+    api: Api, engine: AsyncEngine
+) -> None:
+    """Check-ins on sibling key results, all at once, moving their objective's health back
+    and forth: each announces the objective's health from the others' results (it is
+    locked, its key results read afresh), so the announcements form one chain, each
+    change told once, ending at the health the objective has."""
+    ids = await factories.okr(api)  # a past cycle: a key result must be at target
+    siblings = [ids["key_result"]] + [
+        await factories.key_result(api, ids["objective"], f"Sibling {n}") for n in range(3)
+    ]
+    rounds = [20.0, 10.0, 18.5, 20.0, 11.0]  # on track, off track, at risk...
+    in_flight = asyncio.Semaphore(8)  # below the key's limit of requests in flight
+
+    async def checking_in(key_result: str, value: float) -> None:
+        async with in_flight:
+            await check_in(api, key_result, value)
+
+    await asyncio.gather(
+        *(checking_in(key_result, value) for value in rounds for key_result in siblings)
+    )
+
+    rows = [
+        row
+        for row in await events(engine, api.organization_id)
+        if row["subject_id"] == uuid_of(ids["objective"])
+    ]
+    rows.sort(key=lambda row: row["sequence"])
+    assert [row["sequence"] for row in rows] == list(range(1, len(rows) + 1))
+    told = [row["data"]["changes"]["health"] for row in rows[1:]]
+    assert told, "the objective's health never moved"
+    assert [row["type"] for row in rows[1:]] == ["objective.health_changed"] * len(told)
+    chain = [rows[0]["data"]["object"]["health"], *(change["to"] for change in told)]
+    assert [change["from"] for change in told] == chain[:-1]
+    assert all(change["from"] != change["to"] for change in told)
+    found = await node(api, ids["objective"], "... on Objective { health }")
+    assert chain[-1] == found["health"]
+
+
 @pytest.mark.parametrize(
     "checked_at",
     ["0001-01-01T00:30:00+01:00", "2026-01-01T10:00:00", "9999-12-31T23:00:00-05:00"],

@@ -16,7 +16,7 @@ from okr_service.kit.repository import (
     page,
     rows_grouped_by,
 )
-from okr_service.kit.rows import Record, as_list, fetch, select_where
+from okr_service.kit.rows import Record, as_list, fetch, fetch_rows, select_where
 from okr_service.objectives.models import Objective
 from okr_service.okr.enums import CycleState
 
@@ -111,9 +111,23 @@ async def key_results_of_cycle(
 # it first too), so writers and closes queue behind each other instead of deadlocking.
 
 
+TURN_PREFIX = "cycle:"
+
+
 def turn_key(cycle_id: SQLCoreOperations[UUID]) -> ColumnElement[int]:
     """The advisory lock key of a cycle."""
-    return func.hashtextextended(literal("cycle:") + cast(cycle_id, String), 0)
+    return func.hashtextextended(literal(TURN_PREFIX) + cast(cycle_id, String), 0)
+
+
+# `take_turn_in_key_result`, the statement of every check-in, in asyncpg's own SQL (what
+# SQLAlchemy would build, without building it each time): the same key as `turn_key`.
+_TURN_IN_KEY_RESULT = (
+    "SELECT o.cycle_id, pg_advisory_xact_lock_shared("  # noqa: S608 (constants only)
+    f"hashtextextended('{TURN_PREFIX}' || CAST(o.cycle_id AS VARCHAR), 0))"
+    " FROM objectives AS o JOIN key_results AS k"
+    " ON k.organization_id = o.organization_id AND k.objective_id = o.id"
+    " WHERE k.organization_id = $1 AND k.id = $2"
+)
 
 
 async def take_turn_to_close(db: AsyncSession, organization_id: UUID, cycle_id: UUID) -> None:
@@ -153,16 +167,9 @@ async def take_turn_in_key_result(
     db: AsyncSession, organization_id: UUID, key_result_id: UUID
 ) -> UUID | None:
     """`take_turn_to_write` in the key result's cycle (its objective's)."""
-    return await taking_turn(
-        db,
-        select(Objective.cycle_id)
-        .join(
-            KeyResult,
-            (KeyResult.organization_id == Objective.organization_id)
-            & (KeyResult.objective_id == Objective.id),
-        )
-        .where(KeyResult.organization_id == organization_id, KeyResult.id == key_result_id),
-    )
+    # In the select list, the lock is taken for the row the statement returns only.
+    found = await fetch_rows(db, _TURN_IN_KEY_RESULT, organization_id, key_result_id)
+    return found[0][0] if found else None
 
 
 async def taking_turn(db: AsyncSession, cycle_of: Select[UUID]) -> UUID | None:

@@ -1,6 +1,7 @@
-"""Reads of the event log, and the rows a delete takes along."""
+"""The event log: appending to it, reading it, and the rows a delete takes along."""
 
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -12,6 +13,49 @@ from sqlalchemy.types import Uuid
 from okr_service.events.models import Event
 from okr_service.kit.models import Base
 from okr_service.kit.repository import Page, Window, page
+from okr_service.kit.rows import Statement, execute
+
+# Each committed transaction that wrote events of an organization notifies this channel
+# with the organization's id (live subscriptions LISTEN to it: graphql/subscriptions).
+NOTIFY_CHANNEL = "okr_events"
+
+# Events in the order given, each subject's numbered on from its last `sequence` (every one
+# of a subject in one statement counts on from the same last one, hence `row_number`). The
+# live subscriptions' wake-up goes in the same round trip: PostgreSQL delivers it when the
+# transaction commits (never if it rolls back), once per organization however many events
+# the transaction wrote. It names the organization, never the data.
+_APPEND = (
+    # S608: constants only; every value is a parameter.
+    "INSERT INTO events (id, organization_id, type, audience, subject_type, subject_id,"  # noqa: S608
+    " sequence, occurred_at, team_id, actor, data, trace_parent)"
+    " SELECT new.id, $1, new.type, new.audience, new.subject_type, new.subject_id,"
+    "  coalesce((SELECT max(told.sequence) FROM events AS told"
+    "   WHERE told.organization_id = $1 AND told.subject_id = new.subject_id), 0)"
+    "  + row_number() OVER (PARTITION BY new.subject_id ORDER BY new.position),"
+    "  new.occurred_at, new.team_id, $2, new.data, $3"
+    " FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::uuid[],"
+    "  $9::timestamptz[], $10::uuid[], $11::jsonb[]) WITH ORDINALITY"
+    "  AS new(id, type, audience, subject_type, subject_id, occurred_at, team_id, data, position)"
+    " ORDER BY new.position"
+    f" RETURNING pg_notify('{NOTIFY_CHANNEL}', organization_id::text)"
+)
+
+
+def appending(
+    organization_id: UUID,
+    actor: str,
+    trace_parent: str | None,
+    rows: Sequence[tuple[UUID, str, str, str, UUID, datetime, UUID | None, str]],
+) -> Statement:
+    """The statement appending events of one actor; `rows`: (id, type, audience, subject
+    type, subject id, occurred at, team id, data), JSON as text. The database writes each
+    event's webhook deliveries in the same statement (migrations 0006, 0008)."""
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    return Statement(_APPEND, [organization_id, actor, trace_parent, *columns])
+
+
+async def append(db: AsyncSession, statement: Statement) -> None:
+    await execute(db, statement)
 
 
 async def list_events(

@@ -4,14 +4,14 @@ Every type comes from the catalog (`events.catalog.EventType`), which also says 
 event's subject is and who may hear of it.
 """
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import String, cast, func, insert, select
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.relay import to_base64
 from uuid_utils.compat import uuid7
@@ -19,17 +19,15 @@ from uuid_utils.compat import uuid7
 from okr_service.events import repository
 from okr_service.events.catalog import CATALOG, REMOVALS, UNTOLD_REMOVALS, Audience, EventType
 from okr_service.events.metadata import cascading_references, model_of, referenced_type
-from okr_service.events.models import Event
 from okr_service.kit.errors import DomainError, ErrorCode
 from okr_service.kit.ids import global_id
 from okr_service.kit.models import Base
 from okr_service.kit.principal import Principal, Scope
 from okr_service.kit.repository import Page, Window
+from okr_service.kit.rows import Statement
 from okr_service.kit.tracing import current_traceparent
 
-# Each committed transaction that wrote events of an organization notifies this channel
-# with the organization's id (live subscriptions LISTEN to it: graphql/subscriptions).
-NOTIFY_CHANNEL = "okr_events"
+NOTIFY_CHANNEL = repository.NOTIFY_CHANNEL  # live subscriptions LISTEN to it
 # Internal columns no consumer needs.
 HIDDEN_COLUMNS = {"organization_id", "id", "key_hash"}
 # The type an actor's global ID names, by actor type (a user's is the token's `sub`).
@@ -93,6 +91,41 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, A
     }
 
 
+class Draft(NamedTuple):
+    """An event to append: what `record` writes, drafted where its subject's state is the
+    one to tell, for `record_all` to write with others in one statement."""
+
+    id: UUID
+    event_type: EventType
+    subject_id: UUID
+    occurred_at: datetime
+    team_id: UUID | None
+    data: dict[str, Any]
+
+
+def draft(
+    event_type: EventType,
+    subject: Base,
+    *,
+    changes: dict[str, dict[str, Any]] | None = None,
+    object_state: dict[str, Any] | None = None,
+    team_id: UUID | None = None,
+) -> Draft:
+    """The event `record` would append now (see there)."""
+    spec = CATALOG[event_type]
+    return Draft(
+        id=uuid7(),
+        event_type=event_type,
+        subject_id=subject.id,  # type: ignore[attr-defined]
+        occurred_at=datetime.now(UTC),
+        team_id=team_id or team_of(subject, spec.subject_type),
+        data={
+            "object": object_state or snapshot(subject, spec.subject_type),
+            "changes": changes or {},
+        },
+    )
+
+
 async def record(
     db: AsyncSession,
     actor: Principal,
@@ -110,36 +143,37 @@ async def record(
     alignment link speaks for its source objective's team). The database writes the
     event's webhook deliveries in the same statement (migrations 0006, 0008).
     """
-    spec = CATALOG[event_type]
-    subject_id: UUID = subject.id  # type: ignore[attr-defined]
-    next_sequence = (
-        select(func.coalesce(func.max(Event.sequence), 0) + 1)
-        .where(Event.organization_id == actor.organization_id, Event.subject_id == subject_id)
-        .scalar_subquery()
-    )
-    await db.execute(
-        insert(Event)
-        .values(
-            id=uuid7(),
-            organization_id=actor.organization_id,
-            type=event_type.value,
-            audience=spec.audience.value,
-            subject_type=spec.subject_type,
-            subject_id=subject_id,
-            sequence=next_sequence,
-            occurred_at=datetime.now(UTC),
-            actor=actor_of(actor),
-            trace_parent=current_traceparent().get("traceparent"),
-            team_id=team_id or team_of(subject, spec.subject_type),
-            data={
-                "object": object_state or snapshot(subject, spec.subject_type),
-                "changes": changes or {},
-            },
+    event = draft(event_type, subject, changes=changes, object_state=object_state, team_id=team_id)
+    await record_all(db, actor, [event])
+
+
+async def record_all(db: AsyncSession, actor: Principal, events: Sequence[Draft]) -> None:
+    """Append drafted events in their order, in one statement (as `record` does each)."""
+    if events:
+        await repository.append(db, appending(actor, events))
+
+
+def appending(actor: Principal, events: Sequence[Draft]) -> Statement:
+    """`record_all`'s statement, for a writer to run inside its own (a CTE), its events
+    appended in the round trip of its write. The subjects must be locked already."""
+    rows = [
+        (
+            event.id,
+            event.event_type.value,
+            CATALOG[event.event_type].audience.value,
+            CATALOG[event.event_type].subject_type,
+            event.subject_id,
+            event.occurred_at,
+            event.team_id,
+            orjson.dumps(event.data).decode(),
         )
-        # Live subscriptions' wake-up, in the same round trip: PostgreSQL delivers it when
-        # the transaction commits (never if it rolls back), once per organization however
-        # many events the transaction wrote. It names the organization, never the data.
-        .returning(func.pg_notify(NOTIFY_CHANNEL, cast(Event.organization_id, String)))
+        for event in events
+    ]
+    return repository.appending(
+        actor.organization_id,
+        orjson.dumps(actor_of(actor)).decode(),
+        current_traceparent().get("traceparent"),
+        rows,
     )
 
 
@@ -298,15 +332,21 @@ async def record_status_change(
 ) -> bool:
     """Set a field the service derives (not a person's edit: no version bump, no
     `.updated`) and record `event_type` with `{field: {from, to}}` when it moved."""
-    if getattr(obj, field) == value:
+    before = getattr(obj, field)
+    if before == value:
         return False
-    before = json_value(getattr(obj, field))
     setattr(obj, field, value)
     await db.flush()
-    key = camel_case(field)
-    changes = {key: {"from": before, "to": json_value(value)}}
-    await record(db, actor, event_type, obj, changes=changes)
+    await record_all(db, actor, [status_changed(event_type, obj, field, before)])
     return True
+
+
+def status_changed(event_type: EventType, obj: Base, field: str, before: Any) -> Draft:
+    """The event telling that a derived field of `obj` moved from `before` to its value now
+    (`record_status_change`'s)."""
+    after = getattr(obj, field)
+    changes = {camel_case(field): {"from": json_value(before), "to": json_value(after)}}
+    return draft(event_type, obj, changes=changes)
 
 
 async def record_status_changes(
@@ -318,12 +358,21 @@ async def record_status_changes(
     status_fields: dict[str, EventType],
 ) -> None:
     """A dedicated event for each changed status field (attribute -> event type)."""
-    for field, event_type in status_fields.items():
-        key = camel_case(field)
-        if key in changed:
-            await record(
-                db, actor, event_type, obj, changes={key: changed[key]}, object_state=after
-            )
+    await record_all(db, actor, status_changes(obj, changed, after, status_fields))
+
+
+def status_changes(
+    obj: Base,
+    changed: dict[str, dict[str, Any]],
+    after: dict[str, Any],
+    status_fields: dict[str, EventType],
+) -> list[Draft]:
+    """`record_status_changes`' events, drafted."""
+    return [
+        draft(event_type, obj, changes={key: changed[key]}, object_state=after)
+        for field, event_type in status_fields.items()
+        if (key := camel_case(field)) in changed
+    ]
 
 
 # What only admins read in the log (the catalog's admin-only types).

@@ -1,6 +1,7 @@
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from functools import cache
+from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
 from sqlalchemy import Row, Select, Table, func, select, tuple_
@@ -20,7 +21,15 @@ from okr_service.kit.repository import (
     page,
     rows_grouped_by,
 )
-from okr_service.kit.rows import Record, columns, fetch
+from okr_service.kit.rows import (
+    Record,
+    Statement,
+    columns,
+    execute,
+    fetch,
+    fetch_rows,
+    instance_of,
+)
 from okr_service.objectives.models import Objective
 from okr_service.okr.enums import CycleState, InitiativeStatus
 from okr_service.okr.figures import CycleDates
@@ -45,21 +54,173 @@ def through_cycle(statement: SelectT) -> SelectT:
 
 
 async def lock_with_cycle(
-    db: AsyncSession, organization_id: UUID, key_result_id: UUID, *, field: str
+    db: AsyncSession,
+    organization_id: UUID,
+    key_result_id: UUID,
+    *,
+    field: str,
+    deleting: bool = False,
 ) -> tuple[KeyResult, Objective, Cycle]:
     """The key result, locked for update, with its objective and cycle: one statement,
-    read afresh (not as this session may have read them before the lock)."""
+    read afresh (not as this session may have read them before the lock). Unless it is
+    being deleted, locked as its UPDATE locks it (FOR NO KEY UPDATE): a row inserted
+    meanwhile referencing it (an initiative's link, holding its objective) need not wait,
+    and so cannot deadlock with this write's turn at the objective."""
     row = (
         await db.execute(
             through_cycle(select(KeyResult, Cycle, Objective))
             .where(KeyResult.organization_id == organization_id, KeyResult.id == key_result_id)
-            .with_for_update(of=KeyResult)
+            .with_for_update(of=KeyResult, key_share=not deleting)
             .execution_options(populate_existing=True)
         )
     ).one_or_none()
     if row is None:
         raise DomainError.single(field, "Not found.", ErrorCode.NOT_FOUND)
     return row[0], row[2], row[1]
+
+
+_KEY_RESULTS: Table = KeyResult.__table__  # type: ignore[assignment]
+_OBJECTIVES: Table = Objective.__table__  # type: ignore[assignment]
+_CYCLES: Table = Cycle.__table__  # type: ignore[assignment]
+
+
+class LockedForCheckIn(NamedTuple):
+    key_result: KeyResult
+    objective: Objective
+    cycle: Cycle
+    # PostgreSQL's now(): the transaction's start, what its writes stamp `updated_at` with.
+    written_at: datetime
+
+
+# The key result locked as `lock_with_cycle` locks it for an update, then its objective,
+# as every writer locks a key result before its objective: the objective's health is then
+# announced from its key results as the check-in's write reads them, so check-ins under one
+# objective announce it one after the other, each from the other's result.
+# S608: the SQL is built from the models' column names, at import; no input reaches it.
+_LOCK_FOR_CHECK_IN = (
+    f"SELECT {columns(_KEY_RESULTS, 'k')}, {columns(_OBJECTIVES, 'o')},"  # noqa: S608
+    f" {columns(_CYCLES, 'c')}, now()"
+    " FROM key_results AS k"
+    " JOIN objectives AS o ON o.organization_id = k.organization_id AND o.id = k.objective_id"
+    " JOIN cycles AS c ON c.organization_id = o.organization_id AND c.id = o.cycle_id"
+    " WHERE k.organization_id = $1 AND k.id = $2"
+    " FOR NO KEY UPDATE OF k FOR UPDATE OF o"
+)
+
+
+async def lock_for_check_in(
+    db: AsyncSession, organization_id: UUID, key_result_id: UUID, *, field: str
+) -> LockedForCheckIn:
+    """`lock_with_cycle` for a check-in, its objective locked too, and read afresh: the rows
+    as models no session holds (a check-in writes with its own SQL), and the transaction's
+    now()."""
+    found = await fetch_rows(db, _LOCK_FOR_CHECK_IN, organization_id, key_result_id)
+    if not found:
+        raise DomainError.single(field, "Not found.", ErrorCode.NOT_FOUND)
+    row = found[0]
+    objective_at = len(_KEY_RESULTS.columns)
+    cycle_at = objective_at + len(_OBJECTIVES.columns)
+    return LockedForCheckIn(
+        instance_of(KeyResult, row),
+        instance_of(Objective, row, objective_at),
+        instance_of(Cycle, row, cycle_at),
+        row[-1],
+    )
+
+
+_CHECK_IN_COLUMNS = (
+    "id",
+    "organization_id",
+    "key_result_id",
+    "value",
+    "health",
+    "confidence",
+    "note",
+    "blockers",
+    "support_needed",
+    "author",
+    "checked_at",
+)
+
+
+def _numbered(first: int, count: int) -> list[str]:
+    return [f"${number}" for number in range(first, first + count)]
+
+
+@cache
+def _insert_check_in(told: str, told_arguments: int) -> str:
+    """The check-in's INSERT carrying `told` (its events' statement, whose arguments
+    come first)."""
+    values = _numbered(told_arguments + 1, len(_CHECK_IN_COLUMNS))
+    return (
+        f"WITH told AS ({told})"  # noqa: S608 (constants only)
+        f" INSERT INTO check_ins ({', '.join(_CHECK_IN_COLUMNS)}) VALUES ({', '.join(values)})"
+    )
+
+
+@cache
+def _record_latest_check_in(told: str, told_arguments: int) -> str:
+    """The check-in and its events, the key result moved to it; the key results of its
+    objective as they were before the statement (the moved one's new values are the
+    caller's)."""
+    values = _numbered(told_arguments + 1, len(_CHECK_IN_COLUMNS))
+    organization_id, key_result_id = values[1], values[2]
+    value, health, manual, confidence, version, objective_id = _numbered(
+        told_arguments + len(_CHECK_IN_COLUMNS) + 1, 6
+    )
+    return (
+        f"WITH told AS ({told}),"  # noqa: S608 (constants only)
+        f" recorded AS (INSERT INTO check_ins ({', '.join(_CHECK_IN_COLUMNS)})"
+        f"  VALUES ({', '.join(values)})),"
+        f" moved AS (UPDATE key_results SET current_value = {value}, health = {health},"
+        f"  health_manual = {manual}, confidence = {confidence}, version = {version},"
+        "  updated_at = now()"
+        f"  WHERE organization_id = {organization_id} AND id = {key_result_id})"
+        f" SELECT {columns(_KEY_RESULTS)} FROM key_results"
+        f" WHERE organization_id = {organization_id} AND objective_id = {objective_id}"
+        " ORDER BY id"
+    )
+
+
+def _check_in_values(check_in: CheckIn) -> list[Any]:
+    return [
+        check_in.health.name
+        if column == "health" and check_in.health
+        else getattr(check_in, column)
+        for column in _CHECK_IN_COLUMNS
+    ]
+
+
+async def add_check_in(db: AsyncSession, check_in: CheckIn, told: Statement) -> None:
+    """Append a check-in (history: the key result keeps its newer value), and run `told`
+    (its events) in the same statement."""
+    sql = _insert_check_in(told.sql, len(told.arguments))
+    await execute(db, Statement(sql, [*told.arguments, *_check_in_values(check_in)]))
+
+
+async def add_latest_check_in(
+    db: AsyncSession, check_in: CheckIn, key_result: KeyResult, told: Statement
+) -> list[Any]:
+    """Append a check-in, write the key result it moved (`key_result`, as the caller moved
+    it), and run `told` (their events): one statement; the key results of its objective
+    (`key_result` itself among them)."""
+    moved = [
+        key_result.current_value,
+        key_result.health.name,
+        key_result.health_manual,
+        key_result.confidence,
+        key_result.version,
+        key_result.objective_id,
+    ]
+    siblings = await fetch(
+        db,
+        _KEY_RESULTS,
+        _record_latest_check_in(told.sql, len(told.arguments)),
+        *told.arguments,
+        *_check_in_values(check_in),
+        *moved,
+    )
+    return [key_result if row.id == key_result.id else row for row in siblings]
 
 
 async def objective_with_cycle(

@@ -5,6 +5,7 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from uuid_utils.compat import uuid7
 
 from okr_service.auth.access import authorize_key_result, authorize_team
 from okr_service.cycles.models import Cycle
@@ -198,7 +199,7 @@ async def delete_key_result(
 ) -> KeyResult:
     actor.require(Scope.WRITE)
     key_result, objective, cycle = await lock_in_open_cycle(
-        db, actor.organization_id, key_result_id, "id"
+        db, actor.organization_id, key_result_id, "id", deleting=True
     )
     await authorize_key_result(db, actor, key_result.team_id, objective.team_id)
     await events.delete(db, actor, key_result)
@@ -231,17 +232,16 @@ async def record_check_in(
     if problems.moment("checkedAt", checked_at) and checked_at and checked_at > clock.now():
         problems.add("checkedAt", "A check-in cannot be in the future.", ErrorCode.INVALID_VALUE)
     problems.raise_if_any()
-    key_result, objective, cycle = await lock_in_open_cycle(
-        db, actor.organization_id, key_result_id, "keyResultId"
-    )
+    locked = await lock_for_check_in(db, actor.organization_id, key_result_id, "keyResultId")
+    key_result, objective, cycle = locked.key_result, locked.objective, locked.cycle
     await authorize_key_result(db, actor, key_result.team_id, objective.team_id)
     # "Now" is read once the key result is locked: a concurrent check-in that took the lock
     # first is then older, and this one does not land behind it.
     now = clock.now()
     # An explicit time may lie behind history already recorded; "now" never does.
     is_latest = checked_at is None or await is_latest_check_in(db, key_result, checked_at)
-    checked_at = checked_at or now
     check_in = CheckIn(
+        id=uuid7(),
         organization_id=actor.organization_id,
         key_result_id=key_result.id,
         value=to_decimal(value),
@@ -251,36 +251,59 @@ async def record_check_in(
         blockers=blockers,
         support_needed=support_needed,
         author=actor.actor_name,
-        checked_at=checked_at,
+        checked_at=checked_at or now,
+        created_at=locked.written_at,
+        updated_at=locked.written_at,
     )
-    db.add(check_in)
     if is_latest:
-        await apply_check_in(db, actor, key_result, check_in, CycleDates.of(cycle), now)
-        await objectives.announce_health(db, actor, objective, now, CycleDates.of(cycle))
+        await apply_check_in(db, actor, key_result, check_in, locked, now)
     else:
         # History only: the key result keeps its newer value, but consumers still learn of
         # the check-in (a BI tool pulling history needs it).
-        await db.flush()
-        await events.record(
-            db,
-            actor,
-            EventType.KEY_RESULT_CHECKED_IN,
-            key_result,
-            object_state=events.snapshot(key_result, TYPE_NAME)
-            | {"checkIn": events.snapshot(check_in, "CheckIn")},
-        )
+        told = events.appending(actor, [checked_in(key_result, check_in)])
+        await repository.add_check_in(db, check_in, told)
     return RecordedCheckIn(check_in, key_result, objective, cycle)
 
 
-async def lock_in_open_cycle(
+async def lock_for_check_in(
     db: AsyncSession, organization_id: UUID, key_result_id: UUID, field: str
+) -> repository.LockedForCheckIn:
+    """`lock_in_open_cycle` for a check-in, its objective locked too (see
+    `repository.lock_for_check_in`)."""
+    turn = await take_turn_in_key_result(db, organization_id, key_result_id, field)
+    locked = await repository.lock_for_check_in(db, organization_id, key_result_id, field=field)
+    ensure_still_in(turn, locked.cycle, field)
+    ensure_open(locked.cycle, field)
+    return locked
+
+
+def checked_in(
+    key_result: KeyResult, check_in: CheckIn, changes: dict[str, dict[str, Any]] | None = None
+) -> events.Draft:
+    """`key_result.checked_in`: the key result as the check-in left it, the check-in with it."""
+    return events.draft(
+        EventType.KEY_RESULT_CHECKED_IN,
+        key_result,
+        changes=changes,
+        object_state=events.snapshot(key_result, TYPE_NAME)
+        | {"checkIn": events.snapshot(check_in, "CheckIn")},
+    )
+
+
+async def lock_in_open_cycle(
+    db: AsyncSession,
+    organization_id: UUID,
+    key_result_id: UUID,
+    field: str,
+    *,
+    deleting: bool = False,
 ) -> tuple[KeyResult, Objective, Cycle]:
     """The key result locked for a write, with its objective and its open cycle: two
     statements, the turn to write into the cycle first (see `okr_service.cycles.service`), so
     a write queued behind closeCycle reads the cycle closed instead of landing in it."""
     turn = await take_turn_in_key_result(db, organization_id, key_result_id, field)
     key_result, objective, cycle = await repository.lock_with_cycle(
-        db, organization_id, key_result_id, field=field
+        db, organization_id, key_result_id, field=field, deleting=deleting
     )
     ensure_still_in(turn, cycle, field)
     ensure_open(cycle, field)
@@ -297,14 +320,16 @@ async def apply_check_in(
     actor: Principal,
     key_result: KeyResult,
     check_in: CheckIn,
-    cycle: CycleDates,
+    locked: repository.LockedForCheckIn,
     now: datetime,
 ) -> None:
-    """Move the key result to the check-in's value and record what that changed.
+    """Move the key result to the check-in's value, write both with the events telling
+    what that changed, and announce the objective's health.
 
     A check-in naming a health sets it; one that does not hands health back to the
     derivation from progress against expected progress (at `now`, like every reader).
     """
+    cycle = CycleDates.of(locked.cycle)
     was_achieved = figures.achieved(key_result)
     before = events.snapshot(key_result, TYPE_NAME)
     key_result.current_value = check_in.value
@@ -313,27 +338,32 @@ async def apply_check_in(
     if check_in.confidence is not None:
         key_result.confidence = check_in.confidence
     key_result.version += 1
-    await db.flush()
+    key_result.updated_at = locked.written_at
     after = events.snapshot(key_result, TYPE_NAME)
     changes = events.diff(before, after)
     changes.pop("version", None)
-    await events.record(
-        db,
-        actor,
-        EventType.KEY_RESULT_CHECKED_IN,
-        key_result,
-        changes=changes,
-        object_state=after | {"checkIn": events.snapshot(check_in, "CheckIn")},
+    told = [checked_in(key_result, check_in, changes)]
+    told += events.status_changes(key_result, changes, after, STATUS_EVENTS)
+    told += newly_achieved(key_result, was_achieved)
+    key_results = await repository.add_latest_check_in(
+        db, check_in, key_result, events.appending(actor, told)
     )
-    await events.record_status_changes(db, actor, key_result, changes, after, STATUS_EVENTS)
-    await record_if_newly_achieved(db, actor, key_result, was_achieved)
+    await objectives.announce_locked_health(
+        db, actor, locked.objective, cycle, now, key_results, locked.written_at
+    )
 
 
 async def record_if_newly_achieved(
     db: AsyncSession, actor: Principal, key_result: KeyResult, was_achieved: bool
 ) -> None:
-    if not was_achieved and figures.achieved(key_result):
-        await events.record(db, actor, EventType.KEY_RESULT_ACHIEVED, key_result)
+    await events.record_all(db, actor, newly_achieved(key_result, was_achieved))
+
+
+def newly_achieved(key_result: KeyResult, was_achieved: bool) -> list[events.Draft]:
+    """`key_result.achieved`, when the key result has just met its target."""
+    if was_achieved or not figures.achieved(key_result):
+        return []
+    return [events.draft(EventType.KEY_RESULT_ACHIEVED, key_result)]
 
 
 def figures_of(key_result: KeyResultValues, cycle: CycleDates, now: datetime) -> KeyResultFigures:

@@ -19,7 +19,16 @@ from okr_service.kit.repository import (
     rows_grouped_by,
     subtree_ids,
 )
-from okr_service.kit.rows import Record, as_list, columns, fetch, nested_row, nested_rows
+from okr_service.kit.rows import (
+    Record,
+    Statement,
+    as_list,
+    columns,
+    execute,
+    fetch,
+    nested_row,
+    nested_rows,
+)
 from okr_service.objectives.models import Objective
 from okr_service.okr.enums import CycleState, Health, ObjectiveKind, ObjectiveState, ProgressMode
 from okr_service.teams.models import Team
@@ -84,6 +93,26 @@ async def with_figure_inputs(
         )
         for row in await fetch(db, OBJECTIVES, sql, organization_id, ids)
     }
+
+
+async def set_health(
+    db: AsyncSession, organization_id: UUID, objective_id: UUID, health: Health, told: Statement
+) -> None:
+    """Write an objective's stored health (for a caller holding it locked, and as a model
+    no session holds), and run `told` (its event) in the same statement."""
+    sql = _set_health(told.sql, len(told.arguments))
+    arguments = [*told.arguments, organization_id, objective_id, health.name]
+    await execute(db, Statement(sql, arguments))
+
+
+@cache
+def _set_health(told: str, told_arguments: int) -> str:
+    organization_id, objective_id, health = (f"${told_arguments + n}" for n in (1, 2, 3))
+    return (
+        f"WITH told AS ({told})"  # noqa: S608 (constants only)
+        f" UPDATE objectives SET health = {health}, updated_at = now()"
+        f" WHERE organization_id = {organization_id} AND id = {objective_id}"
+    )
 
 
 async def key_results_of(

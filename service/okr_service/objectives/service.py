@@ -228,6 +228,35 @@ async def announce_health(
     )
 
 
+async def announce_locked_health(
+    db: AsyncSession,
+    actor: Principal,
+    objective: Objective,
+    cycle: CycleDates,
+    now: datetime,
+    key_results: Sequence[Any],
+    written_at: datetime,
+) -> bool:
+    """`announce_health` for an objective the caller locked (and read afresh) before it
+    read its key results, `key_results` (with its own changes), as a model no session holds
+    (`written_at`: the transaction's now(), its new `updated_at`)."""
+    if objective.health_manual:
+        return False
+    organization_id = objective.organization_id
+    found = await figures_of_read(
+        db, organization_id, [(objective, cycle)], now, key_results={objective.id: key_results}
+    )
+    before, derived = objective.health, found[objective.id].health
+    if derived == before:
+        return False
+    objective.health, objective.updated_at = derived, written_at
+    told = events.appending(
+        actor, [events.status_changed(HEALTH_CHANGED, objective, "health", before)]
+    )
+    await repository.set_health(db, organization_id, objective.id, derived, told)
+    return True
+
+
 async def announce_healths(
     db: AsyncSession, actor: Principal, objectives: Sequence[Objective], now: datetime
 ) -> None:
