@@ -67,13 +67,18 @@ def select_where(table: Table, where: str) -> str:
 async def fetch(db: AsyncSession, table: Table, sql: str, *arguments: Any) -> list[Record]:
     """The rows `sql` (positional `$n` parameters) selects, each with every column of
     `table` (see `columns`), on the session's connection inside its transaction."""
+    return await fetch_as(record_class(table), db, sql, *arguments)
+
+
+async def fetch_as(kind: type[Record], db: AsyncSession, sql: str, *arguments: Any) -> list[Record]:
+    """The rows `sql` selects as `kind` (`Record`: read by position or column name)."""
     connection = await db.connection()
     await begin(connection)  # a read going first must not run outside the transaction
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
     async with driver_errors(connection, sql, arguments):
-        rows: list[Record] = await driver.fetch(sql, *arguments, record_class=record_class(table))
+        rows: list[Record] = await driver.fetch(sql, *arguments, record_class=kind)
     return rows
 
 
