@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
+from itertools import repeat
 from operator import attrgetter
 from typing import Any
 
@@ -175,8 +176,10 @@ async def complete_fields(
     if not fields:
         return [{} for _ in level.values]
     columns = [await field.values(request, level) for field in fields]
+    if any(len(column) != len(level.values) for column in columns):
+        raise ValueError("a field resolved another number of values than its level holds")
     keys = [field.key for field in fields]
-    return [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
+    return list(map(dict, map(zip, repeat(keys), zip(*columns, strict=False))))  # checked above
 
 
 def object_field(plan: Plan, type_: GraphQLObjectType, key: str, nodes: list[FieldNode]) -> Field:
@@ -568,6 +571,9 @@ def is_plain_method(strawberry_field: Any) -> bool:
     )
 
 
+NUMBERS = (float, Decimal)  # what rows hold for a Float (both serialise as a finite float)
+
+
 @cache
 def leaf_serializer(type_: GraphQLScalarType | GraphQLEnumType) -> Callable[[Any], Any]:
     """`type_.serialize`, with a shortcut for the values rows hold (same results: enum
@@ -587,7 +593,7 @@ def leaf_serializer(type_: GraphQLScalarType | GraphQLEnumType) -> Callable[[Any
     if type_ is GraphQLFloat:
 
         def number(value: Any) -> Any:
-            if type(value) in (float, Decimal) and math.isfinite(found := float(value)):
+            if type(value) in NUMBERS and math.isfinite(found := float(value)):
                 return found
             return serialize(value)  # NaN, infinities and the rest: the schema's verdict
 
@@ -608,8 +614,8 @@ def leaf_values(type_: GraphQLScalarType | GraphQLEnumType) -> Callable[[list[An
         kind = str
     elif type_ is GraphQLFloat:
         return lambda values: [
-            value
-            if type(value) is float and math.isfinite(value)
+            found
+            if type(value) in NUMBERS and math.isfinite(found := float(value))
             else None
             if value is None
             else serialize(value)
