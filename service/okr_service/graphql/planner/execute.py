@@ -22,6 +22,7 @@ from typing import Any
 from graphql import (
     GRAPHQL_MAX_INT,
     GRAPHQL_MIN_INT,
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -110,7 +111,9 @@ class Plan:
     value of the variables @skip and @include read, when they read any), each with its
     definition, how it is resolved for a whole level and how its values are completed."""
 
-    def __init__(self, strawberry_schema: Schema, document: Any, operation: Any) -> None:
+    def __init__(
+        self, strawberry_schema: Schema, document: DocumentNode, operation: OperationDefinitionNode
+    ) -> None:
         self.strawberry_schema = strawberry_schema
         self.schema: GraphQLSchema = strawberry_schema._schema
         self.fragments = fragments_of(document.definitions)
@@ -150,7 +153,7 @@ class Selection:
                 plan.schema, plan.fragments, request.variables, type_, self.selection_sets
             )
             compile_field = root_field if self.root else object_field
-            found = [compile_field(plan, type_, key, nodes) for key, nodes in collected.items()]
+            found = [compile_field(plan, type_, name, nodes) for name, nodes in collected.items()]
             self._fields[key] = found
         return found
 
