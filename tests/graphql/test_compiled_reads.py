@@ -192,6 +192,30 @@ async def test_every_root_it_serves_is_compiled(api: Api, root: str, query: str)
     assert data[root]["edges"]
 
 
+SWITCHED = (
+    "query($cycle: ID!, $details: Boolean!, $brief: Boolean!) {"
+    " objectives(filter: {cycleId: $cycle}) { edges { node {"
+    " id title @skip(if: $brief) ...Details @include(if: $details) } } } }"
+    " fragment Details on Objective { health keyResults { title } }"
+)
+
+
+async def test_skip_and_include_follow_each_requests_variables(api: Api) -> None:
+    """One document, the variables of its @skip and @include changing from request to
+    request: each answer has what its own variables keep (as the reference's: verify mode)."""
+    ids = await organisation(api, 1)
+    before = CompiledReads.answered
+    nodes = []
+    for details, brief in ((True, False), (False, True), (True, False)):
+        variables = {"cycle": ids["cycle"], "details": details, "brief": brief}
+        nodes.append((await api.query(SWITCHED, variables))["objectives"]["edges"][0]["node"])
+    assert served_since(before) == 3
+    assert list(nodes[0]) == ["id", "title", "health", "keyResults"]
+    assert nodes[0]["keyResults"] == [{"title": "K0"}, {"title": "L0"}]
+    assert list(nodes[1]) == ["id"]
+    assert nodes[2] == nodes[0]
+
+
 @pytest.mark.parametrize("root", ROOTS)
 @settings(
     max_examples=EXAMPLES,

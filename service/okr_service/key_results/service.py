@@ -30,7 +30,7 @@ from okr_service.objectives.models import Objective
 from okr_service.okr import cadence as cadence_of
 from okr_service.okr import checks, figures
 from okr_service.okr.enums import CycleState, Direction, Health, Indicator, InitiativeStatus, Metric
-from okr_service.okr.figures import CycleDates, KeyResultFigures, KeyResultValues
+from okr_service.okr.figures import CycleDates, KeyResultFigures, KeyResultValues, ProgressOf
 from okr_service.teams.models import Team
 
 TYPE_NAME = "KeyResult"
@@ -366,10 +366,16 @@ def newly_achieved(key_result: KeyResult, was_achieved: bool) -> list[events.Dra
     return [events.draft(EventType.KEY_RESULT_ACHIEVED, key_result)]
 
 
-def figures_of(key_result: KeyResultValues, cycle: CycleDates, now: datetime) -> KeyResultFigures:
+def figures_of(
+    key_result: KeyResultValues,
+    cycle: CycleDates,
+    now: datetime,
+    progress_of: ProgressOf = figures.progress,
+) -> KeyResultFigures:
     """Progress, achieved, score, expected progress and health of a key result at `now`:
-    the one answer every reader gets."""
-    return figures.key_result_figures(key_result, cycle, utc_date(now))
+    the one answer every reader gets (`progress_of`: a `ProgressMemo` its objective's
+    figures filled)."""
+    return figures.key_result_figures(key_result, cycle, utc_date(now), progress_of)
 
 
 def figures_of_each(

@@ -2,6 +2,7 @@
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, NamedTuple, Protocol, TypeVar
 from uuid import UUID
 
@@ -10,20 +11,19 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
+    Table,
     Uuid,
-    and_,
     any_,
     bindparam,
     func,
     literal,
-    or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okr_service.kit.errors import DomainError, ErrorCode
 from okr_service.kit.models import TenantMixin
-from okr_service.kit.rows import Record, as_list, fetch, select_where
+from okr_service.kit.rows import Record, as_list, columns, fetch, fetch_as, select_where
 
 ModelT = TypeVar("ModelT", bound=TenantMixin)
 
@@ -223,44 +223,36 @@ async def pages_grouped_by(
     statement: rows ordered by `order_by`, then by key, each page after the row `window.after`.
     """
     table = model.__table__  # type: ignore[attr-defined]
-    tenant = table.c.organization_id == organization_id
-    sort, key = table.c[order_by], table.c.id
-    order = (sort.desc(), key.desc()) if descending else (sort.asc(), key.asc())
-    statement = select(
-        table, func.row_number().over(partition_by=table.c[column], order_by=order).label("rank")
-    ).where(tenant, table.c[column].in_(keys))
-    if window.after is not None:
-        statement = statement.where(after_row(table, tenant, sort, window.after, descending))
-    ranked = statement.subquery()
-    result = await db.execute(
-        select(ranked)
-        .where(ranked.c.rank <= window.first + 1)
-        .order_by(ranked.c[column], ranked.c.rank)
-    )
-    groups: dict[UUID, list[Row[Any]]] = {key_: [] for key_ in keys}
-    for row in result:
-        groups[getattr(row, column)].append(row)
+    after = window.after is not None
+    sql = ranked_pages(table, column, order_by, descending=descending, after=after)
+    arguments: list[Any] = [organization_id, as_list(keys), window.first + 1]
+    groups: dict[UUID, list[Any]] = {key_: [] for key_ in keys}
+    for row in await fetch(db, table, sql, *arguments, *([window.after] if after else [])):
+        groups[row[column]].append(row)
     return {
         key_: Page(rows[: window.first], len(rows) > window.first) for key_, rows in groups.items()
     }
 
 
-def after_row(
-    table: Any,
-    tenant: ColumnElement[bool],
-    sort: ColumnElement[Any],
-    after: UUID,
-    descending: bool,
-) -> ColumnElement[bool]:
-    """Rows past the row `after` in (`sort`, id) order; none when that row is gone (or
-    another tenant's)."""
-    key: ColumnElement[Any] = table.c.id
-    if sort is key:
-        return key < after if descending else key > after
-    cursor = select(sort).where(tenant, key == after).scalar_subquery()
-    if descending:
-        return or_(sort < cursor, and_(sort == cursor, key < after))
-    return or_(sort > cursor, and_(sort == cursor, key > after))
+@cache
+def ranked_pages(table: Table, column: str, order_by: str, *, descending: bool, after: bool) -> str:
+    """The statement of `pages_grouped_by`, written once per shape (the pages' rows read
+    through asyncpg, as `rows_grouped_by`'s): $1 the organization, $2 the keys, $3 the rows
+    kept per key (a page and one more), $4 the row the pages start after."""
+    name, parent, sort = table.name, table.c[column].name, table.c[order_by].name
+    direction, past = ("DESC", "<") if descending else ("ASC", ">")
+    where = f'organization_id = $1 AND "{parent}" = ANY($2::uuid[])'
+    if after and sort == "id":
+        where += f" AND id {past} $4"
+    elif after:
+        # Past the row `after` in (sort, id) order; none when that row is gone.
+        cursor = f'SELECT "{sort}" FROM "{name}" WHERE organization_id = $1 AND id = $4'  # noqa: S608
+        where += f' AND ("{sort}" {past} ({cursor}) OR ("{sort}" = ({cursor}) AND id {past} $4))'
+    order = f'"{sort}" {direction}, id {direction}'
+    rank = f'row_number() OVER (PARTITION BY "{parent}" ORDER BY {order}) AS rank'
+    ranked = f'SELECT {columns(table)}, {rank} FROM "{name}" WHERE {where}'  # noqa: S608
+    kept = f'ranked.rank <= $3 ORDER BY ranked."{parent}", ranked.rank'
+    return f"SELECT {columns(table, 'ranked')} FROM ({ranked}) AS ranked WHERE {kept}"  # noqa: S608
 
 
 async def counts_grouped_by(
@@ -272,14 +264,22 @@ async def counts_grouped_by(
 ) -> dict[UUID, int]:
     """How many rows each key of `column` has: one statement for a whole batch."""
     table = model.__table__  # type: ignore[attr-defined]
-    result = await db.execute(
-        select(table.c[column], func.count())
-        .where(table.c.organization_id == organization_id, table.c[column].in_(keys))
-        .group_by(table.c[column])
-    )
     found = dict.fromkeys(keys, 0)
-    found.update(dict(result.all()))
+    for key_, count in await fetch_as(
+        Record, db, grouped_counts(table, column), organization_id, as_list(keys)
+    ):
+        found[key_] = count
     return found
+
+
+@cache
+def grouped_counts(table: Table, column: str) -> str:
+    """The statement of `counts_grouped_by`: $1 the organization, $2 the keys."""
+    parent = table.c[column].name
+    return (
+        f'SELECT "{parent}", count(*) FROM "{table.name}"'  # noqa: S608 (no input)
+        f' WHERE organization_id = $1 AND "{parent}" = ANY($2::uuid[]) GROUP BY "{parent}"'
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -141,18 +141,19 @@ async def fetch(
     """The rows `sql` (positional `$n` parameters) selects, each with every column of
     `table` (the `only` ones when given, see `columns`) then the `extra` ones, on the
     session's connection inside its transaction."""
-    return await _fetch(db, sql, arguments, record_class(table, extra, only))
+    return await fetch_as(record_class(table, extra, only), db, sql, *arguments)
 
 
 async def fetch_rows(db: AsyncSession, sql: str, *arguments: Any) -> list[asyncpg.Record]:
     """`fetch` for rows of no one table (a join, a write's RETURNING): asyncpg's records,
     read by position or by column name, enum columns as the names stored."""
-    return await _fetch(db, sql, arguments, asyncpg.Record)
+    return await fetch_as(asyncpg.Record, db, sql, *arguments)
 
 
-async def _fetch(
-    db: AsyncSession, sql: str, arguments: Sequence[Any], record: type[asyncpg.Record]
+async def fetch_as(
+    kind: type[asyncpg.Record], db: AsyncSession, sql: str, *arguments: Any
 ) -> list[Any]:
+    """The rows `sql` selects as `kind` (a `Record` class: read by position or name)."""
     connection = await db.connection()
     await begin(connection)  # a statement going first must not run outside the transaction
     raw = await connection.get_raw_connection()
@@ -160,7 +161,7 @@ async def _fetch(
     assert driver is not None
     with traced_driver_sql(connection, sql):
         async with driver_errors(connection, sql, arguments):
-            rows: list[Any] = await driver.fetch(sql, *arguments, record_class=record)
+            rows: list[Any] = await driver.fetch(sql, *arguments, record_class=kind)
     return rows
 
 
@@ -173,7 +174,7 @@ class Statement(NamedTuple):
 
 
 async def execute(db: AsyncSession, statement: Statement) -> None:
-    await _fetch(db, statement.sql, statement.arguments, asyncpg.Record)
+    await fetch_as(asyncpg.Record, db, statement.sql, *statement.arguments)
 
 
 ModelT = TypeVar("ModelT", bound=Base)

@@ -32,6 +32,7 @@ from okr_service.okr.figures import (
     ContributionGraph,
     CycleDates,
     ObjectiveFigures,
+    ProgressMemo,
     RollUp,
 )
 from okr_service.teams.models import Team
@@ -159,16 +160,19 @@ async def figures_of_read(
     now: datetime,
     *,
     key_results: Mapping[UUID, Sequence[Any]] | None = None,
+    progress_of: ProgressMemo | None = None,
 ) -> dict[UUID, ObjectiveFigures]:
-    """`figures` of objectives the caller has read already, each with its cycle's dates."""
+    """`figures` of objectives the caller has read already, each with its cycle's dates;
+    `progress_of` keeps the key results' progress for the caller's other figures."""
     graph = await contribution_graph(
         db, organization_id, [row for row, _ in objectives], key_results or {}
     )
-    roll_up = RollUp(graph)
+    memo = ProgressMemo() if progress_of is None else progress_of
+    roll_up = RollUp(graph, memo)
     today = utc_date(now)
     return {
         row.id: okr_figures.objective_figures(
-            row, graph.key_results.get(row.id, ()), roll_up.progress(row.id), dates, today
+            row, graph.key_results.get(row.id, ()), roll_up.progress(row.id), dates, today, memo
         )
         for row, dates in objectives
     }

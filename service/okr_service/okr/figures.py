@@ -5,7 +5,7 @@ numbers out. The domain services are the only callers; GraphQL, reports, filters
 health sweep, events and webhook payloads all reach these through them.
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -158,6 +158,27 @@ def progress(key_result: KeyResultValues) -> float:
     )
 
 
+class ProgressMemo:
+    """Key results' progress, each computed once: one read asks it of a key result's own
+    figures, its objective's roll-up and its objective's score. Keyed by the row object
+    (held here, so its identity stays unique), not by ID: two reads of one key result may
+    hold different values."""
+
+    __slots__ = ("_found",)
+
+    def __init__(self) -> None:
+        self._found: dict[int, tuple[KeyResultValues, float]] = {}
+
+    def __call__(self, key_result: KeyResultValues) -> float:
+        found = self._found.get(id(key_result))
+        if found is None:
+            found = self._found[id(key_result)] = (key_result, progress(key_result))
+        return found[1]
+
+
+ProgressOf = Callable[[KeyResultValues], float]  # `progress`, or a `ProgressMemo`
+
+
 def score(key_result: KeyResultValues, *, progress_so_far: float | None = None) -> float:
     """The graded result: frozen when the cycle closed, else the progress so far (the
     caller passes it when it has computed it already)."""
@@ -182,9 +203,12 @@ def assess(
 
 
 def key_result_figures(
-    key_result: KeyResultValues, cycle: CycleDates, today: date
+    key_result: KeyResultValues,
+    cycle: CycleDates,
+    today: date,
+    progress_of: ProgressOf = progress,
 ) -> KeyResultFigures:
-    return _key_result_figures(key_result, cycle, cycle.expected_progress(today))
+    return _key_result_figures(key_result, cycle, cycle.expected_progress(today), progress_of)
 
 
 def key_results_figures(
@@ -197,9 +221,12 @@ def key_results_figures(
 
 
 def _key_result_figures(
-    key_result: KeyResultValues, cycle: CycleDates, expected: float
+    key_result: KeyResultValues,
+    cycle: CycleDates,
+    expected: float,
+    progress_of: ProgressOf = progress,
 ) -> KeyResultFigures:
-    found = progress(key_result)
+    found = progress_of(key_result)
     health = assess(
         manual=key_result.health_manual,
         stored=key_result.health,
@@ -256,8 +283,9 @@ class RollUp:
     remembered value may then depend on where the walk entered it).
     """
 
-    def __init__(self, graph: ContributionGraph) -> None:
+    def __init__(self, graph: ContributionGraph, progress_of: ProgressOf = progress) -> None:
         self.graph = graph
+        self.progress_of = progress_of
         self._found: dict[tuple[UUID, int], float | None] = {}
 
     def progress(self, objective_id: UUID) -> float | None:
@@ -282,7 +310,7 @@ class RollUp:
         key_results = self.graph.key_results.get(objective_id, ())
         return objective_progress(
             mode=mode,
-            key_results=[(float(kr.weight), progress(kr)) for kr in key_results],
+            key_results=[(float(kr.weight), self.progress_of(kr)) for kr in key_results],
             aligned=aligned,
         )
 
@@ -293,8 +321,10 @@ def objective_figures(
     rolled_up: float | None,
     cycle: CycleDates,
     today: date,
+    progress_of: ProgressOf = progress,
 ) -> ObjectiveFigures:
-    """`rolled_up` is the objective's progress from `RollUp`."""
+    """`rolled_up` is the objective's progress from `RollUp` (which computed its key
+    results' progress: pass the same `ProgressMemo` to both)."""
     expected = cycle.expected_progress(today)
     health = assess(
         manual=objective.health_manual,
@@ -305,7 +335,9 @@ def objective_figures(
     )
     return ObjectiveFigures(
         progress=rolled_up,
-        score=weighted_mean((float(kr.weight), score(kr)) for kr in key_results),
+        score=weighted_mean(
+            (float(kr.weight), score(kr, progress_so_far=progress_of(kr))) for kr in key_results
+        ),
         expected_progress=expected,
         health=health.health,
         health_reason=health.reason,

@@ -22,7 +22,7 @@ from strawberry.types.graphql import OperationType as StrawberryOperationType
 from okr_service.graphql.context import Context
 from okr_service.graphql.planner.execute import (
     Fallback,
-    Operation,
+    Plan,
     Unsupported,
     fragments_of,
     unserved_field,
@@ -32,6 +32,7 @@ from okr_service.kit import metrics
 
 logger = logging.getLogger(__name__)
 VERDICT_MEMORY = 4096  # documents whose verdict (served or why not) is remembered
+PLAN_MEMORY = 1024  # operations served here whose plan is kept (as many as parsed documents)
 
 
 class AnswersDiffer(AssertionError):
@@ -42,6 +43,8 @@ class CompiledReads(SchemaExtension):
     # Per document and operation: None when this path serves it, else why not. Checked
     # once: clients send the same few documents again and again.
     verdicts: dict[tuple[str, str | None], str | None] = {}
+    # Per schema, document and operation this path serves: its compiled plan.
+    plans: dict[tuple[Any, str, str | None], Plan] = {}
     answered = 0  # requests this process answered by the compiled path (or compared)
 
     async def on_execute(self) -> AsyncIterator[None]:
@@ -76,9 +79,8 @@ class CompiledReads(SchemaExtension):
         )
         if isinstance(variables, list):
             return None  # bad variables: Strawberry reports them
-        fragments = fragments_of(document.definitions)
         try:
-            return await Operation(schema, fragments, variables, Run(context)).execute(operation)
+            return await plan_of(schema, document, operation, key).execute(variables, Run(context))
         except Unsupported as reason:
             remember_verdict(key, str(reason))
         except Fallback:
@@ -109,6 +111,18 @@ def remember_verdict(key: tuple[str, str | None], verdict: str | None) -> None:
     if len(CompiledReads.verdicts) >= VERDICT_MEMORY:
         CompiledReads.verdicts.clear()
     CompiledReads.verdicts[key] = verdict
+
+
+def plan_of(schema: Any, document: Any, operation: Any, key: tuple[str, str | None]) -> Plan:
+    """The operation's plan, compiled at its first request (a plan holds the schema's
+    types and fields: one per schema)."""
+    plans = CompiledReads.plans
+    found = plans.get((schema, *key))
+    if found is None:
+        if len(plans) >= PLAN_MEMORY:
+            plans.clear()
+        found = plans[(schema, *key)] = Plan(schema, document, operation)
+    return found
 
 
 def compare(planned: dict[str, Any] | None, result: Any) -> None:

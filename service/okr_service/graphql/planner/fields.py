@@ -40,6 +40,7 @@ from okr_service.okr.figures import (
     CycleDates,
     KeyResultFigures,
     ObjectiveFigures,
+    ProgressMemo,
 )
 from okr_service.okr.report import KeyResultLine
 from okr_service.teams import service as teams
@@ -52,6 +53,8 @@ class Run:
 
     context: Context
     memo: dict[str, dict[Any, Any]] = field(default_factory=dict)
+    # Key results' progress, shared by their own figures and their objectives'.
+    progress: ProgressMemo = field(default_factory=ProgressMemo)
 
     @property
     def db(self) -> AsyncSession:
@@ -229,26 +232,40 @@ async def objective_figures(run: Run, parents: list[Any]) -> list[ObjectiveFigur
         dated = [(row, CycleDates.of(cycles[row.cycle_id])) for row in missing.values()]
         known.update(
             await objectives.figures_of_read(
-                run.db, run.organization_id, dated, run.context.now, key_results=key_results
+                run.db,
+                run.organization_id,
+                dated,
+                run.context.now,
+                key_results=key_results,
+                progress_of=run.progress,
             )
         )
     return [known.get(p.id, NOTHING_MEASURED) for p in parents]
 
 
 async def key_result_figures(run: Run, parents: list[Any]) -> list[KeyResultFigures]:
-    """Each key result's figures at the request's moment: those its reader computed already
-    (a report's lines), else from its cycle's dates read through its objective (two
-    statements, as the per-field resolvers' loaders read them)."""
-    known = {
-        p.id: found for p in parents if (found := remembered_figures(run.context, p.id)) is not None
-    }
-    missing = [p for p in parents if p.id not in known]
-    objective_rows = await rows_of(run, ObjectiveModel, (p.objective_id for p in missing))
-    cycle_rows = await rows_of(run, CycleModel, (row.cycle_id for row in objective_rows.values()))
-    now = run.context.now
-    for parent in missing:
-        dates = CycleDates.of(cycle_rows[objective_rows[parent.objective_id].cycle_id])
-        known[parent.id] = key_results.figures_of(parent, dates, now)
+    """Each key result's figures at the request's moment, once per run (as the per-field
+    resolvers keep them by ID): those its reader computed already (a report's lines), else
+    from its cycle's dates read through its objective (two statements, as the per-field
+    resolvers' loaders read them)."""
+    known = run.remembered("key_result_figures")
+    missing = []
+    for parent in parents:
+        if parent.id not in known:
+            found = remembered_figures(run.context, parent.id)
+            if found is None:
+                missing.append(parent)
+            else:
+                known[parent.id] = found
+    if missing:
+        objective_rows = await rows_of(run, ObjectiveModel, (p.objective_id for p in missing))
+        cycle_ids = {p.id: objective_rows[p.objective_id].cycle_id for p in missing}
+        cycle_rows = await rows_of(run, CycleModel, cycle_ids.values())
+        dates = {id_: CycleDates.of(cycle_rows[id_]) for id_ in unique(cycle_ids.values())}
+        now = run.context.now
+        for parent in missing:
+            cycle = dates[cycle_ids[parent.id]]
+            known[parent.id] = key_results.figures_of(parent, cycle, now, run.progress)
     return [known[p.id] for p in parents]
 
 
