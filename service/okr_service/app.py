@@ -154,12 +154,12 @@ async def read_route(
     replica): the primary."""
     if replica is None:
         return None
+    if await is_plain_read(request):
+        return replica.route(caller, token)
     limits: Limits = request.app.state.limits
-    if not await is_read_only(request, limits.max_tokens):
-        return None
-    if "idempotency-key" in request.headers:
+    if "idempotency-key" in request.headers and await is_read_only(request, limits.max_tokens):
         return Route.IDEMPOTENCY_KEY  # it claims the key: a write, whatever the operation
-    return replica.route(caller, token)
+    return None
 
 
 async def open_session(

@@ -4,8 +4,9 @@ Every worker process keeps whatever it imports, used or not: Redis' client adds 
 8 MB to each worker's resident memory, the JWT library with `cryptography` about 10 MB,
 OpenTelemetry's SDK about 1 MB, and most deployments use none of them. The modules that
 need them are therefore imported here, by name, at app assembly, when (and only when)
-their backend is configured. This is the one place the service imports a module that
-way; everything else imports at the top of its module.
+their backend is configured. This is the one place the service chooses a module to
+import by its configuration (`kit/trace_export.py` alone imports its chosen exporter the
+same way); everything else imports at the top of its module.
 """
 
 import importlib

@@ -81,7 +81,8 @@ async def objectives_of_cycle(
     if team_ids is not None:
         statement = statement.where(Objective.team_id.in_(team_ids))
     if lock:
-        statement = statement.with_for_update()
+        # Read afresh: a check-in writes objectives through the driver, past the session.
+        statement = statement.with_for_update().execution_options(populate_existing=True)
     return (await db.scalars(statement.order_by(Objective.id))).all()
 
 
@@ -100,6 +101,7 @@ async def key_results_of_cycle(
             .where(KeyResult.organization_id == organization_id, Objective.cycle_id == cycle_id)
             .order_by(KeyResult.id)
             .with_for_update(of=KeyResult)
+            .execution_options(populate_existing=True)  # read afresh, as objectives_of_cycle
         )
     ).all()
 

@@ -55,7 +55,7 @@ class Settings(BaseSettings):
         description="Connections kept per process, in each of its pools (writes; queries).",
     )
     database_max_overflow: int = Field(
-        default=10, ge=0, description="Extra connections allowed under bursts."
+        default=10, ge=0, description="Extra connections allowed under bursts, per pool."
     )
     database_pooler: Literal["none", "transaction"] = Field(
         default="none",
@@ -65,7 +65,10 @@ class Settings(BaseSettings):
         "statement caches are off: each statement is parsed anew), the statement and "
         "idle-in-transaction timeouts are set by every transaction's BEGIN instead of once per "
         "connection, and LISTEN and migrations go to `database_direct_url` (required then). "
-        "`none`: `database_url` reaches PostgreSQL itself, or a pooler in session mode.",
+        "`none`: `database_url` reaches PostgreSQL itself, or a pooler in session mode; "
+        "queries then run on connections that keep their tenant between requests (a "
+        "transaction pooler in front would hand those sessions to other clients: set "
+        "`transaction` for one).",
     )
     database_direct_url: SecretStr | None = Field(
         default=None,
