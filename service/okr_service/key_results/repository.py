@@ -1,5 +1,6 @@
 from datetime import datetime
 from decimal import Decimal
+from enum import Enum
 from functools import cache
 from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
@@ -128,18 +129,9 @@ async def lock_for_check_in(
     )
 
 
-_CHECK_IN_COLUMNS = (
-    "id",
-    "organization_id",
-    "key_result_id",
-    "value",
-    "health",
-    "confidence",
-    "note",
-    "blockers",
-    "support_needed",
-    "author",
-    "checked_at",
+# What a check-in's INSERT writes: every column the database does not fill itself.
+_CHECK_IN_COLUMNS = tuple(
+    column.name for column in CheckIn.__table__.columns if column.server_default is None
 )
 
 
@@ -164,7 +156,8 @@ def _record_latest_check_in(told: str, told_arguments: int) -> str:
     objective as they were before the statement (the moved one's new values are the
     caller's)."""
     values = _numbered(told_arguments + 1, len(_CHECK_IN_COLUMNS))
-    organization_id, key_result_id = values[1], values[2]
+    named = dict(zip(_CHECK_IN_COLUMNS, values, strict=True))
+    organization_id, key_result_id = named["organization_id"], named["key_result_id"]
     value, health, manual, confidence, version, objective_id = _numbered(
         told_arguments + len(_CHECK_IN_COLUMNS) + 1, 6
     )
@@ -183,12 +176,9 @@ def _record_latest_check_in(told: str, told_arguments: int) -> str:
 
 
 def _check_in_values(check_in: CheckIn) -> list[Any]:
-    return [
-        check_in.health.name
-        if column == "health" and check_in.health
-        else getattr(check_in, column)
-        for column in _CHECK_IN_COLUMNS
-    ]
+    """The INSERT's values; an enum as its member's name (what SQLAlchemy stores)."""
+    values = (getattr(check_in, column) for column in _CHECK_IN_COLUMNS)
+    return [value.name if isinstance(value, Enum) else value for value in values]
 
 
 async def add_check_in(db: AsyncSession, check_in: CheckIn, told: Statement) -> None:
