@@ -142,6 +142,33 @@ async def test_an_objective_read_by_id_with_its_figures_takes_one_statement(
     assert "cycles" in reads[0]
 
 
+async def test_a_key_results_latest_check_in_and_links_are_read_in_one_statement(
+    api: Api, app: FastAPI, sql_statements: StatementCounter
+) -> None:
+    ids = await organisation(api, 2)
+    query = (
+        "query($c: ID!) { objectives(filter: {cycleId: $c}) { edges { node { keyResults {"
+        " latestCheckIn { value } initiativeLinks { expectedImpact initiative { title } } } } } } }"
+    )
+    variables = {"c": ids["cycle"]}
+    with settings_changed(app, query_planner=False):
+        reference = await api.query(query, variables)
+    with settings_changed(app, query_planner_verify=False):
+        await api.query(query, variables)  # the driver learns the nested rows' types
+        before = sql_statements.count
+        answered = await api.query(query, variables)
+    assert answered == reference
+    reads = [
+        statement
+        for statement in sql_statements.statements[before:]
+        if "api_keys" not in statement and "set_config" not in statement
+    ]
+    # The page, its key results, their check-ins and links together, the initiatives.
+    assert len(reads) == 4, reads
+    assert "check_ins" in reads[2]
+    assert "initiative_key_results" in reads[2]
+
+
 async def test_what_it_does_not_serve_runs_whole_through_strawberry(api: Api) -> None:
     ids = await organisation(api, 1)
     before = CompiledReads.answered

@@ -30,6 +30,8 @@ from okr_service.kit.rows import (
     fetch,
     fetch_rows,
     instance_of,
+    nested_row,
+    nested_rows,
 )
 from okr_service.objectives.models import Objective
 from okr_service.okr.enums import CycleState, InitiativeStatus
@@ -252,13 +254,64 @@ _CHECK_INS: Table = CheckIn.__table__  # type: ignore[assignment]
 # One index probe per key result (a LATERAL ... LIMIT 1 walking the checked_at index
 # backwards): the cost does not grow with the length of the history.
 # S608: the SQL is built from the model's column names, at import; no input reaches it.
+NEWEST_FIRST = "ORDER BY checked_at DESC, id DESC"  # a key result's latest check-in first
 _LATEST_CHECK_INS = (
     f"SELECT {columns(_CHECK_INS, 'newest')}"  # noqa: S608
     " FROM unnest($2::uuid[]) AS keys(id) CROSS JOIN LATERAL ("
     "  SELECT * FROM check_ins WHERE organization_id = $1 AND key_result_id = keys.id"
-    "  ORDER BY checked_at DESC, id DESC LIMIT 1"
+    f"  {NEWEST_FIRST} LIMIT 1"
     ") AS newest"
 )
+_LINKS: Table = InitiativeKeyResult.__table__  # type: ignore[assignment]
+
+
+class Details(NamedTuple):
+    """What a page shows below each key result, read together (`details_of`)."""
+
+    latest_check_ins: dict[UUID, Any]  # kit.rows.NestedRow; absent: never checked in
+    initiative_links: dict[UUID, list[Any]]  # kit.rows.NestedRow, by ID
+
+
+@cache
+def _details_sql(latest: bool, links: bool) -> str:
+    parts = ["k.id"]
+    if latest:
+        parts.append(
+            f"(SELECT {nested_row(_CHECK_INS, 'c')} FROM check_ins c"  # noqa: S608
+            " WHERE c.organization_id = k.organization_id AND c.key_result_id = k.id"
+            f" {NEWEST_FIRST} LIMIT 1)"
+        )
+    if links:
+        parts.append(
+            f"ARRAY(SELECT {nested_row(_LINKS, 'l')} FROM initiative_key_results l"  # noqa: S608
+            " WHERE l.organization_id = k.organization_id AND l.key_result_id = k.id"
+            " ORDER BY l.id)"
+        )
+    return (
+        f"SELECT {', '.join(parts)} FROM key_results k"  # noqa: S608 (constants only)
+        " WHERE k.organization_id = $1 AND k.id = ANY($2::uuid[])"
+    )
+
+
+async def details_of(
+    db: AsyncSession,
+    organization_id: UUID,
+    key_result_ids: list[UUID],
+    *,
+    latest: bool,
+    links: bool,
+) -> Details:
+    """Each key result's latest check-in (`latest`) and initiative links (`links`), as
+    `latest_check_ins` and `initiative_links_of` read them, in one statement."""
+    found = await fetch_rows(db, _details_sql(latest, links), organization_id, key_result_ids)
+    latest_of: dict[UUID, Any] = {}
+    links_of: dict[UUID, list[Any]] = {id_: [] for id_ in key_result_ids} if links else {}
+    for row in found:
+        if latest and row[1] is not None:
+            [latest_of[row[0]]] = nested_rows(_CHECK_INS, [row[1]])
+        if links:
+            links_of[row[0]] = nested_rows(_LINKS, row[-1])
+    return Details(latest_of, links_of)
 
 
 async def latest_check_ins(

@@ -571,3 +571,5 @@ latest_check_ins = repository.latest_check_ins
 CHECK_INS = repository.CHECK_INS
 HISTORY = repository.HISTORY
 initiative_links_of = repository.initiative_links_of
+details_of = repository.details_of
+Details = repository.Details

@@ -174,6 +174,7 @@ class Field:
     key: str
     resolve: Resolve
     complete: Complete | None
+    name: str = "__typename"  # the field's own name (`key` may be an alias)
 
     async def values(self, request: Request, level: "Level") -> list[Any]:
         raw = await self.resolve(request, level)
@@ -186,6 +187,8 @@ async def complete_fields(
     """Each object of `level` as a response object: one resolution per field."""
     if not fields:
         return [{} for _ in level.values]
+    # What the level asks, for batch resolvers that read several fields' rows at once.
+    request.run.asked[level.type.name] = frozenset(field.name for field in fields)
     columns = [await field.values(request, level) for field in fields]
     if any(len(column) != len(level.values) for column in columns):
         raise ValueError("a field resolved another number of values than its level holds")
@@ -199,7 +202,7 @@ def object_field(plan: Plan, type_: GraphQLObjectType, key: str, nodes: list[Fie
         return Field(key, typename(type_.name), None)
     field_def = type_.fields[name]
     resolve = resolution(type_, field_def, name, nodes[0])
-    return Field(key, resolve, completion(plan, field_def.type, nodes))
+    return Field(key, resolve, completion(plan, field_def.type, nodes), name)
 
 
 def resolution(

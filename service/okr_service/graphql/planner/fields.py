@@ -55,6 +55,8 @@ class Run:
     memo: dict[str, dict[Any, Any]] = field(default_factory=dict)
     # Key results' progress, shared by their own figures and their objectives'.
     progress: ProgressMemo = field(default_factory=ProgressMemo)
+    # The fields asked of each type at the level being completed (its latest level).
+    asked: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def db(self) -> AsyncSession:
@@ -123,7 +125,6 @@ for key, resolver in {
     ("Objective", "origin"): one(ObjectiveModel, "origin_id"),
     ("KeyResult", "team"): one(TeamModel, "team_id"),
     ("KeyResult", "objective"): one(ObjectiveModel, "objective_id"),
-    ("KeyResult", "initiativeLinks"): many(key_results.initiative_links_of),
     ("CheckIn", "keyResult"): one(KeyResultModel, "key_result_id"),
     ("InitiativeLink", "initiative"): one(InitiativeModel, "initiative_id"),
     ("InitiativeLink", "keyResult"): one(KeyResultModel, "key_result_id"),
@@ -156,11 +157,37 @@ async def objective_key_results(run: Run, parents: list[Any], _: dict[str, Any])
     return [rows.get(p.id) or [] for p in parents]
 
 
+# A key result's fields whose rows one statement reads together (`key_result_details`).
+LATEST_CHECK_IN, INITIATIVE_LINKS = "latestCheckIn", "initiativeLinks"
+LINKS_READERS = frozenset({INITIATIVE_LINKS, "initiatives"})
+
+
+async def key_result_details(run: Run, ids: list[UUID]) -> key_results.Details:
+    """The latest check-ins and initiative links of key results, kept per run: the first
+    of the level's fields to ask reads what its other fields ask too, in one statement."""
+    latest = run.remembered("latest_check_ins")
+    links = run.remembered("initiative_links")
+    asked = run.asked.get("KeyResult", frozenset())
+    read_latest = LATEST_CHECK_IN in asked and any(id_ not in latest for id_ in ids)
+    read_links = not LINKS_READERS.isdisjoint(asked) and any(id_ not in links for id_ in ids)
+    if read_latest or read_links:
+        found = await key_results.details_of(
+            run.db, run.organization_id, ids, latest=read_latest, links=read_links
+        )
+        if read_latest:
+            latest.update({id_: found.latest_check_ins.get(id_) for id_ in ids})
+        links.update(found.initiative_links)
+    return key_results.Details(latest, links)
+
+
 async def latest_check_in(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
-    found = await key_results.latest_check_ins(
-        run.db, run.organization_id, unique(p.id for p in parents)
-    )
-    return [found.get(p.id) for p in parents]
+    found = await key_result_details(run, unique(p.id for p in parents))
+    return [found.latest_check_ins.get(p.id) for p in parents]
+
+
+async def initiative_links(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
+    found = await key_result_details(run, unique(p.id for p in parents))
+    return [found.initiative_links.get(p.id) or [] for p in parents]
 
 
 async def contributes_to(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
@@ -195,9 +222,7 @@ async def contributes_to(run: Run, parents: list[Any], _: dict[str, Any]) -> lis
 
 async def key_result_initiatives(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
     """The initiatives linked to each key result, in link order, each once."""
-    links = await key_results.initiative_links_of(
-        run.db, run.organization_id, unique(p.id for p in parents)
-    )
+    links = (await key_result_details(run, unique(p.id for p in parents))).initiative_links
     linked = {p.id: unique(link.initiative_id for link in links.get(p.id) or []) for p in parents}
     rows = await rows_of(run, InitiativeModel, (i for ids in linked.values() for i in ids))
     return [[rows[i] for i in linked[p.id] if i in rows] for p in parents]
@@ -282,7 +307,8 @@ async def impact_coverage(run: Run, parents: list[Any], _: dict[str, Any]) -> li
 
 
 RESOLVERS[("Objective", "keyResults")] = objective_key_results
-RESOLVERS[("KeyResult", "latestCheckIn")] = latest_check_in
+RESOLVERS[("KeyResult", LATEST_CHECK_IN)] = latest_check_in
+RESOLVERS[("KeyResult", INITIATIVE_LINKS)] = initiative_links
 RESOLVERS[("KeyResult", "initiatives")] = key_result_initiatives
 RESOLVERS[("KeyResult", "impactCoverage")] = impact_coverage
 RESOLVERS[("Objective", "contributesTo")] = contributes_to
