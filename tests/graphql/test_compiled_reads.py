@@ -169,6 +169,29 @@ async def test_a_key_results_latest_check_in_and_links_are_read_in_one_statement
     assert "initiative_key_results" in reads[2]
 
 
+async def test_the_links_an_objective_starts_are_read_with_its_figure_inputs(
+    api: Api, app: FastAPI, sql_statements: StatementCounter
+) -> None:
+    ids = await organisation(api, 3)
+    query = (
+        "query($c: ID!) { objectives(filter: {cycleId: $c}) { edges { node { health"
+        " contributesTo { __typename id } alignmentLinks { kind } } } } }"
+    )
+    variables = {"c": ids["cycle"]}
+    with settings_changed(app, query_planner=False):
+        reference = await api.query(query, variables)
+    with settings_changed(app, query_planner_verify=False):
+        await api.query(query, variables)  # the driver learns the nested rows' types
+        before = sql_statements.count
+        answered = await api.query(query, variables)
+    assert answered == reference
+    reads = sql_statements.statements[before:]
+    fused = [statement for statement in reads if "alignment_links a" in statement]
+    assert len(fused) == 1, reads
+    assert "key_results k" in fused[0]
+    assert not [statement for statement in reads if 'FROM "alignment_links"' in statement]
+
+
 async def test_what_it_does_not_serve_runs_whole_through_strawberry(api: Api) -> None:
     ids = await organisation(api, 1)
     before = CompiledReads.answered

@@ -7,6 +7,7 @@ from sqlalchemy import Row, Select, Table, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from okr_service.alignment.models import AlignmentLink
 from okr_service.cycles.models import Cycle
 from okr_service.initiatives.models import Initiative, InitiativeKeyResult
 from okr_service.key_results.models import KeyResult
@@ -56,24 +57,34 @@ async def lock_with_cycle(
 
 
 class FigureInputs(NamedTuple):
-    """An objective's row with what its figures are computed from."""
+    """An objective's row with what its figures are computed from (and, when asked, the
+    alignment links it starts)."""
 
     objective: Record
     key_results: list[Any]  # kit.rows.NestedRow, by ID as `key_results_of` lists them
     cycle: Any  # kit.rows.NestedRow
+    links_from: list[Any] | None  # kit.rows.NestedRow, by ID as alignment's `links_from`
 
 
-OBJECTIVES, KEY_RESULTS, CYCLES = (
-    cast(Table, model.__table__) for model in (Objective, KeyResult, Cycle)
+OBJECTIVES, KEY_RESULTS, CYCLES, ALIGNMENT_LINKS = (
+    cast(Table, model.__table__) for model in (Objective, KeyResult, Cycle, AlignmentLink)
 )
 
 
 @cache
-def _figure_inputs_sql() -> str:
+def _figure_inputs_sql(links: bool) -> str:
+    links_from = (
+        f" ARRAY(SELECT {nested_row(ALIGNMENT_LINKS, 'a')} FROM alignment_links a"  # noqa: S608
+        "  WHERE a.organization_id = o.organization_id AND a.source_objective_id = o.id"
+        "  ORDER BY a.id),"
+        if links
+        else ""
+    )
     return (
         f"SELECT {columns(OBJECTIVES, 'o')},"  # noqa: S608 (constant SQL)
         f" ARRAY(SELECT {nested_row(KEY_RESULTS, 'k')} FROM key_results k"
         "  WHERE k.organization_id = o.organization_id AND k.objective_id = o.id ORDER BY k.id),"
+        f"{links_from}"
         f" (SELECT {nested_row(CYCLES, 'c')} FROM cycles c"
         "  WHERE c.organization_id = o.organization_id AND c.id = o.cycle_id)"
         " FROM objectives o WHERE o.organization_id = $1 AND o.id = ANY($2::uuid[])"
@@ -81,15 +92,18 @@ def _figure_inputs_sql() -> str:
 
 
 async def with_figure_inputs(
-    db: AsyncSession, organization_id: UUID, objective_ids: Sequence[UUID]
+    db: AsyncSession, organization_id: UUID, objective_ids: Sequence[UUID], *, links: bool = False
 ) -> dict[UUID, FigureInputs]:
-    """Objectives' rows, each with its key results and its cycle: one statement where
-    reading them apart takes three round trips."""
-    sql, ids = _figure_inputs_sql(), as_list(objective_ids)
+    """Objectives' rows, each with its key results and its cycle (and with `links` the
+    alignment links it starts): one statement where reading them apart takes several."""
+    sql, ids = _figure_inputs_sql(links), as_list(objective_ids)
     width = len(OBJECTIVES.columns)
     return {
         row.id: FigureInputs(
-            row, nested_rows(KEY_RESULTS, row[width]), nested_rows(CYCLES, [row[width + 1]])[0]
+            row,
+            nested_rows(KEY_RESULTS, row[width]),
+            nested_rows(CYCLES, [row[-1]])[0],
+            nested_rows(ALIGNMENT_LINKS, row[width + 1]) if links else None,
         )
         for row in await fetch(db, OBJECTIVES, sql, organization_id, ids)
     }

@@ -132,7 +132,6 @@ for key, resolver in {
     ("Team", "parent"): one(TeamModel, "parent_id"),
     ("Cycle", "parent"): one(CycleModel, "parent_id"),
     ("Objective", "initiatives"): many(objectives.initiatives_of),
-    ("Objective", "alignmentLinks"): many(alignment.links_from),
     ("AlignmentLink", "source"): one(ObjectiveModel, "source_objective_id"),
     ("AlignmentLink", "targetObjective"): one(ObjectiveModel, "target_objective_id"),
     ("AlignmentLink", "targetKeyResult"): one(KeyResultModel, "target_key_result_id"),
@@ -190,9 +189,28 @@ async def initiative_links(run: Run, parents: list[Any], _: dict[str, Any]) -> l
     return [found.initiative_links.get(p.id) or [] for p in parents]
 
 
+# An objective's fields that read the alignment links it starts (read with its figure
+# inputs when the level asks for both).
+LINKS_FROM_READERS = frozenset({"contributesTo", "alignmentLinks"})
+
+
+async def links_from(run: Run, ids: list[UUID]) -> dict[UUID, list[Any]]:
+    """The alignment links each objective starts, kept per run."""
+    known = run.remembered("alignment_links_from")
+    missing = [id_ for id_ in ids if id_ not in known]
+    if missing:
+        known.update(await alignment.links_from(run.db, run.organization_id, missing))
+    return known
+
+
+async def alignment_links(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
+    found = await links_from(run, unique(p.id for p in parents))
+    return [found.get(p.id) or [] for p in parents]
+
+
 async def contributes_to(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
     """Objectives, then key results, each parent contributes to (as `Objective.contributesTo`)."""
-    links = await alignment.links_from(run.db, run.organization_id, unique(p.id for p in parents))
+    links = await links_from(run, unique(p.id for p in parents))
     contributing = {
         p.id: [link for link in links.get(p.id) or [] if link.kind is AlignmentKind.CONTRIBUTES_TO]
         for p in parents
@@ -231,14 +249,20 @@ async def key_result_initiatives(run: Run, parents: list[Any], _: dict[str, Any]
 async def objectives_with_figure_inputs(run: Run, ids: Iterable[UUID]) -> dict[UUID, Any]:
     """Objectives' rows, their key results and cycles read with them in one statement and
     kept for what asks next (their figures, their `keyResults`)."""
-    found = await objectives.with_figure_inputs(run.db, run.organization_id, unique(ids))
+    links = not LINKS_FROM_READERS.isdisjoint(run.asked.get("Objective", ()))
+    found = await objectives.with_figure_inputs(
+        run.db, run.organization_id, unique(ids), links=links
+    )
     rows = run.remembered(ObjectiveModel.__tablename__)
     key_results = run.remembered("key_results_by_objective")
     cycles = run.remembered(CycleModel.__tablename__)
+    links_from = run.remembered("alignment_links_from")
     for id_, inputs in found.items():
         rows.setdefault(id_, inputs.objective)
         key_results.setdefault(id_, inputs.key_results)
         cycles.setdefault(inputs.cycle.id, inputs.cycle)
+        if inputs.links_from is not None:
+            links_from.setdefault(id_, inputs.links_from)
     return {id_: rows[id_] for id_ in found}
 
 
@@ -312,6 +336,7 @@ RESOLVERS[("KeyResult", INITIATIVE_LINKS)] = initiative_links
 RESOLVERS[("KeyResult", "initiatives")] = key_result_initiatives
 RESOLVERS[("KeyResult", "impactCoverage")] = impact_coverage
 RESOLVERS[("Objective", "contributesTo")] = contributes_to
+RESOLVERS[("Objective", "alignmentLinks")] = alignment_links
 FIGURES = {
     "progress": "progress",
     "score": "score",
