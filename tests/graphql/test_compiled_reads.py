@@ -115,6 +115,25 @@ async def test_node_lookups_are_compiled(api: Api) -> None:
     assert missing["node"] is None
 
 
+async def compiled_reads(
+    api: Api, app: FastAPI, sql_statements: StatementCounter, query: str, variables: Any
+) -> list[str]:
+    """The statements the compiled path reads `query` with (after the key lookup and the
+    tenant switch), its answer checked against Strawberry's."""
+    with settings_changed(app, query_planner=False):
+        reference = await api.query(query, variables)
+    with settings_changed(app, query_planner_verify=False):
+        await api.query(query, variables)  # the driver learns the nested rows' types
+        before = sql_statements.count
+        answered = await api.query(query, variables)
+    assert answered == reference
+    return [
+        statement
+        for statement in sql_statements.statements[before:]
+        if "api_keys" not in statement and "set_config" not in statement
+    ]
+
+
 async def test_an_objective_read_by_id_with_its_figures_takes_one_statement(
     api: Api, app: FastAPI, sql_statements: StatementCounter
 ) -> None:
@@ -125,18 +144,7 @@ async def test_an_objective_read_by_id_with_its_figures_takes_one_statement(
         " expectedProgress cycle { name } keyResults { title progress } } } }"
     )
     variables = {"id": ids["objectives"][0]}
-    with settings_changed(app, query_planner=False):
-        reference = await api.query(query, variables)
-    with settings_changed(app, query_planner_verify=False):
-        await api.query(query, variables)  # the driver learns the nested rows' types
-        before = sql_statements.count
-        answered = await api.query(query, variables)
-    assert answered == reference
-    reads = [
-        statement
-        for statement in sql_statements.statements[before:]
-        if "api_keys" not in statement and "set_config" not in statement
-    ]
+    reads = await compiled_reads(api, app, sql_statements, query, variables)
     assert len(reads) == 1, reads  # not the objective, then its key results, then its cycle
     assert "key_results" in reads[0]
     assert "cycles" in reads[0]
@@ -151,18 +159,7 @@ async def test_a_key_results_latest_check_in_and_links_are_read_in_one_statement
         " latestCheckIn { value } initiativeLinks { expectedImpact initiative { title } } } } } } }"
     )
     variables = {"c": ids["cycle"]}
-    with settings_changed(app, query_planner=False):
-        reference = await api.query(query, variables)
-    with settings_changed(app, query_planner_verify=False):
-        await api.query(query, variables)  # the driver learns the nested rows' types
-        before = sql_statements.count
-        answered = await api.query(query, variables)
-    assert answered == reference
-    reads = [
-        statement
-        for statement in sql_statements.statements[before:]
-        if "api_keys" not in statement and "set_config" not in statement
-    ]
+    reads = await compiled_reads(api, app, sql_statements, query, variables)
     # The page, its key results, their check-ins and links together, the initiatives.
     assert len(reads) == 4, reads
     assert "check_ins" in reads[2]
@@ -178,14 +175,7 @@ async def test_the_links_an_objective_starts_are_read_with_its_figure_inputs(
         " contributesTo { __typename id } alignmentLinks { kind } } } } }"
     )
     variables = {"c": ids["cycle"]}
-    with settings_changed(app, query_planner=False):
-        reference = await api.query(query, variables)
-    with settings_changed(app, query_planner_verify=False):
-        await api.query(query, variables)  # the driver learns the nested rows' types
-        before = sql_statements.count
-        answered = await api.query(query, variables)
-    assert answered == reference
-    reads = sql_statements.statements[before:]
+    reads = await compiled_reads(api, app, sql_statements, query, variables)
     fused = [statement for statement in reads if "alignment_links a" in statement]
     assert len(fused) == 1, reads
     assert "key_results k" in fused[0]
