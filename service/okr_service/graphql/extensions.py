@@ -54,8 +54,12 @@ class RequestTransaction(SchemaExtension):
 
 
 def is_mutation(execution: ExecutionContext) -> bool:
+    return operation_is(execution, OperationType.MUTATION)
+
+
+def operation_is(execution: ExecutionContext, kind: OperationType) -> bool:
     try:
-        return execution.operation_type is OperationType.MUTATION
+        return execution.operation_type is kind
     except RuntimeError:  # no operation of that name: nothing ran
         return False
 

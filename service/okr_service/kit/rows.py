@@ -174,7 +174,7 @@ class Statement(NamedTuple):
 
 
 async def execute(db: AsyncSession, statement: Statement) -> None:
-    await fetch_as(asyncpg.Record, db, statement.sql, *statement.arguments)
+    await fetch_rows(db, statement.sql, *statement.arguments)
 
 
 ModelT = TypeVar("ModelT", bound=Base)

@@ -20,6 +20,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from okr_service.graphql.context import Context
+from okr_service.graphql.extensions import operation_is
 from okr_service.graphql.planner.execute import (
     Fallback,
     Plan,
@@ -53,7 +54,7 @@ class CompiledReads(SchemaExtension):
         planned = await self.planned(context) if isinstance(context, Context) else None
         if planned is not None:
             CompiledReads.answered += 1
-        if is_query(execution):
+        if operation_is(execution, StrawberryOperationType.QUERY):
             metrics.QUERIES_BY_PATH.labels("compiled" if planned is not None else "resolvers").inc()
         verify = planned is not None and context.settings.query_planner_verify
         if planned is not None and not verify:
@@ -91,13 +92,6 @@ class CompiledReads(SchemaExtension):
             # An error the reference path reports in its own words (bad IDs, page sizes...).
             logger.debug("compiled read fell back to Strawberry", exc_info=True)
         return None
-
-
-def is_query(execution: Any) -> bool:
-    try:
-        return bool(execution.operation_type is StrawberryOperationType.QUERY)
-    except RuntimeError:  # no operation of that name: nothing runs
-        return False
 
 
 def verdict_on(schema: Any, document: Any, operation: Any) -> str | None:

@@ -88,15 +88,33 @@ def unique(ids: Iterable[UUID | None]) -> list[UUID]:
     return [id_ for id_ in dict.fromkeys(ids) if id_ is not None]
 
 
+# What a run keeps besides rows by table: each objective's key results and the alignment
+# links it starts (read alone or with the objective's figure inputs).
+KEY_RESULTS_BY_OBJECTIVE, LINKS_FROM_OBJECTIVE = "key_results_by_objective", "links_from"
+
+
+async def remembered_reads(
+    run: Run, name: str, ids: Iterable[UUID | None], batch: Batch
+) -> dict[UUID, Any]:
+    """What `batch` reads for each of `ids`, kept in the run under `name`: one statement
+    for those not read before in this run."""
+    known = run.remembered(name)
+    missing = [id_ for id_ in unique(ids) if id_ not in known]
+    if missing:
+        known.update(await batch(run.db, run.organization_id, missing))
+    return known
+
+
 async def rows_of(
     run: Run, model: type[TenantMixin], ids: Iterable[UUID | None]
 ) -> dict[UUID, Row[Any]]:
     """Rows of `model` by ID: one statement for those not read before in this run."""
-    known = run.remembered(model.__tablename__)  # type: ignore[attr-defined]
-    missing = [id_ for id_ in unique(ids) if id_ not in known]
-    if missing:
-        known.update(await rows_by_ids(run.db, model, run.organization_id, missing))
-    return known
+    return await remembered_reads(
+        run,
+        model.__tablename__,  # type: ignore[attr-defined]
+        ids,
+        lambda db, organization_id, missing: rows_by_ids(db, model, organization_id, missing),
+    )
 
 
 def one(model: type[TenantMixin], column: str) -> BatchResolver:
@@ -142,13 +160,9 @@ for key, resolver in {
 async def key_result_rows(run: Run, objective_ids: Iterable[UUID]) -> dict[UUID, Any]:
     """Each objective's key result rows, read once per run (its `keyResults` and its
     figures both need them)."""
-    known = run.remembered("key_results_by_objective")
-    missing = [id_ for id_ in unique(objective_ids) if id_ not in known]
-    if missing:
-        known.update(
-            await objectives.key_results_by_objective(run.db, run.organization_id, missing)
-        )
-    return known
+    return await remembered_reads(
+        run, KEY_RESULTS_BY_OBJECTIVE, objective_ids, objectives.key_results_by_objective
+    )
 
 
 async def objective_key_results(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
@@ -196,11 +210,7 @@ LINKS_FROM_READERS = frozenset({"contributesTo", "alignmentLinks"})
 
 async def links_from(run: Run, ids: list[UUID]) -> dict[UUID, list[Any]]:
     """The alignment links each objective starts, kept per run."""
-    known = run.remembered("alignment_links_from")
-    missing = [id_ for id_ in ids if id_ not in known]
-    if missing:
-        known.update(await alignment.links_from(run.db, run.organization_id, missing))
-    return known
+    return await remembered_reads(run, LINKS_FROM_OBJECTIVE, ids, alignment.links_from)
 
 
 async def alignment_links(run: Run, parents: list[Any], _: dict[str, Any]) -> list[Any]:
@@ -254,9 +264,9 @@ async def objectives_with_figure_inputs(run: Run, ids: Iterable[UUID]) -> dict[U
         run.db, run.organization_id, unique(ids), links=links
     )
     rows = run.remembered(ObjectiveModel.__tablename__)
-    key_results = run.remembered("key_results_by_objective")
+    key_results = run.remembered(KEY_RESULTS_BY_OBJECTIVE)
     cycles = run.remembered(CycleModel.__tablename__)
-    links_from = run.remembered("alignment_links_from")
+    links_from = run.remembered(LINKS_FROM_OBJECTIVE)
     for id_, inputs in found.items():
         rows.setdefault(id_, inputs.objective)
         key_results.setdefault(id_, inputs.key_results)
@@ -272,7 +282,7 @@ async def objective_figures(run: Run, parents: list[Any]) -> list[ObjectiveFigur
     known = run.remembered("objective_figures")
     missing = {p.id: p for p in parents if p.id not in known}
     if missing:
-        key_results = run.remembered("key_results_by_objective")
+        key_results = run.remembered(KEY_RESULTS_BY_OBJECTIVE)
         cycles = run.remembered(CycleModel.__tablename__)
         if any(
             id_ not in key_results or row.cycle_id not in cycles for id_, row in missing.items()
