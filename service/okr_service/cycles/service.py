@@ -12,7 +12,7 @@ from okr_service.events import service as events
 from okr_service.events.catalog import EventType
 from okr_service.kit.errors import DomainError, ErrorCode
 from okr_service.kit.principal import Principal
-from okr_service.kit.repository import get_owned, is_ancestor_or_self, lock_organization
+from okr_service.kit.repository import get_owned, is_ancestor_or_self, lock_organization, not_found
 from okr_service.kit.rows import Record
 from okr_service.kit.validation import Problems
 from okr_service.objectives.models import Objective
@@ -152,7 +152,7 @@ async def ensure_cycle_open(
     await repository.take_turn_to_write(db, organization_id, cycle_id)
     cycle = await repository.read_fresh(db, organization_id, cycle_id)
     if cycle is None:
-        raise DomainError.single(field, "Not found.", ErrorCode.NOT_FOUND)
+        raise not_found(field)
     ensure_open(cycle, field)
     return cycle
 
@@ -165,7 +165,7 @@ async def take_turn_in_objective(
     and checks them with `ensure_still_in` and `ensure_open`."""
     cycle_id = await repository.take_turn_in_objective(db, organization_id, objective_id)
     if cycle_id is None:
-        raise DomainError.single(field, "Not found.", ErrorCode.NOT_FOUND)
+        raise not_found(field)
     return cycle_id
 
 
@@ -175,7 +175,7 @@ async def take_turn_in_key_result(
     """`take_turn_in_objective` for the key result's cycle (its objective's)."""
     cycle_id = await repository.take_turn_in_key_result(db, organization_id, key_result_id)
     if cycle_id is None:
-        raise DomainError.single(field, "Not found.", ErrorCode.NOT_FOUND)
+        raise not_found(field)
     return cycle_id
 
 

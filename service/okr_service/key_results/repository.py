@@ -12,13 +12,13 @@ from okr_service.cycles.models import Cycle
 from okr_service.events.models import Event
 from okr_service.initiatives.models import Initiative, InitiativeKeyResult
 from okr_service.key_results.models import CheckIn, KeyResult
-from okr_service.kit.errors import DomainError, ErrorCode
 from okr_service.kit.repository import (
     ChildRows,
     Keep,
     Page,
     Window,
     equal_where_given,
+    not_found,
     page,
     rows_grouped_by,
 )
@@ -78,7 +78,7 @@ async def lock_with_cycle(
         )
     ).one_or_none()
     if row is None:
-        raise DomainError.single(field, "Not found.", ErrorCode.NOT_FOUND)
+        raise not_found(field)
     return row[0], row[2], row[1]
 
 
@@ -119,7 +119,7 @@ async def lock_for_check_in(
     now()."""
     found = await fetch_rows(db, _LOCK_FOR_CHECK_IN, organization_id, key_result_id)
     if not found:
-        raise DomainError.single(field, "Not found.", ErrorCode.NOT_FOUND)
+        raise not_found(field)
     row = found[0]
     objective_at = len(_KEY_RESULTS.columns)
     cycle_at = objective_at + len(_OBJECTIVES.columns)
@@ -232,7 +232,7 @@ async def objective_with_cycle(
         )
     ).one_or_none()
     if row is None:
-        raise DomainError.single(field, "Not found.", ErrorCode.NOT_FOUND)
+        raise not_found(field)
     return row[0], row[1]
 
 

@@ -18,9 +18,8 @@ from okr_service.events import service as events
 from okr_service.events.catalog import EventType
 from okr_service.key_results.models import KeyResult
 from okr_service.kit.clock import utc_date
-from okr_service.kit.errors import DomainError, ErrorCode
 from okr_service.kit.principal import Principal, Scope
-from okr_service.kit.repository import Page, Window, get_owned, lock_fresh
+from okr_service.kit.repository import Page, Window, get_owned, lock_fresh, not_found
 from okr_service.kit.validation import Problems
 from okr_service.objectives import repository
 from okr_service.objectives.models import Objective
@@ -126,7 +125,7 @@ async def lock_in_open_cycle(
     turn = await take_turn_in_objective(db, organization_id, objective_id, "id")
     found = await repository.lock_with_cycle(db, organization_id, objective_id)
     if found is None:  # deleted meanwhile
-        raise DomainError.single("id", "Not found.", ErrorCode.NOT_FOUND)
+        raise not_found("id")
     objective, cycle = found
     ensure_still_in(turn, cycle, "id")
     ensure_open(cycle, "id")
